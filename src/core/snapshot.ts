@@ -1,0 +1,143 @@
+// The immutable in-memory copy of every zone, record and pool that answers are made from.
+
+export interface RRset {
+  readonly type: number;
+  readonly ttl: number;
+  readonly rdata: readonly Uint8Array[];
+  /** Names this RRset points at (NS/MX/SRV targets, a CNAME's target), for chasing and glue. */
+  readonly targets: readonly string[];
+}
+
+export interface PoolMember {
+  readonly id: number;
+  readonly address: string;
+  /** Where probes go when it is not the answered address (e.g. a management interface). */
+  readonly probeAddress: string | null;
+  readonly family: 4 | 6;
+  /** Wire RDATA of the address (4 or 16 octets). */
+  readonly rdata: Uint8Array;
+  readonly weight: number;
+  /** Lower tiers are preferred; a tier is used only when no lower tier has a healthy member. */
+  readonly priority: number;
+  readonly enabled: boolean;
+  readonly location: MemberLocation;
+}
+
+export interface MemberLocation {
+  readonly country: string | null;
+  readonly continent: string | null;
+  readonly region: string | null;
+  readonly latitude: number | null;
+  readonly longitude: number | null;
+}
+
+export interface HealthCheck {
+  readonly kind: 'http' | 'https' | 'tcp';
+  readonly port: number;
+  /** HTTP(S) only. */
+  readonly path: string;
+  /** HTTP(S) Host header; null: the probed address. */
+  readonly host: string | null;
+  /** Inclusive status range that counts as up (default 200–399). */
+  readonly expectStatusMin: number;
+  readonly expectStatusMax: number;
+  /** HTTPS: accept any certificate. */
+  readonly insecure: boolean;
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+  /** Consecutive good probes that bring a down member up. */
+  readonly rise: number;
+  /** Consecutive failed probes that take an up member down. */
+  readonly fall: number;
+}
+
+export interface Pool {
+  readonly id: number;
+  readonly name: string;
+  readonly zone: string;
+  readonly policy: string;
+  readonly ttl: number;
+  readonly count: number;
+  /** What to answer when no member is up: every enabled member ('open') or SERVFAIL. */
+  readonly allDown: 'open' | 'servfail';
+  readonly check: HealthCheck;
+  readonly members: readonly PoolMember[];
+}
+
+export interface ZoneNode {
+  readonly name: string;
+  readonly rrsets: ReadonlyMap<number, RRset>;
+  readonly pool: Pool | undefined;
+}
+
+export interface Zone {
+  readonly name: string;
+  readonly serial: number;
+  readonly soa: RRset;
+  /** TTL of the SOA in negative answers: min(SOA TTL, SOA minimum) (RFC 2308 §5). */
+  readonly negativeTtl: number;
+  readonly nodes: ReadonlyMap<string, ZoneNode>;
+  /** Names with no data of their own but with descendants (empty non-terminals). */
+  readonly emptyNonTerminals: ReadonlySet<string>;
+  /** Names below the apex that hold NS records: zone cuts. */
+  readonly cuts: ReadonlySet<string>;
+}
+
+/** One geo_networks row: a network whose clients are placed at a location, overriding GeoIP. */
+export interface GeoNetwork {
+  readonly id: number;
+  /** Canonical CIDR text. */
+  readonly network: string;
+  readonly family: 4 | 6;
+  readonly prefix: number;
+  /** The network's octets (4 or 16), host bits clear. */
+  readonly bytes: Uint8Array;
+  readonly location: MemberLocation;
+}
+
+/** What a longest-prefix lookup found along a client network's path. */
+export interface GeoNetworkMatch {
+  /** The longest row that contains the looked-up network (its prefix at most the network's), if any. */
+  readonly entry: GeoNetwork | undefined;
+  /**
+   * How many leading bits of the address the index had rows below: any network of this prefix length (or longer)
+   * around the address holds no other row, so an answer decided here holds for all of it (the ECS scope floor).
+   */
+  readonly depth: number;
+}
+
+/** geo_networks indexed for longest-prefix lookup, built once per snapshot (src/geo/network-index.ts). */
+export interface GeoNetworkIndex {
+  readonly size: number;
+  lookup(family: 4 | 6, address: Uint8Array, prefix: number): GeoNetworkMatch;
+}
+
+export interface Snapshot {
+  /** The store's config version this was read at. */
+  readonly version: number;
+  readonly builtAt: number;
+  readonly zones: ReadonlyMap<string, Zone>;
+  readonly pools: readonly Pool[];
+  /** Absent in snapshots built without geo_networks rows. */
+  readonly geoNetworks?: GeoNetworkIndex;
+}
+
+export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
+  version: 0,
+  builtAt: 0,
+  zones: new Map(),
+  pools: Object.freeze([]) as readonly Pool[],
+});
+
+/** The zone with the longest apex that contains `name`, if any. */
+export function findZone(snapshot: Snapshot, name: string): Zone | undefined {
+  let candidate: string | undefined = name;
+  while (candidate !== undefined) {
+    const zone = snapshot.zones.get(candidate);
+    if (zone) return zone;
+    if (candidate === '') return undefined;
+    const dot = candidate.indexOf('.');
+    candidate = dot === -1 ? '' : candidate.slice(dot + 1);
+  }
+  return undefined;
+}
