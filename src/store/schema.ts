@@ -1,0 +1,105 @@
+// Kysely's view of the tables in migrations/*.sql; only src/store/ sees these types.
+import type { ColumnType, Generated } from 'kysely';
+
+/** int8 columns: pg hands them over as strings, PGlite as numbers; the store converts with Number(). */
+type Int8 = ColumnType<string | number, number | undefined, number>;
+
+export interface ZonesTable {
+  id: Generated<number>;
+  name: string;
+  /** Filled in by the zones trigger when omitted. */
+  mname: ColumnType<string, string | undefined, string>;
+  rname: ColumnType<string, string | undefined, string>;
+  serial: Int8;
+  refresh: Generated<number>;
+  retry: Generated<number>;
+  expire: Generated<number>;
+  minimum: Generated<number>;
+  ttl: Generated<number>;
+}
+
+export interface RecordsTable {
+  id: ColumnType<string | number, never, never>;
+  zone_id: number;
+  name: string;
+  type: string;
+  ttl: number | null;
+  content: string;
+}
+
+export interface ConfigVersionTable {
+  id: ColumnType<boolean, never, never>;
+  version: ColumnType<string | number, never, never>;
+}
+
+/** Columns the schema fills in when an insert leaves them out. */
+type Defaulted<T> = ColumnType<T, T | undefined, T>;
+
+export interface PoolsTable {
+  id: Generated<number>;
+  zone_id: number;
+  name: string;
+  policy: Defaulted<string>;
+  ttl: Defaulted<number>;
+  count: Defaulted<number>;
+  all_down: Defaulted<string>;
+  check_kind: Defaulted<string>;
+  check_port: Defaulted<number>;
+  check_path: Defaulted<string>;
+  check_host: Defaulted<string | null>;
+  expect_status_min: Defaulted<number>;
+  expect_status_max: Defaulted<number>;
+  check_insecure: Defaulted<boolean>;
+  timeout_ms: Defaulted<number>;
+  interval_ms: Defaulted<number>;
+  rise: Defaulted<number>;
+  fall: Defaulted<number>;
+}
+
+/** Location columns of pool_members and geo_networks. */
+interface LocationColumns {
+  country: Defaulted<string | null>;
+  continent: Defaulted<string | null>;
+  region: Defaulted<string | null>;
+  latitude: Defaulted<number | null>;
+  longitude: Defaulted<number | null>;
+}
+
+export interface PoolMembersTable extends LocationColumns {
+  id: Generated<number>;
+  pool_id: number;
+  /** inet: written as text, read through host() (see pool-queries.ts). */
+  address: string;
+  probe_address: Defaulted<string | null>;
+  weight: Defaulted<number>;
+  priority: Defaulted<number>;
+  enabled: Defaulted<boolean>;
+}
+
+export interface MemberHealthTable {
+  member_id: number;
+  node: string;
+  up: boolean;
+  since: ColumnType<Date, string, string>;
+  last_check: ColumnType<Date | null, string | null, string | null>;
+  latency_ms: number | null;
+  last_error: string | null;
+  transitions: number;
+}
+
+export interface GeoNetworksTable extends LocationColumns {
+  id: Generated<number>;
+  /** cidr: written and read as text. */
+  network: string;
+  note: Defaulted<string | null>;
+}
+
+export interface Database {
+  zones: ZonesTable;
+  records: RecordsTable;
+  config_version: ConfigVersionTable;
+  pools: PoolsTable;
+  pool_members: PoolMembersTable;
+  member_health: MemberHealthTable;
+  geo_networks: GeoNetworksTable;
+}

@@ -1,0 +1,482 @@
+// The Store over kysely: the same queries for PostgreSQL and PGlite, errors mapped to one-line LbdnsErrors.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import { LbdnsError } from '../errors.js';
+import { isRecordType, parseContent } from '../records/content.js';
+import { parseDomainName } from '../records/domain-name.js';
+import { parseZoneFile, type ParsedZone } from '../zonefile/parse.js';
+import { watchChanges, type Change, type FeedStatus, type WatchOptions } from './change-feed.js';
+import { parseHostAddress, parseNetwork } from './inet.js';
+import { migrate } from './migrate.js';
+import * as pools from './pool-queries.js';
+import type { PoolMemberRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
+import type { Database, ZonesTable } from './schema.js';
+import type {
+  GeoNetworkSummary,
+  HealthReport,
+  ImportResult,
+  MemberSettings,
+  NewGeoNetwork,
+  NewMember,
+  NewPool,
+  NewRecord,
+  NewZone,
+  PoolMemberStatus,
+  PoolSettings,
+  PoolSummary,
+  RecordSelector,
+  Store,
+  ZoneSummary,
+} from './store.js';
+import { toStoreError, type ErrorContext } from './store-error.js';
+
+// pg_advisory_xact_lock key for seeding ("lbdnt"): two nodes starting on an empty store seed it once.
+const SEED_LOCK = 465625215604n;
+const MAX_TTL = 2147483647;
+const MAX_SERIAL = 4294967295;
+// Rows per INSERT when importing: 5 parameters each, far below PostgreSQL's 65535.
+const INSERT_CHUNK = 1000;
+
+const ZONE_COLUMNS = ['id', 'name', 'mname', 'rname', 'serial', 'refresh', 'retry', 'expire', 'minimum', 'ttl'] as const;
+const RECORD_COLUMNS = ['id', 'zone_id', 'name', 'type', 'ttl', 'content'] as const;
+
+type ZoneSelect = Pick<Selectable<ZonesTable>, (typeof ZONE_COLUMNS)[number]>;
+type RecordSelect = Pick<Selectable<Database['records']>, (typeof RECORD_COLUMNS)[number]>;
+
+const toZone = (z: ZoneSelect): ZoneRow =>
+  Object.freeze({
+    id: z.id,
+    name: z.name,
+    mname: z.mname,
+    rname: z.rname,
+    serial: Number(z.serial),
+    refresh: z.refresh,
+    retry: z.retry,
+    expire: z.expire,
+    minimum: z.minimum,
+    ttl: z.ttl,
+  });
+
+const toRecord = (r: RecordSelect): RecordRow =>
+  Object.freeze({ id: Number(r.id), zoneId: r.zone_id, name: r.name, type: r.type, ttl: r.ttl, content: r.content });
+
+const zoneName = (text: string): string => parseDomainName(text, {}, 'zone name');
+const ownerName = (text: string): string => parseDomainName(text, { wildcard: true }, 'record name');
+
+function recordType(text: string): string {
+  const type = text.toUpperCase();
+  if (!isRecordType(type)) parseContent(type, ''); // throws the one-line "not supported" error
+  return type;
+}
+
+function checkTtl(ttl: number | undefined | null, what: string): void {
+  if (ttl !== undefined && ttl !== null && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= MAX_TTL)) {
+    throw new LbdnsError('E_INPUT', `${what} ${ttl} is not a whole number from 0 to ${MAX_TTL}`);
+  }
+}
+
+/** RFC 1982 section 3.2: is serial `a` greater than `b`? */
+function serialGreater(a: number, b: number): boolean {
+  return (a < b && b - a > 2 ** 31) || (a > b && a - b < 2 ** 31);
+}
+const nextSerial = (s: number): number => (s >= MAX_SERIAL ? 1 : s + 1);
+
+/** The name and every parent of it, longest first: the zones that could hold it. */
+function suffixes(name: string): string[] {
+  const labels = name.split('.');
+  return labels.map((_, i) => labels.slice(i).join('.'));
+}
+
+export interface SqlStoreOptions {
+  readonly location: string;
+  readonly logger?: Logger;
+  readonly feed: { readonly listenUrl?: string; readonly pollMs: number };
+  /** Runs after the kysely instance is destroyed (e.g. stops the embedded server). */
+  readonly onClose?: () => Promise<void>;
+}
+
+export class SqlStore implements Store {
+  readonly location: string;
+  private readonly watchers = new Set<() => Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly opts: SqlStoreOptions,
+  ) {
+    this.location = opts.location;
+  }
+
+  /** Runs `f`, turning any failure into a one-line LbdnsError. */
+  private async run<T>(f: () => Promise<T>, ctx: Partial<ErrorContext> = {}): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      throw toStoreError(err, { location: this.location, ...ctx });
+    }
+  }
+
+  migrate(): Promise<string[]> {
+    return this.run(() => migrate(this.db as Kysely<unknown>, { logger: this.opts.logger }));
+  }
+
+  loadContents(): Promise<StoreContents> {
+    return this.run(() =>
+      this.db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (trx) => {
+          const v = await trx.selectFrom('config_version').select('version').executeTakeFirstOrThrow();
+          const zones = await trx.selectFrom('zones').select(ZONE_COLUMNS).orderBy('name').execute();
+          const records = await trx.selectFrom('records').select(RECORD_COLUMNS).orderBy('id').execute();
+          const poolRows = await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute();
+          const members = await pools.selectMembers(trx).orderBy('m.id').execute();
+          const geo = await pools.selectGeoNetworks(trx).execute();
+          return Object.freeze({
+            version: Number(v.version),
+            zones: Object.freeze(zones.map(toZone)),
+            records: Object.freeze(records.map(toRecord)),
+            pools: Object.freeze(poolRows.map(pools.toPool)),
+            members: Object.freeze(members.map(pools.toMember)),
+            geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
+          });
+        }),
+    );
+  }
+
+  loadZoneContents(names: readonly string[]): Promise<StoreContents> {
+    return this.run(() =>
+      this.db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (trx) => {
+          const v = await trx.selectFrom('config_version').select('version').executeTakeFirstOrThrow();
+          const zones = names.length ? await trx.selectFrom('zones').select(ZONE_COLUMNS).where('name', 'in', [...names]).orderBy('name').execute() : [];
+          const ids = zones.map((z) => z.id);
+          const records = ids.length ? await trx.selectFrom('records').select(RECORD_COLUMNS).where('zone_id', 'in', ids).orderBy('id').execute() : [];
+          const poolRows = ids.length ? await trx.selectFrom('pools').select(pools.POOL_COLUMNS).where('zone_id', 'in', ids).orderBy('id').execute() : [];
+          const poolIds = poolRows.map((p) => p.id);
+          const members = poolIds.length ? await pools.selectMembers(trx).where('m.pool_id', 'in', poolIds).orderBy('m.id').execute() : [];
+          return Object.freeze({
+            version: Number(v.version),
+            zones: Object.freeze(zones.map(toZone)),
+            records: Object.freeze(records.map(toRecord)),
+            pools: Object.freeze(poolRows.map(pools.toPool)),
+            members: Object.freeze(members.map(pools.toMember)),
+          });
+        }),
+    );
+  }
+
+  configVersion(): Promise<number> {
+    return this.run(async () => {
+      const v = await this.db.selectFrom('config_version').select('version').executeTakeFirstOrThrow();
+      return Number(v.version);
+    });
+  }
+
+  listZones(): Promise<readonly ZoneSummary[]> {
+    return this.run(async () => {
+      const rows = await this.db
+        .selectFrom('zones as z')
+        .leftJoin('records as r', 'r.zone_id', 'z.id')
+        .select(ZONE_COLUMNS.map((c) => `z.${c}` as const))
+        .select((eb) => eb.fn.count<string | number>('r.id').as('records'))
+        .groupBy('z.id')
+        .orderBy('z.name')
+        .execute();
+      return rows.map((r) => Object.freeze({ ...toZone(r), records: Number(r.records) }));
+    });
+  }
+
+  async getZone(name: string): Promise<ZoneRow | undefined> {
+    const n = zoneName(name);
+    return this.run(async () => {
+      const z = await this.db.selectFrom('zones').select(ZONE_COLUMNS).where('name', '=', n).executeTakeFirst();
+      return z === undefined ? undefined : toZone(z);
+    });
+  }
+
+  async addZone(zone: NewZone): Promise<ZoneRow> {
+    const name = zoneName(zone.name);
+    const values = {
+      name,
+      mname: zone.mname === undefined ? undefined : parseDomainName(zone.mname, {}, 'SOA mname'),
+      rname: zone.rname === undefined ? undefined : parseDomainName(zone.rname, {}, 'SOA rname'),
+      serial: zone.serial,
+      ttl: zone.ttl,
+      refresh: zone.refresh,
+      retry: zone.retry,
+      expire: zone.expire,
+      minimum: zone.minimum,
+    };
+    return this.run(
+      async () => toZone(await this.db.insertInto('zones').values(values).returning(ZONE_COLUMNS).executeTakeFirstOrThrow()),
+      { conflict: `zone ${name} already exists` },
+    );
+  }
+
+  async removeZone(name: string): Promise<{ readonly records: number }> {
+    const n = zoneName(name);
+    return this.run(() =>
+      this.db.transaction().execute(async (trx) => {
+        const z = await trx.selectFrom('zones').select('id').where('name', '=', n).forUpdate().executeTakeFirst();
+        if (z === undefined) throw new LbdnsError('E_NOT_FOUND', `no zone "${n}"`);
+        const count = await trx.selectFrom('records').select((eb) => eb.fn.countAll<string | number>().as('n')).where('zone_id', '=', z.id).executeTakeFirstOrThrow();
+        await trx.deleteFrom('zones').where('id', '=', z.id).execute();
+        return { records: Number(count.n) };
+      }),
+    );
+  }
+
+  private async importInTx(trx: Transaction<Database>, parsed: ParsedZone, replace: boolean): Promise<ImportResult> {
+    const origin = zoneName(parsed.origin);
+    const soa = parsed.soa;
+    for (const r of parsed.records) checkTtl(r.ttl, `record ${r.name}: ttl`);
+    // Serial 0 is a valid zone-file serial but not a storable one (the column keeps 1..2^32-1).
+    const fileSerial = soa.serial === 0 ? 1 : soa.serial;
+    const fields = {
+      mname: soa.mname,
+      rname: soa.rname,
+      refresh: soa.refresh,
+      retry: soa.retry,
+      expire: soa.expire,
+      minimum: soa.minimum,
+      ttl: soa.ttl,
+    };
+    const existing = await trx.selectFrom('zones').select(ZONE_COLUMNS).where('name', '=', origin).forUpdate().executeTakeFirst();
+    if (existing !== undefined && !replace) throw new LbdnsError('E_CONFLICT', `zone ${origin} already exists`);
+    let zoneId: number;
+    if (existing !== undefined) {
+      // The serial must still move forward for anyone who saw the old zone: the file's if greater.
+      const old = Number(existing.serial);
+      const serial = serialGreater(fileSerial, old) ? fileSerial : nextSerial(old);
+      // Setting the serial first marks it as this transaction's bump, so the record changes keep it.
+      await trx.updateTable('zones').set({ ...fields, serial }).where('id', '=', existing.id).execute();
+      await trx.deleteFrom('records').where('zone_id', '=', existing.id).execute();
+      zoneId = existing.id;
+    } else {
+      const z = await trx.insertInto('zones').values({ name: origin, ...fields, serial: fileSerial }).returning('id').executeTakeFirstOrThrow();
+      zoneId = z.id;
+    }
+    // RFC 2181 section 5: duplicate records in a file are one record.
+    const seen = new Set<string>();
+    const rows = [];
+    for (const r of parsed.records) {
+      const type = r.type.toUpperCase();
+      const key = `${r.name}\u0000${type}\u0000${r.content}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rows.push({ zone_id: zoneId, name: r.name, type, ttl: r.ttl, content: r.content });
+    }
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      await trx.insertInto('records').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+    }
+    const zone = await trx.selectFrom('zones').select(ZONE_COLUMNS).where('id', '=', zoneId).executeTakeFirstOrThrow();
+    return { zone: toZone(zone), records: rows.length, replaced: existing !== undefined };
+  }
+
+  importZone(parsed: ParsedZone, opts: { readonly replace: boolean }): Promise<ImportResult> {
+    return this.run(() => this.db.transaction().execute((trx) => this.importInTx(trx, parsed, opts.replace)));
+  }
+
+  async seedIfEmpty(zonesDir: string): Promise<string[]> {
+    let files: string[];
+    try {
+      files = readdirSync(zonesDir).filter((f) => f.endsWith('.zone')).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new LbdnsError('E_INPUT', `cannot read zones dir ${zonesDir}: ${(err as Error).message}`, { cause: err });
+    }
+    // Parsed before the transaction: a bad file fails the seed with its file:line and writes nothing.
+    const zones = files.map((f) => {
+      const file = join(zonesDir, f);
+      return parseZoneFile(readFileSync(file, 'utf8'), { file, origin: f.slice(0, -'.zone'.length) });
+    });
+    return this.run(() =>
+      this.db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${sql.lit(SEED_LOCK.toString())}::bigint)`.execute(trx);
+        const any = await trx.selectFrom('zones').select('id').limit(1).executeTakeFirst();
+        if (any !== undefined) return [];
+        const names: string[] = [];
+        for (const z of zones) names.push((await this.importInTx(trx, z, false)).zone.name);
+        return names;
+      }),
+    );
+  }
+
+  async zoneForExport(name: string): Promise<{ readonly zone: ZoneRow; readonly records: readonly RecordRow[] }> {
+    const n = zoneName(name);
+    return this.run(() =>
+      this.db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (trx) => {
+          const z = await trx.selectFrom('zones').select(ZONE_COLUMNS).where('name', '=', n).executeTakeFirst();
+          if (z === undefined) throw new LbdnsError('E_NOT_FOUND', `no zone "${n}"`);
+          const records = await trx
+            .selectFrom('records')
+            .select(RECORD_COLUMNS)
+            .where('zone_id', '=', z.id)
+            .orderBy(['name', 'type', 'content'])
+            .execute();
+          return { zone: toZone(z), records: records.map(toRecord) };
+        }),
+    );
+  }
+
+  async listRecords(filter: { readonly zone?: string; readonly name?: string } = {}): Promise<readonly RecordRow[]> {
+    const zone = filter.zone === undefined ? undefined : zoneName(filter.zone);
+    const name = filter.name === undefined ? undefined : ownerName(filter.name);
+    return this.run(async () => {
+      let q = this.db.selectFrom('records').select(RECORD_COLUMNS);
+      if (zone !== undefined) {
+        const z = await this.db.selectFrom('zones').select('id').where('name', '=', zone).executeTakeFirst();
+        if (z === undefined) throw new LbdnsError('E_NOT_FOUND', `no zone "${zone}"`);
+        q = q.where('zone_id', '=', z.id);
+      }
+      if (name !== undefined) q = q.where('name', '=', name);
+      const rows = await q.orderBy(['zone_id', 'name', 'type', 'content']).execute();
+      return rows.map(toRecord);
+    });
+  }
+
+  async addRecord(record: NewRecord): Promise<{ readonly zone: ZoneRow; readonly record: RecordRow }> {
+    const name = ownerName(record.name);
+    const type = recordType(record.type);
+    const { content } = parseContent(type, record.content);
+    checkTtl(record.ttl, 'TTL');
+    return this.run(
+      () =>
+        this.db.transaction().execute(async (trx) => {
+          const z = await trx
+            .selectFrom('zones')
+            .select('id')
+            .where('name', 'in', suffixes(name))
+            .orderBy(sql`length(name)`, 'desc')
+            .limit(1)
+            .executeTakeFirst();
+          if (z === undefined) throw new LbdnsError('E_NOT_FOUND', `no zone contains "${name}"`);
+          const row = await trx
+            .insertInto('records')
+            .values({ zone_id: z.id, name, type, ttl: record.ttl ?? null, content })
+            .returning(RECORD_COLUMNS)
+            .executeTakeFirstOrThrow();
+          const zone = await trx.selectFrom('zones').select(ZONE_COLUMNS).where('id', '=', z.id).executeTakeFirstOrThrow();
+          return { zone: toZone(zone), record: toRecord(row) };
+        }),
+      { conflict: `record ${name} ${type} ${content} already exists` },
+    );
+  }
+
+  async removeRecord(selector: RecordSelector): Promise<number> {
+    const name = ownerName(selector.name);
+    const type = recordType(selector.type);
+    const content = selector.content === undefined ? undefined : parseContent(type, selector.content).content;
+    return this.run(async () => {
+      let q = this.db.deleteFrom('records').where('name', '=', name).where('type', '=', type);
+      if (content !== undefined) q = q.where('content', '=', content);
+      const n = Number((await q.executeTakeFirst()).numDeletedRows);
+      if (n === 0) {
+        throw new LbdnsError('E_NOT_FOUND', content === undefined ? `no ${type} record at ${name}` : `no ${type} record ${JSON.stringify(content)} at ${name}`);
+      }
+      return n;
+    });
+  }
+
+  listPools(filter: { readonly zone?: string } = {}): Promise<readonly PoolSummary[]> {
+    return this.run(() => pools.listPools(this.db, filter));
+  }
+
+  async getPool(name: string): Promise<PoolSummary | undefined> {
+    const n = pools.poolName(name);
+    return this.run(() => pools.getPool(this.db, n));
+  }
+
+  async addPool(pool: NewPool): Promise<PoolSummary> {
+    const name = pools.poolName(pool.name);
+    return this.run(() => pools.addPool(this.db, pool), { conflict: `pool ${name} already exists` });
+  }
+
+  setPool(name: string, changes: PoolSettings): Promise<PoolSummary> {
+    return this.run(() => pools.setPool(this.db, name, changes));
+  }
+
+  removePool(name: string): Promise<{ readonly members: number }> {
+    return this.run(() => pools.removePool(this.db, name));
+  }
+
+  listMembers(pool: string): Promise<readonly PoolMemberRow[]> {
+    return this.run(() => pools.listMembers(this.db, pool));
+  }
+
+  async addMember(pool: string, member: NewMember): Promise<PoolMemberRow> {
+    const name = pools.poolName(pool);
+    const address = parseHostAddress(String(member.address), 'member address');
+    return this.run(() => pools.addMember(this.db, pool, member), { conflict: `member ${address} is already in pool ${name}` });
+  }
+
+  setMember(pool: string, address: string, changes: MemberSettings): Promise<PoolMemberRow> {
+    return this.run(() => pools.setMember(this.db, pool, address, changes));
+  }
+
+  removeMember(pool: string, address: string): Promise<void> {
+    return this.run(() => pools.removeMember(this.db, pool, address));
+  }
+
+  listGeoNetworks(): Promise<readonly GeoNetworkSummary[]> {
+    return this.run(() => pools.listGeoNetworks(this.db));
+  }
+
+  async addGeoNetwork(network: NewGeoNetwork): Promise<GeoNetworkSummary> {
+    const n = parseNetwork(String(network.network));
+    return this.run(() => pools.addGeoNetwork(this.db, network), { conflict: `geo network ${n} already exists` });
+  }
+
+  removeGeoNetwork(network: string): Promise<void> {
+    return this.run(() => pools.removeGeoNetwork(this.db, network));
+  }
+
+  async reportHealth(node: string, reports: readonly HealthReport[]): Promise<{ readonly written: number }> {
+    try {
+      return await pools.reportHealth(this.db, node, reports);
+    } catch (err) {
+      const e = toStoreError(err, { location: this.location });
+      throw e.code === 'E_STORE' ? e : new LbdnsError('E_STORE', `health report not saved: ${e.message}`, { cause: err });
+    }
+  }
+
+  healthStatus(filter: { readonly pool?: string } = {}): Promise<readonly PoolMemberStatus[]> {
+    return this.run(() => pools.healthStatus(this.db, filter));
+  }
+
+  async watchChanges(
+    onChange: (change: Change) => void,
+    onStatus?: (status: FeedStatus) => void,
+    opts?: WatchOptions,
+  ): Promise<() => Promise<void>> {
+    if (this.closed) throw new LbdnsError('E_STORE', 'the store is closed');
+    const stop = await watchChanges(
+      { ...this.opts.feed, version: () => this.configVersion(), logger: this.opts.logger },
+      onChange,
+      onStatus,
+      opts,
+    );
+    const once = async (): Promise<void> => {
+      this.watchers.delete(once);
+      await stop();
+    };
+    this.watchers.add(once);
+    return once;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.watchers].map((stop) => stop()));
+    await this.db.destroy();
+    await this.opts.onClose?.();
+  }
+}

@@ -1,0 +1,305 @@
+// The store as the rest of lbdns sees it: one interface, and openStore() picking PostgreSQL or embedded PGlite.
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Logger } from 'pino';
+import { redactUrl, type Config } from '../config.js';
+import type { ParsedZone } from '../zonefile/parse.js';
+import type { Change, FeedStatus, WatchOptions } from './change-feed.js';
+import { findEmbeddedServer, openPglite, startEmbedded } from './embedded.js';
+import { pglitePool } from './pglite-pool.js';
+import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
+import type { Database } from './schema.js';
+import { SqlStore } from './sql-store.js';
+import { toStoreError } from './store-error.js';
+
+export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
+
+export interface ZoneSummary extends ZoneRow {
+  /** How many records the zone holds (its SOA not counted). */
+  readonly records: number;
+}
+
+/** SOA fields left out take the schema defaults; mname/rname default to ns1.<zone> and hostmaster.<zone>. */
+export interface NewZone {
+  readonly name: string;
+  readonly mname?: string;
+  readonly rname?: string;
+  readonly serial?: number;
+  readonly ttl?: number;
+  readonly refresh?: number;
+  readonly retry?: number;
+  readonly expire?: number;
+  readonly minimum?: number;
+}
+
+/** Operator input: names with or without a trailing dot, any case; content as for parseContent. */
+export interface NewRecord {
+  readonly name: string;
+  readonly type: string;
+  /** Absent: the zone's default TTL. */
+  readonly ttl?: number;
+  readonly content: string;
+}
+
+export interface RecordSelector {
+  readonly name: string;
+  readonly type: string;
+  /** Absent: every record of that name and type. */
+  readonly content?: string;
+}
+
+export interface ImportResult {
+  readonly zone: ZoneRow;
+  readonly records: number;
+  /** True when the zone existed and was replaced. */
+  readonly replaced: boolean;
+}
+
+/** A pool with the zone it lives in and how many members it has. */
+export interface PoolSummary extends PoolRow {
+  readonly zone: string;
+  readonly members: number;
+}
+
+/** Health-check settings of a pool; left out: the schema default (add) or unchanged (set). */
+export interface PoolCheckSettings {
+  readonly kind?: string;
+  readonly port?: number;
+  /** HTTP(S) request path, starting with "/". */
+  readonly path?: string;
+  /** HTTP(S) Host header; null: the probed address. */
+  readonly host?: string | null;
+  /** Inclusive range of statuses that count as up (default 200–399). */
+  readonly expectStatusMin?: number;
+  readonly expectStatusMax?: number;
+  /** HTTPS: accept any certificate. */
+  readonly insecure?: boolean;
+  readonly timeoutMs?: number;
+  readonly intervalMs?: number;
+  readonly rise?: number;
+  readonly fall?: number;
+}
+
+/** A pool's settings; left out: the schema default (add) or unchanged (set). */
+export interface PoolSettings {
+  /** wrr | geo */
+  readonly policy?: string;
+  readonly ttl?: number;
+  /** Addresses per answer. */
+  readonly count?: number;
+  /** open | servfail */
+  readonly allDown?: string;
+  readonly check?: PoolCheckSettings;
+}
+
+/** The name may be given with or without a trailing dot, in any case; the pool joins the longest zone holding it. */
+export interface NewPool extends PoolSettings {
+  readonly name: string;
+}
+
+/** A member's settings; left out: the default (add) or unchanged (set); null clears an optional field. */
+export interface MemberSettings {
+  readonly probeAddress?: string | null;
+  readonly weight?: number;
+  readonly priority?: number;
+  /** false: drained. */
+  readonly enabled?: boolean;
+  /** ISO 3166-1 alpha-2, any case. */
+  readonly country?: string | null;
+  /** AF AN AS EU NA OC SA, any case. */
+  readonly continent?: string | null;
+  /** A label of the operator's choosing, stored in lower case. */
+  readonly region?: string | null;
+  /** Both coordinates or neither. */
+  readonly latitude?: number | null;
+  readonly longitude?: number | null;
+}
+
+export interface NewMember extends MemberSettings {
+  /** IPv4 or IPv6 host address, any valid text form. */
+  readonly address: string;
+}
+
+export interface GeoNetworkSummary extends GeoNetworkRow {
+  readonly note: string | null;
+}
+
+export interface NewGeoNetwork {
+  /** CIDR ("198.51.100.0/24") or one address; host bits beyond the prefix are refused. */
+  readonly network: string;
+  readonly country?: string | null;
+  readonly continent?: string | null;
+  readonly region?: string | null;
+  readonly latitude?: number | null;
+  readonly longitude?: number | null;
+  readonly note?: string | null;
+}
+
+/** One member's state as one node's tracker sees it. Times are ms since the epoch. */
+export interface HealthReport {
+  readonly memberId: number;
+  readonly up: boolean;
+  /** When the current up/down state began. */
+  readonly since: number;
+  readonly lastCheck: number | null;
+  readonly latencyMs: number | null;
+  readonly lastError: string | null;
+  /** State changes seen so far. */
+  readonly transitions: number;
+}
+
+/** A member_health row: what one node last reported about one member. */
+export interface NodeHealth {
+  readonly node: string;
+  readonly up: boolean;
+  readonly since: number;
+  readonly lastCheck: number | null;
+  readonly latencyMs: number | null;
+  readonly lastError: string | null;
+  readonly transitions: number;
+}
+
+export interface PoolMemberStatus {
+  readonly pool: string;
+  readonly member: PoolMemberRow;
+  /** One entry per node that has reported on it, by node name; empty: unknown to every node. */
+  readonly nodes: readonly NodeHealth[];
+}
+
+export interface Store {
+  /** Where the data lives, password removed: for logs and `lbdns status`. */
+  readonly location: string;
+  /** Applies pending migrations; returns the files applied now. */
+  migrate(): Promise<string[]>;
+  /** Version, zones, records, pools, members and geo networks, read in one REPEATABLE READ transaction. */
+  loadContents(): Promise<StoreContents>;
+  /** The named zones' rows only (those that still exist), with the version, in one REPEATABLE READ transaction. */
+  loadZoneContents(names: readonly string[]): Promise<StoreContents>;
+  configVersion(): Promise<number>;
+  listZones(): Promise<readonly ZoneSummary[]>;
+  getZone(name: string): Promise<ZoneRow | undefined>;
+  addZone(zone: NewZone): Promise<ZoneRow>;
+  /** Removes the zone and its records; returns how many records went with it. */
+  removeZone(name: string): Promise<{ readonly records: number }>;
+  /** Creates (or with `replace`, replaces) a zone and all its records in one transaction. */
+  importZone(zone: ParsedZone, opts: { readonly replace: boolean }): Promise<ImportResult>;
+  zoneForExport(name: string): Promise<{ readonly zone: ZoneRow; readonly records: readonly RecordRow[] }>;
+  listRecords(filter?: { readonly zone?: string; readonly name?: string }): Promise<readonly RecordRow[]>;
+  /** Adds a record to the zone that is the longest suffix of its name. */
+  addRecord(record: NewRecord): Promise<{ readonly zone: ZoneRow; readonly record: RecordRow }>;
+  /** Removes matching records; throws E_NOT_FOUND when none match. Returns how many went. */
+  removeRecord(selector: RecordSelector): Promise<number>;
+  listPools(filter?: { readonly zone?: string }): Promise<readonly PoolSummary[]>;
+  getPool(name: string): Promise<PoolSummary | undefined>;
+  /** Throws E_NOT_FOUND when no zone holds the name, E_CONFLICT when the pool exists or the name holds A/AAAA/CNAME. */
+  addPool(pool: NewPool): Promise<PoolSummary>;
+  /** Changes the given settings; throws E_INPUT when none is given. */
+  setPool(name: string, changes: PoolSettings): Promise<PoolSummary>;
+  /** Removes the pool and its members; returns how many members went with it. */
+  removePool(name: string): Promise<{ readonly members: number }>;
+  /** The pool's members, by address. */
+  listMembers(pool: string): Promise<readonly PoolMemberRow[]>;
+  addMember(pool: string, member: NewMember): Promise<PoolMemberRow>;
+  setMember(pool: string, address: string, changes: MemberSettings): Promise<PoolMemberRow>;
+  removeMember(pool: string, address: string): Promise<void>;
+  listGeoNetworks(): Promise<readonly GeoNetworkSummary[]>;
+  addGeoNetwork(network: NewGeoNetwork): Promise<GeoNetworkSummary>;
+  removeGeoNetwork(network: string): Promise<void>;
+  /**
+   * Upserts one node's view of many members in one statement; reports of members that no longer
+   * exist are skipped. Rejects only with an E_STORE LbdnsError (malformed input included), which the
+   * reporting loop catches, logs and counts; health rows never advance config_version.
+   */
+  reportHealth(node: string, reports: readonly HealthReport[]): Promise<{ readonly written: number }>;
+  /** Every member of every pool (or of one), each with every node's last report. */
+  healthStatus(filter?: { readonly pool?: string }): Promise<readonly PoolMemberStatus[]>;
+  /** When the store holds no zone, imports every *.zone file of `zonesDir` (origin: the file name). */
+  seedIfEmpty(zonesDir: string): Promise<string[]>;
+  /**
+   * Calls onChange after every committed edit (LISTEN), or when polling sees config_version move.
+   * Resolves once watching has started; the function it resolves to stops it.
+   */
+  watchChanges(
+    onChange: (change: Change) => void,
+    onStatus?: (status: FeedStatus) => void,
+    opts?: WatchOptions,
+  ): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** 'server' hosts the embedded database when there is no DATABASE_URL; 'client' (the CLI) uses it. */
+  readonly role: 'server' | 'client';
+  readonly logger?: Logger;
+  /**
+   * Apply pending migrations on open. Default: yes for the client role (a first CLI command on a
+   * fresh store just works), no for the server, which calls migrate() itself so that a database that
+   * is down at start does not stop it from opening the store (and serving a saved snapshot).
+   */
+  readonly migrate?: boolean;
+  /** Poll period while LISTEN is down (default 2000 ms). */
+  readonly pollIntervalMs?: number;
+  /** 'poll': never LISTEN, poll config_version only (measuring the fallback, or a pooler without LISTEN). */
+  readonly changeFeed?: 'listen' | 'poll';
+}
+
+// In the embedded mode polling is the change feed itself (see embedded.ts), and reading one row
+// over a local socket is nearly free, so it runs often enough to apply edits well within a second.
+const EMBEDDED_POLL_MS = 200;
+
+const ignoreClientError = (): void => undefined;
+
+/**
+ * A kysely over a pg pool that survives its connections dying. pg-pool listens for 'error' only on
+ * idle clients; a client checked out when PostgreSQL goes away (a query or a transaction in flight)
+ * emits 'error' with no listener, which node turns into an uncaught exception. Each client gets a
+ * listener of its own for its whole life: the query in flight is rejected with the same error (pg
+ * rejects every pending query first), and pg-pool discards the broken client on release.
+ */
+export function pgKysely(url: string, max: number): Kysely<Database> {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
+  pool.on('connect', (client) => client.on('error', ignoreClientError));
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', ignoreClientError);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * Opens the store: DATABASE_URL → PostgreSQL; otherwise the embedded PGlite in dataDir, hosted by the
+ * server role on cfg.embeddedListen, and reached by the client role through that socket when a server
+ * runs (embedded.json), else opened directly.
+ */
+export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): Promise<Store> {
+  const logger = opts.logger;
+  const pollMs = opts.pollIntervalMs ?? 2000;
+  let store: SqlStore;
+  if (cfg.databaseUrl !== undefined) {
+    const location = redactUrl(cfg.databaseUrl);
+    const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2);
+    store = new SqlStore(db, { location, logger, feed: { listenUrl: opts.changeFeed === 'poll' ? undefined : cfg.databaseUrl, pollMs } });
+  } else if (opts.role === 'server') {
+    const host = await startEmbedded(cfg.dataDir, cfg.embeddedListen, logger);
+    const location = `embedded PGlite in ${cfg.dataDir} (${redactUrl(host.url)})`;
+    const db = pgKysely(host.url, 3);
+    store = new SqlStore(db, { location, logger, feed: { pollMs: EMBEDDED_POLL_MS }, onClose: () => host.close() });
+  } else {
+    const running = await findEmbeddedServer(cfg.dataDir);
+    if (running !== undefined) {
+      const location = `embedded PGlite of lbdns pid ${running.pid} (${redactUrl(running.url)})`;
+      store = new SqlStore(pgKysely(running.url, 2), { location, logger, feed: { pollMs: EMBEDDED_POLL_MS } });
+    } else {
+      const pglite = await openPglite(cfg.dataDir);
+      const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pglitePool(pglite, { closeDb: true }) }) });
+      store = new SqlStore(db, { location: `embedded PGlite in ${cfg.dataDir}`, logger, feed: { pollMs: EMBEDDED_POLL_MS } });
+    }
+  }
+  if (opts.migrate ?? opts.role === 'client') {
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw toStoreError(err, { location: store.location });
+    }
+  }
+  return store;
+}
