@@ -1,0 +1,282 @@
+// Builds an immutable Snapshot from store rows; a row it cannot use is skipped and reported, never fatal.
+import { QTYPE, typeCode } from '../core/constants.js';
+import { isAtOrBelow, nameToWire, parentName } from '../core/names.js';
+import type { Pool, PoolMember, RRset, Snapshot, Zone, ZoneNode } from '../core/snapshot.js';
+import { buildNetworkIndex } from '../geo/network-index.js';
+import { encodeRdata } from '../records/content.js';
+import { isValidDomainName } from '../records/domain-name.js';
+import { CHECK_KINDS, type PoolMemberRow, type PoolRow, type RecordRow, type StoreContents, type ZoneRow } from '../store/rows.js';
+
+export interface SkippedRow {
+  readonly table: string;
+  readonly key: string;
+  readonly reason: string;
+}
+
+export interface BuildResult {
+  readonly snapshot: Snapshot;
+  readonly skipped: readonly SkippedRow[];
+}
+
+/** The names an RRset points at, from its canonical content. */
+function targetsOf(type: number, content: string): string | undefined {
+  switch (type) {
+    case QTYPE.NS:
+    case QTYPE.CNAME:
+      return content;
+    case QTYPE.MX:
+      return content.split(' ')[1];
+    case QTYPE.SRV:
+      return content.split(' ')[3];
+    default:
+      return undefined;
+  }
+}
+
+function soaSet(z: ZoneRow): RRset {
+  const mname = nameToWire(z.mname);
+  const rname = nameToWire(z.rname);
+  const rdata = Buffer.alloc(mname.length + rname.length + 20);
+  mname.copy(rdata, 0);
+  rname.copy(rdata, mname.length);
+  let o = mname.length + rname.length;
+  for (const v of [z.serial, z.refresh, z.retry, z.expire, z.minimum]) o = rdata.writeUInt32BE(v >>> 0, o);
+  return { type: QTYPE.SOA, ttl: z.ttl, rdata: [rdata], targets: [] };
+}
+
+function validSoa(z: ZoneRow): string | undefined {
+  const numbers = [z.serial, z.refresh, z.retry, z.expire, z.minimum, z.ttl];
+  if (numbers.some((n) => !Number.isInteger(n) || n < 0 || n > 0xffffffff)) return 'SOA timer or serial out of range';
+  if (!isValidDomainName(z.name)) return `zone name ${JSON.stringify(z.name)} is not a valid domain name`;
+  if (!isValidDomainName(z.mname) || !isValidDomainName(z.rname)) return `SOA mname/rname ${JSON.stringify(z.mname)} ${JSON.stringify(z.rname)} not valid domain names`;
+  return undefined;
+}
+
+interface MutableNode {
+  name: string;
+  rrsets: Map<number, { type: number; ttl: number; rdata: Uint8Array[]; targets: string[] }>;
+  pool: Pool | undefined;
+}
+
+type Skip = (table: string, key: string, reason: string) => void;
+
+function poolProblem(p: PoolRow): string | undefined {
+  if (!isValidDomainName(p.name)) return `name ${JSON.stringify(p.name)} is not a valid domain name`;
+  if (!Number.isInteger(p.ttl) || p.ttl < 1 || p.ttl > 3600) return `ttl ${p.ttl} outside 1–3600`;
+  if (!Number.isInteger(p.count) || p.count < 1) return `count ${p.count} below 1`;
+  if (!(CHECK_KINDS as readonly string[]).includes(p.checkKind)) return `check kind ${JSON.stringify(p.checkKind)} unknown`;
+  if (!Number.isInteger(p.checkPort) || p.checkPort < 1 || p.checkPort > 65535) return `check port ${p.checkPort} invalid`;
+  if (!(p.rise >= 1 && p.fall >= 1 && p.timeoutMs >= 1 && p.intervalMs >= 1)) return 'rise, fall, timeout and interval must be positive';
+  return undefined;
+}
+
+/** A member's answered address as RDATA, through the same codec as records; undefined when unusable. */
+function memberFromRow(m: PoolMemberRow): PoolMember | undefined {
+  const family = m.address.includes(':') ? 6 : 4;
+  let rdata: Uint8Array;
+  try {
+    rdata = encodeRdata(family === 6 ? 'AAAA' : 'A', m.address);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(m.weight) || m.weight < 0 || !Number.isInteger(m.priority)) return undefined;
+  return Object.freeze({
+    id: m.id,
+    address: m.address,
+    probeAddress: m.probeAddress,
+    family,
+    rdata,
+    weight: m.weight,
+    priority: m.priority,
+    enabled: m.enabled,
+    location: Object.freeze({ country: m.country, continent: m.continent, region: m.region, latitude: m.latitude, longitude: m.longitude }),
+  });
+}
+
+function buildPool(p: PoolRow, zone: string, members: readonly PoolMemberRow[], skip: Skip): Pool | undefined {
+  const problem = poolProblem(p);
+  if (problem) {
+    skip('pools', `${p.id} ${p.name}`, problem);
+    return undefined;
+  }
+  const built: PoolMember[] = [];
+  for (const m of members) {
+    const member = memberFromRow(m);
+    if (member) built.push(member);
+    else skip('pool_members', `${m.id} ${p.name} ${m.address}`, 'address, weight or priority unusable');
+  }
+  built.sort((a, b) => a.id - b.id);
+  return Object.freeze({
+    id: p.id,
+    name: p.name,
+    zone,
+    policy: p.policy,
+    ttl: p.ttl,
+    count: p.count,
+    allDown: p.allDown === 'servfail' ? 'servfail' : 'open',
+    check: Object.freeze({
+      kind: p.checkKind as Pool['check']['kind'],
+      port: p.checkPort,
+      path: p.checkPath,
+      host: p.checkHost,
+      expectStatusMin: p.expectStatusMin,
+      expectStatusMax: p.expectStatusMax,
+      insecure: p.checkInsecure,
+      timeoutMs: p.timeoutMs,
+      intervalMs: p.intervalMs,
+      rise: p.rise,
+      fall: p.fall,
+    }),
+    members: Object.freeze(built),
+  });
+}
+
+function buildZone(
+  z: ZoneRow,
+  records: readonly RecordRow[],
+  pools: readonly PoolRow[],
+  membersOf: (poolId: number) => readonly PoolMemberRow[],
+  skip: (r: RecordRow, reason: string) => void,
+  skipRow: Skip,
+  out: Pool[],
+): Zone {
+  const nodes = new Map<string, MutableNode>();
+  for (const r of records) {
+    if (!isAtOrBelow(r.name, z.name)) {
+      skip(r, `name ${r.name} is outside zone ${z.name}`);
+      continue;
+    }
+    const type = typeCode(r.type);
+    if (type === undefined || type === QTYPE.SOA || type === QTYPE.OPT) {
+      skip(r, `type ${r.type} cannot be served from the records table`);
+      continue;
+    }
+    let rdata: Uint8Array;
+    try {
+      rdata = encodeRdata(r.type, r.content);
+    } catch (e) {
+      skip(r, (e as Error).message);
+      continue;
+    }
+    let node = nodes.get(r.name);
+    if (!node) nodes.set(r.name, (node = { name: r.name, rrsets: new Map(), pool: undefined }));
+    let set = node.rrsets.get(type);
+    const ttl = r.ttl ?? z.ttl;
+    if (!set) node.rrsets.set(type, (set = { type, ttl, rdata: [], targets: [] }));
+    // RFC 2181 §5.2: one TTL per RRset; the lowest wins.
+    set.ttl = Math.min(set.ttl, ttl);
+    set.rdata.push(rdata);
+    const target = targetsOf(type, r.content);
+    if (target !== undefined) set.targets.push(target);
+  }
+  // RFC 1034 §3.6.2: a CNAME stands alone. The schema forbids the mix; a row that slipped past loses.
+  for (const node of nodes.values()) {
+    const cname = node.rrsets.get(QTYPE.CNAME);
+    if (!cname || node.rrsets.size === 1) continue;
+    for (const type of [...node.rrsets.keys()]) {
+      if (type === QTYPE.CNAME) continue;
+      skip({ id: 0, zoneId: z.id, name: node.name, type: String(type), ttl: null, content: '' }, 'data beside a CNAME');
+      node.rrsets.delete(type);
+    }
+  }
+  for (const p of pools) {
+    if (!isAtOrBelow(p.name, z.name)) {
+      skipRow('pools', `${p.id} ${p.name}`, `name is outside zone ${z.name}`);
+      continue;
+    }
+    const pool = buildPool(p, z.name, membersOf(p.id), skipRow);
+    if (!pool) continue;
+    let node = nodes.get(p.name);
+    if (!node) nodes.set(p.name, (node = { name: p.name, rrsets: new Map(), pool: undefined }));
+    // The schema keeps address records and CNAMEs off pool names; rows that slipped past yield to the pool.
+    for (const type of [QTYPE.A, QTYPE.AAAA, QTYPE.CNAME]) {
+      if (node.rrsets.delete(type)) skipRow('records', `${p.name} ${type}`, 'address or CNAME data at a pool name');
+    }
+    node.pool = pool;
+    out.push(pool);
+  }
+  return freezeZone(z, nodes);
+}
+
+export function freezeZone(z: ZoneRow, nodes: Map<string, MutableNode>): Zone {
+  const soa = soaSet(z);
+  let apex = nodes.get(z.name);
+  if (!apex) nodes.set(z.name, (apex = { name: z.name, rrsets: new Map(), pool: undefined }));
+  apex.rrsets.set(QTYPE.SOA, { ...soa, rdata: [...soa.rdata], targets: [] });
+  const frozenNodes = new Map<string, ZoneNode>();
+  const cuts = new Set<string>();
+  const ents = new Set<string>();
+  for (const [name, node] of nodes) {
+    frozenNodes.set(name, Object.freeze({ name, rrsets: node.rrsets as ReadonlyMap<number, RRset>, pool: node.pool }));
+    if (name !== z.name && node.rrsets.has(QTYPE.NS)) cuts.add(name);
+  }
+  for (const name of frozenNodes.keys()) {
+    for (let p = parentName(name); p !== undefined && p !== z.name && isAtOrBelow(p, z.name); p = parentName(p)) {
+      if (frozenNodes.has(p)) break;
+      ents.add(p);
+    }
+  }
+  return Object.freeze({
+    name: z.name,
+    serial: z.serial,
+    soa,
+    negativeTtl: Math.min(z.ttl, z.minimum),
+    nodes: frozenNodes,
+    emptyNonTerminals: ents,
+    cuts,
+  });
+}
+
+/** Zones (with their pools) built from rows; zones whose SOA is unusable are left out and reported. */
+export function buildZones(contents: StoreContents, skipped: SkippedRow[]): { zones: Map<string, Zone>; pools: Pool[] } {
+  const byZone = new Map<number, RecordRow[]>();
+  for (const r of contents.records) {
+    let list = byZone.get(r.zoneId);
+    if (!list) byZone.set(r.zoneId, (list = []));
+    list.push(r);
+  }
+  const poolsByZone = new Map<number, PoolRow[]>();
+  for (const p of contents.pools ?? []) {
+    let list = poolsByZone.get(p.zoneId);
+    if (!list) poolsByZone.set(p.zoneId, (list = []));
+    list.push(p);
+  }
+  const membersByPool = new Map<number, PoolMemberRow[]>();
+  for (const m of contents.members ?? []) {
+    let list = membersByPool.get(m.poolId);
+    if (!list) membersByPool.set(m.poolId, (list = []));
+    list.push(m);
+  }
+  const skipRow: Skip = (table, key, reason) => skipped.push({ table, key, reason });
+  const pools: Pool[] = [];
+  const zones = new Map<string, Zone>();
+  for (const z of contents.zones) {
+    const problem = validSoa(z);
+    if (problem) {
+      // A zone with an unusable SOA is not served at all (REFUSED) rather than served half-right.
+      skipped.push({ table: 'zones', key: z.name, reason: problem });
+      continue;
+    }
+    const zone = buildZone(
+      z,
+      byZone.get(z.id) ?? [],
+      poolsByZone.get(z.id) ?? [],
+      (id) => membersByPool.get(id) ?? [],
+      (r, reason) => skipped.push({ table: 'records', key: `${r.id} ${r.name} ${r.type}`, reason }),
+      skipRow,
+      pools,
+    );
+    zones.set(z.name, zone);
+  }
+  return { zones, pools };
+}
+
+/** Builds a complete snapshot; callers swap it in only after this returns. */
+export function buildSnapshot(contents: StoreContents, now = Date.now()): BuildResult {
+  const skipped: SkippedRow[] = [];
+  const { zones, pools } = buildZones(contents, skipped);
+  const geo = buildNetworkIndex(contents.geoNetworks ?? []);
+  for (const { row, reason } of geo.skipped) skipped.push({ table: 'geo_networks', key: `${row.id} ${row.network}`, reason });
+  const snapshot: Snapshot = Object.freeze({ version: contents.version, builtAt: now, zones, pools: Object.freeze(pools), geoNetworks: geo.index });
+  return { snapshot, skipped };
+}

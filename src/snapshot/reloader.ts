@@ -1,0 +1,188 @@
+// Holds the serving snapshot: builds a new one aside, swaps one reference, coalesces bursts of changes,
+// and reloads only the zones an edit named when that is all that changed.
+import { EMPTY_SNAPSHOT, type Snapshot } from '../core/snapshot.js';
+import type { Logger } from '../obs/log.js';
+import type { Metrics } from '../obs/metrics.js';
+import type { StoreContents } from '../store/rows.js';
+import { buildSnapshot, type BuildResult, type SkippedRow } from './build.js';
+import { mergeContents, rebuildZones } from './partial.js';
+
+/** What a successful load changed: everything, or the rows of a few zones. */
+export type Loaded = { readonly kind: 'full'; readonly contents: StoreContents } | { readonly kind: 'zones'; readonly contents: StoreContents; readonly names: readonly string[]; readonly part: StoreContents };
+
+export interface ReloaderOptions {
+  readonly load: () => Promise<StoreContents>;
+  /** Reads only the named zones' rows; without it every reload is a full one. */
+  readonly loadZones?: (names: readonly string[]) => Promise<StoreContents>;
+  readonly build?: (contents: StoreContents) => BuildResult;
+  /** Changes arriving within this many ms of each other become one reload. */
+  readonly debounceMs: number;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly onSwap?: (snapshot: Snapshot) => void;
+  /** Called after every successful load (e.g. to save the rows as the last known good, or to tell workers). */
+  readonly onLoaded?: (loaded: Loaded) => void;
+}
+
+/** Tables whose rows belong to one zone: a change to them names it. */
+const ZONE_TABLES = new Set(['zones', 'records', 'pools', 'pool_members']);
+/** More zones than this in one burst: one full reload is cheaper than many partial ones. */
+const MAX_PARTIAL_ZONES = 8;
+
+export class Reloader {
+  #current: Snapshot = EMPTY_SNAPSHOT;
+  #contents: StoreContents | undefined;
+  #loaded = false;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #lastSuccess = 0;
+  #lastError: string | undefined;
+  /** Zones named by changes since the last reload began; `full` when some change named none. */
+  #pendingZones = new Set<string>();
+  #pendingFull = true;
+  /** A partial reload moves the version without reading every zone: a full reload must not skip on it. */
+  #partialSinceFull = false;
+  readonly #opts: ReloaderOptions;
+
+  constructor(opts: ReloaderOptions) {
+    this.#opts = opts;
+  }
+
+  /** The serving snapshot. Callers read it once per query. */
+  readonly current = (): Snapshot => this.#current;
+
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  get lastSuccess(): number {
+    return this.#lastSuccess;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** Installs rows that did not come from the store now (the snapshot file). */
+  install(contents: StoreContents): void {
+    const { snapshot, skipped } = (this.#opts.build ?? buildSnapshot)(contents);
+    for (const s of skipped) this.#opts.metrics.skippedRows.labels(s.table).inc();
+    this.#contents = contents;
+    this.#swap(snapshot);
+  }
+
+  /** Notes what a change touched, then schedules a reload. */
+  changed(change: { readonly zone: string | null; readonly table: string }): void {
+    if (change.zone !== null && ZONE_TABLES.has(change.table)) this.#pendingZones.add(change.zone);
+    else this.#pendingFull = true;
+    this.schedule();
+  }
+
+  /** Asks for a reload soon; many calls within the debounce window make one reload. */
+  schedule(): void {
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.reload().catch(() => undefined);
+    }, this.#opts.debounceMs);
+    this.#timer.unref?.();
+  }
+
+  /** Reloads now (everything, unless only zone changes are pending); if one is already running, one more follows it. */
+  async reload(full = false): Promise<void> {
+    if (full) this.#pendingFull = true;
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#reloadOnce().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.schedule();
+      }
+    });
+    return this.#running;
+  }
+
+  async #reloadOnce(): Promise<void> {
+    const { metrics, log } = this.#opts;
+    const zones = [...this.#pendingZones];
+    const partial = !this.#pendingFull && this.#contents !== undefined && this.#opts.loadZones !== undefined && zones.length > 0 && zones.length <= MAX_PARTIAL_ZONES;
+    // Taken now: changes that arrive while this reload runs are kept for the next one.
+    const hadFull = this.#pendingFull;
+    this.#pendingZones = new Set();
+    this.#pendingFull = false;
+    if (!partial && !hadFull && zones.length === 0 && this.#loaded) {
+      // Nothing was named since the last reload (a plain schedule()): still a full check.
+    }
+    const end = metrics.reloadDuration.startTimer();
+    try {
+      let skipped: readonly SkippedRow[];
+      let loaded: Loaded;
+      if (partial) {
+        const part = await this.#opts.loadZones!(zones);
+        const built = rebuildZones(this.#current, part, zones);
+        const contents = mergeContents(this.#contents!, part, zones);
+        skipped = built.skipped;
+        loaded = { kind: 'zones', contents, names: zones, part };
+        this.#contents = contents;
+        this.#partialSinceFull = true;
+        this.#swap(built.snapshot);
+      } else {
+        const contents = await this.#opts.load();
+        if (this.#loaded && !this.#partialSinceFull && contents.version === this.#current.version && this.#current !== EMPTY_SNAPSHOT) {
+          metrics.reloads.labels('unchanged').inc();
+          this.#lastSuccess = Date.now();
+          this.#lastError = undefined;
+          return;
+        }
+        const built = (this.#opts.build ?? buildSnapshot)(contents);
+        skipped = built.skipped;
+        loaded = { kind: 'full', contents };
+        this.#contents = contents;
+        this.#partialSinceFull = false;
+        this.#swap(built.snapshot);
+      }
+      for (const s of skipped) {
+        metrics.skippedRows.labels(s.table).inc();
+        log.warn({ table: s.table, key: s.key, reason: s.reason }, 'row skipped');
+      }
+      this.#lastSuccess = Date.now();
+      this.#lastError = undefined;
+      metrics.reloads.labels(partial ? 'zones' : 'ok').inc();
+      this.#opts.onLoaded?.(loaded);
+      const snapshot = this.#current;
+      log.info(
+        { version: snapshot.version, zones: snapshot.zones.size, reloaded: partial ? zones : 'all', skipped: skipped.length, ms: Math.round(end() * 1000) },
+        'snapshot loaded',
+      );
+    } catch (err) {
+      end();
+      // Whatever was pending is still pending: the next attempt reads everything to be safe.
+      this.#pendingFull = true;
+      metrics.reloads.labels('error').inc();
+      this.#lastError = (err as Error).message;
+      log.error({ err: (err as Error).message }, 'snapshot reload failed; still serving the previous one');
+      throw err;
+    }
+  }
+
+  #swap(snapshot: Snapshot): void {
+    this.#current = snapshot;
+    this.#loaded = true;
+    const m = this.#opts.metrics;
+    m.snapshotVersion.set(snapshot.version);
+    m.snapshotZones.set(snapshot.zones.size);
+    m.snapshotSwapped(snapshot.builtAt);
+    m.zoneSerial.reset();
+    for (const z of snapshot.zones.values()) m.zoneSerial.labels(z.name).set(z.serial);
+    this.#opts.onSwap?.(snapshot);
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
