@@ -1,0 +1,19 @@
+// The immutable health table answers read: member id → up; a member not in it has no result yet and counts as up.
+
+export type HealthView = ReadonlyMap<number, boolean>;
+
+/** Freezes a map so that a view handed to the answer path can never change under it. */
+export function freezeView(map: Map<number, boolean>): HealthView {
+  const refuse = (): never => {
+    throw new TypeError('a health view is immutable');
+  };
+  Object.defineProperties(map, { set: { value: refuse }, delete: { value: refuse }, clear: { value: refuse } });
+  return Object.freeze(map);
+}
+
+export const EMPTY_HEALTH: HealthView = freezeView(new Map());
+
+/** Unknown (never probed) counts as up, so a member is only left out once a probe said so. */
+export function isUp(view: HealthView, memberId: number): boolean {
+  return view.get(memberId) !== false;
+}

@@ -1,0 +1,305 @@
+// Schedules a probe per enabled pool member, feeds results to the tracker, and reports transitions and results.
+import type { HealthCheck, Pool } from '../core/snapshot.js';
+import type { Logger } from '../obs/log.js';
+import type { Metrics } from '../obs/metrics.js';
+import type { HealthView } from './health-view.js';
+import { probe as realProbe, type ProbeFn, type ProbeResult } from './probes.js';
+import { HealthTracker, type MemberHealth, type Transition } from './tracker.js';
+
+export interface HealthMonitorOptions {
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Wall clock for since/last-check times (the schedule itself runs on the monotonic clock). */
+  readonly now?: () => number;
+  readonly probe?: ProbeFn;
+  /** firstRound() gives up this long after the longest probe timeout. */
+  readonly firstRoundGraceMs?: number;
+}
+
+export interface MemberReport extends MemberHealth {
+  /** Where probes go: the probe address, else the answered one. */
+  readonly target: string;
+  readonly kind: HealthCheck['kind'];
+}
+
+export interface ProbeReport {
+  readonly result: ProbeResult;
+  readonly state: MemberReport;
+  readonly transition: Transition | undefined;
+}
+
+interface Settable {
+  set(value: number): void;
+}
+interface Observer {
+  observe(value: number): void;
+}
+
+interface Job {
+  readonly memberId: number;
+  readonly poolName: string;
+  readonly address: string;
+  readonly target: string;
+  readonly check: HealthCheck;
+  /** Changes whenever the probe itself would change: then the job is replaced. */
+  readonly signature: string;
+  readonly upGauge: Settable | undefined;
+  /** Monotonic time of slot 0; slot k is due at anchor + k × interval. */
+  anchor: number;
+  slot: number;
+  timer: NodeJS.Timeout | undefined;
+  inFlight: AbortController | undefined;
+}
+
+const GOLDEN = 0.6180339887498949;
+
+/**
+ * Where in its interval a member's probes fall: the fractional part of id × golden ratio, a low-discrepancy spread
+ * that is deterministic and does not move when other members come and go.
+ */
+export function probePhase(memberId: number, intervalMs: number): number {
+  const x = memberId * GOLDEN;
+  return (x - Math.floor(x)) * intervalMs;
+}
+
+/**
+ * Timers rather than node-cron: cron's finest unit is one second and it fires every job on the same tick, while
+ * checks run at sub-second intervals in tests and need their own millisecond phase each to stay staggered.
+ *
+ * Schedule of one member: one probe as soon as it appears (so the start-up round, and a newly added or re-enabled
+ * member, is decided within one timeout), then one at every phase slot, anchor = appearance + phase. A slot whose
+ * previous probe is still in flight is skipped, never doubled.
+ */
+export class HealthMonitor {
+  private readonly log: Logger;
+  private readonly metrics: Metrics | undefined;
+  private readonly probeFn: ProbeFn;
+  private readonly tracker: HealthTracker;
+  private readonly graceMs: number;
+  private readonly jobs = new Map<number, Job>();
+  private readonly transitionHooks = new Set<(t: Transition) => void>();
+  private readonly resultHooks = new Set<(r: ProbeReport) => void>();
+  private readonly durations = new Map<string, Observer>();
+  private stopped = false;
+  private started = false;
+  private firstPending: Set<number> | undefined;
+  private firstTimer: NodeJS.Timeout | undefined;
+  private resolveFirst!: () => void;
+  private readonly first: Promise<void>;
+
+  constructor(options: HealthMonitorOptions) {
+    this.log = options.logger.child({ component: 'health' });
+    this.metrics = options.metrics;
+    this.probeFn = options.probe ?? realProbe;
+    this.tracker = new HealthTracker(options.now ?? Date.now);
+    this.graceMs = options.firstRoundGraceMs ?? 250;
+    this.first = new Promise<void>((resolve) => (this.resolveFirst = resolve));
+  }
+
+  /** Takes the pools of a new snapshot: unchanged members keep their schedule, others start, stop or restart. */
+  setPools(pools: readonly Pool[]): void {
+    if (this.stopped) return;
+    const wanted = new Map<number, Job>();
+    for (const pool of pools) {
+      for (const m of pool.members) {
+        if (!m.enabled) continue;
+        const target = m.probeAddress ?? m.address;
+        wanted.set(m.id, {
+          memberId: m.id,
+          poolName: pool.name,
+          address: m.address,
+          target,
+          check: pool.check,
+          signature: JSON.stringify([pool.name, m.address, target, pool.check]),
+          upGauge: undefined,
+          anchor: 0,
+          slot: 0,
+          timer: undefined,
+          inFlight: undefined,
+        });
+      }
+    }
+    for (const [id, job] of this.jobs) {
+      if (wanted.has(id)) continue;
+      this.cancel(job);
+      this.jobs.delete(id);
+      this.tracker.forget(id);
+      this.metrics?.memberUp.remove(job.poolName, job.address);
+      this.settleFirst(id);
+    }
+    for (const [id, fresh] of wanted) {
+      const old = this.jobs.get(id);
+      if (old?.signature === fresh.signature) continue;
+      if (old) {
+        this.cancel(old);
+        // Another machine behind the same member: what we knew about the old one no longer applies.
+        if (old.target !== fresh.target) this.tracker.forget(id);
+        if (old.poolName !== fresh.poolName || old.address !== fresh.address) this.metrics?.memberUp.remove(old.poolName, old.address);
+      }
+      this.tracker.track({ memberId: id, poolName: fresh.poolName, address: fresh.address, rise: fresh.check.rise, fall: fresh.check.fall });
+      const job: Job = { ...fresh, upGauge: this.metrics?.memberUp.labels(fresh.poolName, fresh.address) };
+      job.upGauge?.set(this.tracker.state(id)?.up === false ? 0 : 1);
+      this.jobs.set(id, job);
+      this.begin(job);
+    }
+    if (!this.started) {
+      this.started = true;
+      this.firstPending = new Set(wanted.keys());
+      if (this.firstPending.size === 0) this.finishFirst();
+      else {
+        let longest = 0;
+        for (const job of wanted.values()) longest = Math.max(longest, job.check.timeoutMs);
+        this.firstTimer = setTimeout(() => this.finishFirst(), longest + this.graceMs);
+      }
+    }
+  }
+
+  /** Resolves when every member of the first setPools() has one result, or after the longest timeout plus grace. */
+  firstRound(): Promise<void> {
+    return this.first;
+  }
+
+  health(): HealthView {
+    return this.tracker.view();
+  }
+
+  states(): MemberReport[] {
+    const out: MemberReport[] = [];
+    for (const state of this.tracker.states()) {
+      const job = this.jobs.get(state.memberId);
+      if (job) out.push(Object.freeze({ ...state, target: job.target, kind: job.check.kind }));
+    }
+    return out;
+  }
+
+  /** Called once per state change (the first result of a member included); returns an unsubscribe function. */
+  onTransition(hook: (t: Transition) => void): () => void {
+    this.transitionHooks.add(hook);
+    return () => this.transitionHooks.delete(hook);
+  }
+
+  /** Called after every probe result, with the member's state after it. */
+  onResult(hook: (r: ProbeReport) => void): () => void {
+    this.resultHooks.add(hook);
+    return () => this.resultHooks.delete(hook);
+  }
+
+  /** Clears every timer and aborts every probe in flight; the monitor is done. */
+  stop(): void {
+    this.stopped = true;
+    for (const job of this.jobs.values()) this.cancel(job);
+    this.jobs.clear();
+    this.finishFirst();
+  }
+
+  private begin(job: Job): void {
+    job.anchor = performance.now() + probePhase(job.memberId, Math.max(1, job.check.intervalMs));
+    job.slot = 0;
+    this.run(job);
+    this.arm(job);
+  }
+
+  private arm(job: Job): void {
+    const due = job.anchor + job.slot * Math.max(1, job.check.intervalMs);
+    job.timer = setTimeout(() => this.tick(job), Math.max(0, due - performance.now()));
+  }
+
+  private tick(job: Job): void {
+    job.timer = undefined;
+    if (this.stopped || this.jobs.get(job.memberId) !== job) return;
+    this.run(job);
+    const interval = Math.max(1, job.check.intervalMs);
+    // The next slot after now: slots missed while the loop was busy are skipped, not run in a burst.
+    job.slot = Math.max(job.slot + 1, Math.floor((performance.now() - job.anchor) / interval) + 1);
+    this.arm(job);
+  }
+
+  /** Probes in flight at once: with tens of thousands of members the first round would exhaust file descriptors. */
+  static readonly MAX_IN_FLIGHT = 512;
+  private running = 0;
+  private readonly waiting = new Set<Job>();
+
+  private run(job: Job): void {
+    if (job.inFlight || this.stopped) return;
+    if (this.running >= HealthMonitor.MAX_IN_FLIGHT) {
+      this.waiting.add(job);
+      return;
+    }
+    this.waiting.delete(job);
+    this.running++;
+    const controller = new AbortController();
+    job.inFlight = controller;
+    this.probeFn({ address: job.target, check: job.check }, controller.signal)
+      .catch((e: unknown): ProbeResult => ({ ok: false, reason: e instanceof Error ? e.message : String(e), latencyMs: 0 }))
+      .then((result) => {
+        this.running--;
+        this.next();
+        if (job.inFlight === controller) job.inFlight = undefined;
+        if (controller.signal.aborted || this.stopped || this.jobs.get(job.memberId) !== job) return;
+        this.report(job, result);
+      })
+      .catch((e: unknown) => this.log.error({ err: e, member: job.address }, 'health result handling failed'));
+  }
+
+  /** Starts the longest-waiting probe when a slot frees up. */
+  private next(): void {
+    for (const job of this.waiting) {
+      this.waiting.delete(job);
+      if (this.jobs.get(job.memberId) === job && !this.stopped) {
+        this.run(job);
+        return;
+      }
+    }
+  }
+
+  private report(job: Job, result: ProbeResult): void {
+    const transition = this.tracker.record(job.memberId, result);
+    const health = this.tracker.state(job.memberId);
+    if (!health) return;
+    const state: MemberReport = Object.freeze({ ...health, target: job.target, kind: job.check.kind });
+    if (this.metrics) {
+      let duration = this.durations.get(job.check.kind);
+      if (!duration) this.durations.set(job.check.kind, (duration = this.metrics.probeDuration.labels(job.check.kind)));
+      duration.observe(result.latencyMs / 1000);
+      job.upGauge?.set(state.up ? 1 : 0);
+    }
+    if (transition) {
+      const line = { pool: transition.poolName, member: transition.address, from: transition.from, to: transition.to, reason: transition.reason };
+      if (transition.to === 'down') this.log.warn(line, 'member down');
+      else this.log.info(line, 'member up');
+      this.metrics?.healthTransitions.labels(transition.poolName, transition.to).inc();
+      for (const hook of this.transitionHooks) this.call(hook, transition);
+    }
+    const report: ProbeReport = { result, state, transition };
+    for (const hook of this.resultHooks) this.call(hook, report);
+    this.settleFirst(job.memberId);
+  }
+
+  private call<T>(hook: (value: T) => void, value: T): void {
+    try {
+      hook(value);
+    } catch (e) {
+      this.log.error({ err: e }, 'health hook failed');
+    }
+  }
+
+  private cancel(job: Job): void {
+    this.waiting.delete(job);
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = undefined;
+    job.inFlight?.abort();
+    job.inFlight = undefined;
+  }
+
+  private settleFirst(memberId: number): void {
+    if (!this.firstPending?.delete(memberId)) return;
+    if (this.firstPending.size === 0) this.finishFirst();
+  }
+
+  private finishFirst(): void {
+    if (this.firstTimer) clearTimeout(this.firstTimer);
+    this.firstTimer = undefined;
+    this.firstPending = undefined;
+    this.resolveFirst();
+  }
+}

@@ -1,0 +1,60 @@
+// Which members of a pool a policy may pick from: enabled, of the asked family, up, best tier; or the fail-open set.
+import type { Pool, PoolMember } from '../core/snapshot.js';
+
+export interface Candidate {
+  readonly member: PoolMember;
+  /** Weight the policy uses: the member's own, or 1 for a weight-0 member standing in for absent weighted ones. */
+  readonly weight: number;
+}
+
+export interface Candidates {
+  readonly family: 4 | 6;
+  /** Up members of the chosen tier, in pool order; empty when allDown or when the family has no enabled member. */
+  readonly list: readonly Candidate[];
+  /** The family has enabled members and none of them is up. */
+  readonly allDown: boolean;
+  /** When allDown: every enabled member of the family, all of them answered (fail-open); else empty. */
+  readonly failOpen: readonly PoolMember[];
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * The tier comes first: the lowest priority number with any up member is used, whatever the weights. Within it,
+ * weight-0 members answer only when no weighted member of the tier is up, each then counting as weight 1. (SPEC's
+ * "weight 0 = never picked while a weighted member is healthy" and "a tier is used only when no better tier has a
+ * healthy member" disagree when a better tier holds only up weight-0 members; the tier rule wins, so traffic stays
+ * in the preferred tier.)
+ */
+export function candidates(pool: Pool, family: 4 | 6, isUp: (memberId: number) => boolean): Candidates {
+  let enabled = 0;
+  let tier = Infinity;
+  let weightedInTier = false;
+  const up: PoolMember[] = [];
+  for (const m of pool.members) {
+    if (!m.enabled || m.family !== family) continue;
+    enabled++;
+    if (!isUp(m.id)) continue;
+    up.push(m);
+    if (m.priority < tier) {
+      tier = m.priority;
+      weightedInTier = m.weight > 0;
+    } else if (m.priority === tier && m.weight > 0) {
+      weightedInTier = true;
+    }
+  }
+  if (enabled === 0) return { family, list: NONE, allDown: false, failOpen: NONE };
+  if (up.length === 0) {
+    return { family, list: NONE, allDown: true, failOpen: pool.members.filter((m) => m.enabled && m.family === family) };
+  }
+  const list: Candidate[] = [];
+  for (const m of up) {
+    if (m.priority !== tier) continue;
+    if (weightedInTier) {
+      if (m.weight > 0) list.push({ member: m, weight: m.weight });
+    } else {
+      list.push({ member: m, weight: 1 });
+    }
+  }
+  return { family, list, allDown: false, failOpen: NONE };
+}

@@ -1,0 +1,81 @@
+// The chooser the answer core calls: health view, fail-open, servfail mode, unknown policy, counting hooks.
+import { describe, expect, it, vi } from 'vitest';
+import type { Client } from '../../src/core/answer.js';
+import { EMPTY_HEALTH, freezeView, type HealthView } from '../../src/health/health-view.js';
+import { createMetrics } from '../../src/obs/metrics.js';
+import { choiceMetrics } from '../../src/policies/choice-metrics.js';
+import { createChooser } from '../../src/policies/choose.js';
+import { createPolicyState } from '../../src/policies/policy.js';
+import { member, pool } from './pool-fixture.js';
+
+const client: Client = { address: '198.51.100.7', ecs: undefined };
+const view = (entries: [number, boolean][]): HealthView => freezeView(new Map(entries));
+
+describe('createChooser', () => {
+  const a = member('192.0.2.1', { weight: 3 });
+  const b = member('192.0.2.2', { weight: 1 });
+  const z = member('192.0.2.3', { weight: 0 });
+  const off = member('192.0.2.4', { enabled: false });
+  const v6 = member('2001:db8::1');
+
+  it('members with no result yet count as up; the health view is read on every query', () => {
+    let health = EMPTY_HEALTH;
+    const choose = createChooser(() => health, createPolicyState());
+    const p = pool([a, b], { count: 2 });
+    expect(choose(p, 4, client)).toEqual({ members: [a, b], scope: 0, allDown: false });
+    health = view([[a.id, false]]);
+    expect(choose(p, 4, client)).toEqual({ members: [b], scope: 0, allDown: false });
+  });
+
+  it('all down, fail-open: every enabled member of the family regardless of count, counted', () => {
+    const hooks = { failOpen: vi.fn(), answered: vi.fn() };
+    const p = pool([a, b, z, off, v6], { count: 1 });
+    const choose = createChooser(() => view([[a.id, false], [b.id, false], [z.id, false]]), createPolicyState(), hooks);
+    expect(choose(p, 4, client)).toEqual({ members: [a, b, z], scope: 0, allDown: true });
+    expect(hooks.failOpen).toHaveBeenCalledWith(p, 4);
+    expect(hooks.answered).toHaveBeenCalledWith(p, [a, b, z]);
+    // The IPv6 side is up: unaffected.
+    expect(choose(p, 6, client)).toEqual({ members: [v6], scope: 0, allDown: false });
+    expect(hooks.failOpen).toHaveBeenCalledTimes(1);
+  });
+
+  it('all down, servfail mode: no members and allDown, so the core answers SERVFAIL', () => {
+    const failOpen = vi.fn();
+    const p = pool([a, b], { allDown: 'servfail' });
+    const choose = createChooser(() => view([[a.id, false], [b.id, false]]), createPolicyState(), { failOpen });
+    expect(choose(p, 4, client)).toEqual({ members: [], scope: 0, allDown: true });
+    expect(failOpen).not.toHaveBeenCalled();
+  });
+
+  it('a family without members is empty and not all down (the core answers NODATA)', () => {
+    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState());
+    expect(choose(pool([a]), 6, client)).toEqual({ members: [], scope: 0, allDown: false });
+  });
+
+  it('an unknown policy answers with wrr and is reported once per pool', () => {
+    const unknownPolicy = vi.fn();
+    const p = pool([a, b], { policy: 'nearest-moon' });
+    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState(), { unknownPolicy });
+    const firsts = [0, 1, 2, 3].map(() => choose(p, 4, client).members[0].address);
+    expect(firsts).toEqual(['192.0.2.1', '192.0.2.1', '192.0.2.2', '192.0.2.1']);
+    expect(unknownPolicy).toHaveBeenCalledTimes(1);
+    expect(unknownPolicy).toHaveBeenCalledWith(p);
+    // Names inherited from Object.prototype are not policies either.
+    choose(pool([a], { policy: 'constructor' }), 4, client);
+    expect(unknownPolicy).toHaveBeenCalledTimes(2);
+  });
+
+  it('choiceMetrics counts answers per member and fail-opens per pool in prom-client', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const p = pool([a, b], { count: 2, name: 'lb.example.test' });
+    let health = EMPTY_HEALTH;
+    const choose = createChooser(() => health, createPolicyState(), choiceMetrics(metrics));
+    for (let i = 0; i < 4; i++) choose(p, 4, client);
+    health = view([[a.id, false], [b.id, false]]);
+    choose(p, 4, client);
+    const answers = (await metrics.poolAnswers.get()).values;
+    expect(answers.map((v) => [v.labels.member, v.value]).sort()).toEqual([['192.0.2.1', 5], ['192.0.2.2', 5]]);
+    const failOpen = (await metrics.poolFailOpen.get()).values;
+    expect(failOpen).toEqual([{ labels: { pool: 'lb.example.test' }, value: 1 }]);
+  });
+});
