@@ -1,0 +1,235 @@
+// How this node would answer one question, step by step, from the same core, health and policies the wire uses.
+//
+// The final answer comes from the real answerQuery with the real chooser, so explain cannot disagree with dig. WRR
+// has memory: the policies run on a copy of this node's selection state, so asking never moves the live rotation.
+import { answerQuery, type Answer, type Client, type RR } from '../core/answer.js';
+import { QCLASS, RCODE_NAME, typeName } from '../core/constants.js';
+import type { Query } from '../core/query.js';
+import type { Pool, PoolMember, Snapshot } from '../core/snapshot.js';
+import { clientNetwork, formatNetwork } from '../geo/address.js';
+import type { ClientLocation, Locator } from '../geo/locator.js';
+import type { HealthView } from '../health/health-view.js';
+import type { MemberHealth } from '../health/tracker.js';
+import { candidates } from '../policies/candidates.js';
+import { createChooser } from '../policies/choose.js';
+import { memberDistanceKm, type GeoLevel, type Narrowed } from '../policies/geo.js';
+import type { PolicyState } from '../policies/policy.js';
+import { rdataText } from './rdata-text.js';
+
+export interface ExplainDeps {
+  readonly nodeName: string;
+  /** This node's live selection state: copied, never advanced. */
+  readonly policyState: PolicyState;
+  /** Looks clients up without counting misses; absent: the live state's locator (which counts them). */
+  readonly locator?: Pick<Locator, 'peek'>;
+  /** This node's monitor: since, last check and last error per member. */
+  readonly memberStates?: () => readonly MemberHealth[];
+}
+
+export interface ExplainedMember {
+  readonly id: number;
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly enabled: boolean;
+  /** As this node's probes see it; unknown (not probed yet) counts as up. */
+  readonly health: 'up' | 'down' | 'unknown';
+  readonly since: string | null;
+  readonly lastCheck: string | null;
+  readonly lastError: string | null;
+  readonly tier: number;
+  readonly weight: number;
+  readonly country: string | null;
+  readonly continent: string | null;
+  readonly region: string | null;
+  readonly distanceKm: number | null;
+  /** Up, enabled, of the asked family and the tier in use: the policy may pick it. */
+  readonly candidate: boolean;
+  /** Why it is or is not a candidate, in words. */
+  readonly reason: string;
+  /** In the set the geo level picked (geo pools only). */
+  readonly inSet: boolean;
+  readonly answered: boolean;
+}
+
+export interface ExplainedLocation extends ClientLocation {
+  /** The network the client was looked up by, and where it came from. */
+  readonly lookedUp: string | null;
+  readonly lookedUpFrom: 'ecs' | 'resolver' | null;
+}
+
+export interface ExplainedPool {
+  readonly name: string;
+  readonly policy: string;
+  readonly count: number;
+  readonly ttl: number;
+  readonly allDownBehaviour: 'open' | 'servfail';
+  readonly family: 4 | 6;
+  readonly tier: number | null;
+  readonly location: ExplainedLocation | null;
+  readonly level: GeoLevel | null;
+  readonly levelKey: string | null;
+  readonly members: readonly ExplainedMember[];
+  readonly allDown: boolean;
+  readonly scope: number;
+}
+
+export interface ExplainedRecord {
+  readonly name: string;
+  readonly ttl: number;
+  readonly class: string;
+  readonly type: string;
+  readonly data: string;
+}
+
+export interface Explanation {
+  readonly node: string;
+  readonly snapshotVersion: number;
+  readonly question: { readonly name: string; readonly type: string };
+  readonly client: { readonly address: string; readonly ecs: string | null };
+  readonly zone: string | null;
+  readonly kind: Answer['kind'];
+  readonly rcode: string;
+  readonly authoritative: boolean;
+  readonly pool: ExplainedPool | null;
+  readonly answer: readonly ExplainedRecord[];
+  readonly authority: readonly ExplainedRecord[];
+  readonly additional: readonly ExplainedRecord[];
+  /** The ECS scope the reply carries (capped at the source prefix); null when the question carries no ECS. */
+  readonly ecsScope: number | null;
+  readonly notes: readonly string[];
+}
+
+function copyState(live: PolicyState, locate: (c: Client) => ClientLocation, decided: NonNullable<PolicyState['geo']['decided']>): PolicyState {
+  const wrr = new Map<string, Map<number, number>>();
+  for (const [key, current] of live.wrr) wrr.set(key, new Map(current));
+  return { wrr, geo: { locator: live.geo.locator ? { locate } : undefined, decided } };
+}
+
+function records(rrs: readonly RR[]): ExplainedRecord[] {
+  return rrs.map((rr) => ({ name: `${rr.name}.`, ttl: rr.ttl, class: rr.cls === QCLASS.CH ? 'CH' : 'IN', type: typeName(rr.type), data: rdataText(rr.type, rr.rdata) }));
+}
+
+const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+function explainMembers(
+  pool: Pool,
+  family: 4 | 6,
+  view: HealthView,
+  states: ReadonlyMap<number, MemberHealth>,
+  loc: ClientLocation | undefined,
+  set: Narrowed | undefined,
+  answered: ReadonlySet<number>,
+): { members: ExplainedMember[]; tier: number | null } {
+  const found = candidates(pool, family, (id) => view.get(id) !== false);
+  const inList = new Set(found.list.map((c) => c.member.id));
+  const inSet = new Set(set?.list.map((c) => c.member.id) ?? []);
+  const tier = found.list.length ? found.list[0].member.priority : null;
+  const members = pool.members.map((m: PoolMember): ExplainedMember => {
+    const seen = view.get(m.id);
+    const health = seen === undefined ? 'unknown' : seen ? 'up' : 'down';
+    const s = states.get(m.id);
+    let reason: string;
+    if (m.family !== family) reason = `IPv${m.family}: not asked`;
+    else if (!m.enabled) reason = 'drained (enabled = false)';
+    else if (found.allDown) reason = 'every enabled member is down: answered anyway (fail-open)';
+    else if (health === 'down') reason = 'down';
+    else if (inList.has(m.id)) reason = health === 'unknown' ? 'candidate (not probed yet: counts as up)' : 'candidate';
+    else if (tier !== null && m.priority !== tier) reason = `tier ${m.priority}: tier ${tier} has healthy members`;
+    else reason = 'weight 0: weighted members of its tier are up';
+    return {
+      id: m.id,
+      address: m.address,
+      family: m.family,
+      enabled: m.enabled,
+      health,
+      since: health === 'unknown' ? null : iso(s?.since),
+      lastCheck: iso(s?.lastCheck),
+      lastError: s?.lastError ?? null,
+      tier: m.priority,
+      weight: m.weight,
+      country: m.location.country,
+      continent: m.location.continent,
+      region: m.location.region,
+      distanceKm: loc ? roundKm(memberDistanceKm(m, loc)) : null,
+      candidate: inList.has(m.id),
+      reason,
+      inSet: inSet.has(m.id),
+      answered: answered.has(m.id),
+    };
+  });
+  return { members, tier };
+}
+
+function roundKm(km: number | null): number | null {
+  return km === null ? null : Math.round(km);
+}
+
+/** Explains one question from `client`; pure apart from reading the live state it copies. */
+export function explain(snapshot: Snapshot, health: HealthView, name: string, qtype: number, client: Client, deps: ExplainDeps): Explanation {
+  const qname = name.toLowerCase().replace(/\.$/, '');
+  let location: ClientLocation | undefined;
+  let narrowed: Narrowed | undefined;
+  let asked: { pool: Pool; family: 4 | 6 } | undefined;
+  const live = deps.policyState;
+  const locate = (c: Client): ClientLocation => (location = deps.locator ? deps.locator.peek(c) : live.geo.locator!.locate(c));
+  const state = copyState(live, locate, (_pool, n) => (narrowed = n));
+  const choose = createChooser(() => health, state);
+  const query: Query = { id: 0, opcode: 0, rd: false, cd: false, qname, question: new Uint8Array(0), qtype, qclass: QCLASS.IN, edns: undefined };
+  const answer = answerQuery(snapshot, query, client, {
+    nodeName: deps.nodeName,
+    choose: (pool, family, c) => {
+      asked = { pool, family };
+      return choose(pool, family, c);
+    },
+  });
+
+  const notes: string[] = [];
+  let pool: ExplainedPool | null = null;
+  if (asked) {
+    const states = new Map((deps.memberStates?.() ?? []).map((s) => [s.memberId, s]));
+    const answered = new Set(answer.choice?.members.map((m) => m.id) ?? []);
+    const { members, tier } = explainMembers(asked.pool, asked.family, health, states, location, narrowed, answered);
+    const net = clientNetwork(client);
+    pool = {
+      name: asked.pool.name,
+      policy: asked.pool.policy,
+      count: asked.pool.count,
+      ttl: asked.pool.ttl,
+      allDownBehaviour: asked.pool.allDown,
+      family: asked.family,
+      tier,
+      location: location
+        ? { ...location, lookedUp: net ? formatNetwork(net.family, net.bytes, net.prefix) : null, lookedUpFrom: net?.from ?? null }
+        : null,
+      level: narrowed?.level ?? null,
+      levelKey: narrowed?.key ?? null,
+      members,
+      allDown: answer.choice?.allDown ?? false,
+      scope: answer.choice?.scope ?? 0,
+    };
+    if (answer.choice && !answer.choice.allDown && answer.choice.members.length > 0) {
+      const setSize = narrowed ? narrowed.list.length : members.filter((m) => m.candidate).length;
+      if (setSize > 1) {
+        notes.push('Weighted round robin rotates: the next real answer may start with another member of the same set (this explanation did not move the rotation).');
+      }
+    }
+  }
+  const ecs = client.ecs;
+  return {
+    node: deps.nodeName,
+    snapshotVersion: snapshot.version,
+    question: { name: qname, type: typeName(qtype) },
+    client: { address: client.address, ecs: ecs ? formatNetwork(ecs.family === 1 ? 4 : 6, ecs.address, ecs.sourcePrefix) : null },
+    zone: answer.zone ?? null,
+    kind: answer.kind,
+    rcode: RCODE_NAME[answer.rcode] ?? String(answer.rcode),
+    authoritative: answer.aa,
+    pool,
+    answer: records(answer.answer),
+    authority: records(answer.authority),
+    additional: records(answer.additional),
+    ecsScope: ecs ? Math.min(answer.ecsScope, ecs.sourcePrefix) : null,
+    notes,
+  };
+}
+
