@@ -1,0 +1,164 @@
+// The primary's side of the DNS workers: fork them, feed them snapshots and health, restart the ones that die.
+//
+// node:cluster shares each UDP socket and TCP listener between the workers (the kernel hands each
+// packet or connection to one of them); SCHED_NONE keeps the primary out of the TCP accept path.
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+
+// One registry's metrics as getMetricsAsJSON() returns them.
+type MetricsJson = Parameters<typeof AggregatorRegistry.aggregate>[0][number];
+import type { HealthView } from '../health/health-view.js';
+import type { Logger } from '../obs/log.js';
+import type { StoreContents } from '../store/rows.js';
+import type { FromWorker, ToWorker } from './messages.js';
+
+export interface WorkerPoolOptions {
+  readonly count: number;
+  readonly log: Logger;
+  /** The newest store contents and health view, sent to every worker that starts. */
+  readonly contents: () => StoreContents | undefined;
+  readonly health: () => HealthView;
+}
+
+type Address = { host: string; port: number; transport: 'udp' | 'tcp' };
+
+/** Restarts slow down when workers keep dying: 0.1 s, doubling to 10 s, reset after a minute of calm. */
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 10_000;
+
+export class WorkerPool {
+  readonly #opts: WorkerPoolOptions;
+  readonly #ready = new Map<number, Worker>();
+  #addresses: Address[] = [];
+  #stopping = false;
+  #restartDelay = RESTART_MIN_MS;
+  #lastRestart = 0;
+  #metricsId = 0;
+  readonly #pendingMetrics = new Map<number, { left: number; parts: MetricsJson[]; resolve: (parts: MetricsJson[]) => void }>();
+  restarts = 0;
+
+  constructor(opts: WorkerPoolOptions) {
+    this.#opts = opts;
+  }
+
+  get addresses(): readonly Address[] {
+    return this.#addresses;
+  }
+
+  get readyCount(): number {
+    return this.#ready.size;
+  }
+
+  get pids(): number[] {
+    return [...this.#ready.values()].map((w) => w.process.pid!).filter(Boolean);
+  }
+
+  /** Forks every worker and resolves when all of them answer DNS. */
+  async start(): Promise<void> {
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ serialization: 'advanced' });
+    cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
+    const started = Array.from({ length: this.#opts.count }, () => this.#fork());
+    await Promise.all(started);
+  }
+
+  #fork(): Promise<void> {
+    const worker = cluster.fork({ LBDNS_WORKER: '1' });
+    return new Promise((resolve, reject) => {
+      worker.on('message', (msg: FromWorker) => {
+        if (msg.type === 'hello') {
+          const contents = this.#opts.contents();
+          if (contents) this.#send(worker, { type: 'contents', contents });
+          this.#send(worker, { type: 'health', view: [...this.#opts.health()] });
+        } else if (msg.type === 'ready') {
+          this.#ready.set(worker.id, worker);
+          this.#addresses = [...msg.addresses];
+          this.#opts.log.info({ worker: worker.process.pid, addresses: msg.addresses }, 'dns worker ready');
+          resolve();
+        } else if (msg.type === 'fatal') {
+          reject(new Error(`dns worker failed: ${msg.error}`));
+        } else if (msg.type === 'metrics') {
+          const pending = this.#pendingMetrics.get(msg.id);
+          if (pending) {
+            pending.parts.push(msg.json as MetricsJson);
+            if (--pending.left === 0) {
+              this.#pendingMetrics.delete(msg.id);
+              pending.resolve(pending.parts);
+            }
+          }
+        }
+      });
+      worker.once('exit', () => reject(new Error('dns worker exited during start')));
+    });
+  }
+
+  #exited(worker: Worker, code: number | null, signal: string | null): void {
+    this.#ready.delete(worker.id);
+    if (this.#stopping) return;
+    const now = Date.now();
+    if (now - this.#lastRestart > 60_000) this.#restartDelay = RESTART_MIN_MS;
+    this.#lastRestart = now;
+    const delay = this.#restartDelay;
+    this.#restartDelay = Math.min(this.#restartDelay * 2, RESTART_MAX_MS);
+    this.#opts.log.error({ worker: worker.process.pid, code, signal, restartInMs: delay }, 'dns worker died; the others keep answering');
+    setTimeout(() => {
+      if (this.#stopping) return;
+      this.restarts++;
+      this.#fork().catch((err) => this.#opts.log.error({ err: (err as Error).message }, 'dns worker restart failed'));
+    }, delay).unref();
+  }
+
+  #send(worker: Worker, msg: ToWorker): void {
+    if (worker.isConnected()) worker.send(msg, (err: Error | null) => err && this.#opts.log.debug({ err: err.message }, 'ipc send failed'));
+  }
+
+  #all(msg: ToWorker): void {
+    for (const w of Object.values(cluster.workers ?? {})) if (w) this.#send(w, msg);
+  }
+
+  broadcastContents(contents: StoreContents): void {
+    this.#all({ type: 'contents', contents });
+  }
+
+  broadcastZones(names: readonly string[], part: StoreContents): void {
+    this.#all({ type: 'zones', names, part });
+  }
+
+  broadcastHealth(view: HealthView): void {
+    this.#all({ type: 'health', view: [...view] });
+  }
+
+  /** Every worker's metrics, merged with `own` (counters summed, gauges as each metric's aggregator says). */
+  async metricsText(own: MetricsJson): Promise<string> {
+    const workers = [...this.#ready.values()].filter((w) => w.isConnected());
+    const id = ++this.#metricsId;
+    const parts = await new Promise<MetricsJson[]>((resolve) => {
+      if (workers.length === 0) return resolve([]);
+      this.#pendingMetrics.set(id, { left: workers.length, parts: [], resolve });
+      for (const w of workers) this.#send(w, { type: 'metrics', id });
+      // A worker that does not answer in time is left out of this scrape rather than stalling it.
+      setTimeout(() => {
+        const p = this.#pendingMetrics.get(id);
+        if (p) {
+          this.#pendingMetrics.delete(id);
+          resolve(p.parts);
+        }
+      }, 2000).unref();
+    });
+    return AggregatorRegistry.aggregate([own, ...parts]).metrics();
+  }
+
+  async close(): Promise<void> {
+    this.#stopping = true;
+    const exits = Object.values(cluster.workers ?? {}).map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (!w || w.isDead()) return resolve();
+          w.once('exit', () => resolve());
+          w.process.kill('SIGTERM');
+          setTimeout(() => w.isDead() || w.process.kill('SIGKILL'), 5000).unref();
+        }),
+    );
+    await Promise.all(exits);
+  }
+}

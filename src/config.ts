@@ -1,0 +1,167 @@
+// Configuration: every LBDNS_* variable parsed once with zod, frozen, and handed out in slices.
+import { availableParallelism, hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { LbdnsError } from './errors.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+/** Parses `addr:port`, `[v6]:port`; the address must be a literal (sockets bind literals). */
+export function parseListenAddress(text: string): ListenAddress {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([0-9.]+):(\d{1,5})$/.exec(text);
+  if (!m) throw new Error(`"${text}" is not addr:port or [v6addr]:port`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error(`"${text}": port ${port} is above 65535`);
+  const host = m[1];
+  const family = host.includes(':') ? 6 : 4;
+  if (family === 4 && z.ipv4().safeParse(host).success === false) throw new Error(`"${text}": ${host} is not an IPv4 address`);
+  if (family === 6 && z.ipv6().safeParse(host).success === false) throw new Error(`"${text}": ${host} is not an IPv6 address`);
+  return { host, port, family };
+}
+
+const listenList = z.string().transform((value, ctx) => {
+  const out: ListenAddress[] = [];
+  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    try {
+      out.push(parseListenAddress(part));
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }
+  if (out.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'needs at least one addr:port' });
+    return z.NEVER;
+  }
+  return out;
+});
+
+const oneListen = listenList.refine((l) => l.length === 1, 'takes exactly one addr:port').transform((l) => l[0]);
+const bool = z.enum(['0', '1', 'true', 'false', 'yes', 'no', 'on', 'off']).transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** The environment schema: the variable name is the key, so every error names its variable. */
+const envSchema = z.object({
+  DATABASE_URL: z.string().min(1).optional(),
+  LBDNS_DATA_DIR: z.string().min(1).default('./data'),
+  LBDNS_ZONES_DIR: z.string().min(1).default('./zones'),
+  LBDNS_LISTEN: listenList.default([{ host: '127.0.0.1', port: 5300, family: 4 }]),
+  LBDNS_HTTP_LISTEN: oneListen.default({ host: '127.0.0.1', port: 9153, family: 4 }),
+  LBDNS_EMBEDDED_PG_LISTEN: oneListen.default({ host: '127.0.0.1', port: 5433, family: 4 }),
+  LBDNS_NODE_NAME: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').default(hostname()),
+  LBDNS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LBDNS_QUERY_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(0),
+  LBDNS_TCP_IDLE_MS: int(100, 600_000).default(10_000),
+  LBDNS_RELOAD_DEBOUNCE_MS: int(0, 5_000).default(50),
+  LBDNS_POLL_INTERVAL: z.coerce.number().min(0.1).max(3600).default(2),
+  LBDNS_CHANGE_FEED: z.enum(['listen', 'poll']).default('listen'),
+  LBDNS_SEED_ZONES: bool.default(true),
+  LBDNS_WORKERS: int(1, 64).default(availableParallelism()),
+  LBDNS_SNAPSHOT_FILE: z.string().min(1).optional(),
+  LBDNS_ROLE_FILE: z.string().min(1).optional(),
+  LBDNS_GEOIP_DB: z.string().min(1).optional(),
+  LBDNS_GEOIP_CACHE: int(1, 10_000_000).default(20_000),
+  LBDNS_RRL_RATE: int(0, 1_000_000).default(500),
+  LBDNS_RRL_SLIP: int(0, 100).default(2),
+  LBDNS_RRL_IPV4_PREFIX: int(8, 32).default(24),
+  LBDNS_RRL_IPV6_PREFIX: int(16, 128).default(56),
+  LBDNS_TCP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
+  LBDNS_TCP_MAX_PER_CLIENT: int(1, 1_000_000).default(32),
+  LBDNS_TCP_MAX_QUERIES: int(0, 10_000_000).default(1000),
+  LBDNS_TCP_MAX_BUFFERED: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  LBDNS_HTTP_STATUS: bool.default(true),
+  LBDNS_HTTP_EXPLAIN: bool.default(true),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  readonly store: {
+    /** undefined: embedded PGlite in dataDir. */
+    readonly databaseUrl: string | undefined;
+    readonly dataDir: string;
+    readonly embeddedListen: ListenAddress;
+  };
+  readonly zonesDir: string;
+  readonly seedZones: boolean;
+  /** The last good store contents, written after every load (default: <dataDir>/snapshot.json). */
+  readonly snapshotFile: string;
+  readonly dns: {
+    /** DNS worker processes; 1: answer in the main process itself. */
+    readonly workers: number;
+    readonly listen: readonly ListenAddress[];
+    readonly tcpIdleMs: number;
+    readonly nodeName: string;
+    readonly tcp: { readonly maxConnections: number; readonly maxPerClient: number; readonly maxQueries: number; readonly maxBuffered: number };
+    readonly rrl: { readonly ratePerSecond: number; readonly slip: number; readonly ipv4Prefix: number; readonly ipv6Prefix: number };
+  };
+  readonly http: { readonly listen: ListenAddress; readonly status: boolean; readonly explain: boolean };
+  /** GeoIP database (undefined: the bundled one) and how many lookups to cache. */
+  readonly geo: { readonly database: string | undefined; readonly cacheSize: number };
+  /** Where keepalived's notify script writes this node's VRRP state; undefined: not part of a pair. */
+  readonly roleFile: string | undefined;
+  readonly log: { readonly level: Env['LBDNS_LOG_LEVEL']; readonly querySample: number };
+  readonly feed: { readonly debounceMs: number; readonly pollIntervalMs: number; readonly mode: 'listen' | 'poll' };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Reads the environment; throws one LbdnsError listing every invalid variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v;
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new LbdnsError('E_CONFIG', `invalid configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    store: { databaseUrl: e.DATABASE_URL, dataDir: resolve(e.LBDNS_DATA_DIR), embeddedListen: e.LBDNS_EMBEDDED_PG_LISTEN },
+    zonesDir: resolve(e.LBDNS_ZONES_DIR),
+    snapshotFile: resolve(e.LBDNS_SNAPSHOT_FILE ?? `${e.LBDNS_DATA_DIR}/snapshot.json`),
+    seedZones: e.LBDNS_SEED_ZONES,
+    dns: {
+      workers: e.LBDNS_WORKERS,
+      listen: e.LBDNS_LISTEN,
+      tcpIdleMs: e.LBDNS_TCP_IDLE_MS,
+      nodeName: e.LBDNS_NODE_NAME,
+      tcp: {
+        maxConnections: e.LBDNS_TCP_MAX_CONNECTIONS,
+        maxPerClient: e.LBDNS_TCP_MAX_PER_CLIENT,
+        maxQueries: e.LBDNS_TCP_MAX_QUERIES,
+        maxBuffered: e.LBDNS_TCP_MAX_BUFFERED,
+      },
+      rrl: { ratePerSecond: e.LBDNS_RRL_RATE, slip: e.LBDNS_RRL_SLIP, ipv4Prefix: e.LBDNS_RRL_IPV4_PREFIX, ipv6Prefix: e.LBDNS_RRL_IPV6_PREFIX },
+    },
+    http: { listen: e.LBDNS_HTTP_LISTEN, status: e.LBDNS_HTTP_STATUS, explain: e.LBDNS_HTTP_EXPLAIN },
+    roleFile: e.LBDNS_ROLE_FILE ? resolve(e.LBDNS_ROLE_FILE) : undefined,
+    geo: { database: e.LBDNS_GEOIP_DB === undefined ? undefined : resolve(e.LBDNS_GEOIP_DB), cacheSize: e.LBDNS_GEOIP_CACHE },
+    log: { level: e.LBDNS_LOG_LEVEL, querySample: e.LBDNS_QUERY_LOG_SAMPLE },
+    feed: { debounceMs: e.LBDNS_RELOAD_DEBOUNCE_MS, pollIntervalMs: Math.round(e.LBDNS_POLL_INTERVAL * 1000), mode: e.LBDNS_CHANGE_FEED },
+  });
+}
+
+/** Removes the password from a connection string, for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@');
+  }
+}

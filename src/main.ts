@@ -1,0 +1,274 @@
+// Composition root of `lbdns serve`: store → snapshot → DNS sockets → ops HTTP, and an orderly shutdown.
+import cluster from 'node:cluster';
+import { createAnswerContext } from './answer-context.js';
+import { WorkerPool } from './cluster/worker-pool.js';
+import { runWorker } from './cluster/worker.js';
+import type { Config } from './config.js';
+import { redactUrl } from './config.js';
+import { LbdnsError } from './errors.js';
+import { createLogger, type Logger } from './obs/log.js';
+import { createMetrics } from './obs/metrics.js';
+import { startDnsServer, type DnsServer } from './server/dns-server.js';
+import { startOpsHttp, type OpsHttp } from './server/ops-http.js';
+import { ResponseRateLimiter } from './server/rrl.js';
+import { statusRoute } from './server/status-route.js';
+import { seedPools } from './seed-pools.js';
+import { explainRoute } from './explain/explain-route.js';
+import { setUpGeo } from './geo/setup.js';
+import { HA_ROLES, watchRoleFile, type HaRole } from './ha/role.js';
+import { Reloader } from './snapshot/reloader.js';
+import { readSnapshotFile, writeSnapshotFile } from './snapshot/snapshot-file.js';
+import type { StoreContents } from './store/rows.js';
+import { openStore, type FeedStatus, type Store } from './store/store.js';
+import { HealthMonitor } from './health/monitor.js';
+import { HealthReporter } from './health/reporter.js';
+import { pruneWrrState } from './policies/wrr.js';
+
+export interface Running {
+  /** The DNS sockets: served here, or by worker processes (LBDNS_WORKERS > 1 under `serve`). */
+  readonly dns: DnsServer;
+  readonly workers: WorkerPool | undefined;
+  readonly http: OpsHttp;
+  readonly reloader: Reloader;
+  readonly monitor: HealthMonitor;
+  stop(): Promise<void>;
+}
+
+
+export interface StartOptions {
+  /** Fork this many DNS worker processes instead of answering in this one (needs node:cluster). */
+  readonly workers?: number;
+}
+
+export async function start(config: Config, log: Logger = createLogger(config.log.level), opts: StartOptions = {}): Promise<Running> {
+  const metrics = createMetrics();
+  const workerCount = opts.workers ?? 1;
+  const storeLog = log.child({ component: 'store' });
+  log.info(
+    { node: config.dns.nodeName, store: config.store.databaseUrl ? redactUrl(config.store.databaseUrl) : `embedded:${config.store.dataDir}` },
+    'starting lbdns',
+  );
+  // A missing or corrupt GeoIP file stops start-up here, before anything needs cleaning up.
+  const geo = await setUpGeo({ databasePath: config.geo.database, cacheSize: config.geo.cacheSize, metrics, snapshot: () => reloader.current() });
+  log.info({ geoip: geo.database.path, database: geo.database.description }, 'geoip database open');
+  const store: Store = await openStore(config.store, {
+    role: 'server',
+    logger: storeLog,
+    pollIntervalMs: config.feed.pollIntervalMs,
+    changeFeed: config.feed.mode,
+  });
+  let dns: DnsServer | undefined;
+  let http: OpsHttp | undefined;
+  let stopFeed: (() => void | Promise<void>) | undefined;
+  const saver = snapshotSaver(config, log.child({ component: 'snapshot-file' }));
+  const monitor = new HealthMonitor({ logger: log, metrics });
+  const reporter = new HealthReporter({ write: (r) => store.reportHealth(config.dns.nodeName, r), log: log.child({ component: 'health' }) });
+  monitor.onResult(reporter.record);
+  const { context, policyState } = createAnswerContext(config, metrics, () => monitor.health(), log, geo.state);
+  let pool: WorkerPool | undefined;
+  let lastContents: StoreContents | undefined;
+  const reloader = new Reloader({
+    onSwap: (snapshot) => {
+      monitor.setPools(snapshot.pools);
+      pruneWrrState(policyState.wrr, new Set(snapshot.pools.map((p) => p.id)));
+    },
+    load: () => store.loadContents(),
+    loadZones: (names) => store.loadZoneContents(names),
+    debounceMs: config.feed.debounceMs,
+    log: log.child({ component: 'snapshot' }),
+    metrics,
+    onLoaded: (loaded) => {
+      lastContents = loaded.contents;
+      if (loaded.kind === 'zones') pool?.broadcastZones(loaded.names, loaded.part);
+      else pool?.broadcastContents(loaded.contents);
+      pool?.broadcastHealth(monitor.health());
+      servingFromFile = undefined;
+      metrics.lastSync.set(Date.now() / 1000);
+      saver(loaded.contents);
+    },
+  });
+  let feed: FeedStatus = { via: config.store.databaseUrl && config.feed.mode === 'listen' ? 'listen' : 'poll', degraded: false, storeReachable: true };
+  let servingFromFile: string | undefined;
+  let role: HaRole | undefined;
+  const stopRole = config.roleFile
+    ? watchRoleFile(config.roleFile, (r) => {
+        if (r !== role) log.info({ from: role ?? null, to: r }, 'ha role');
+        role = r;
+        for (const known of HA_ROLES) metrics.haRole.labels(known).set(known === r ? 1 : 0);
+      })
+    : undefined;
+  let started = false;
+  const onFeed = (s: FeedStatus): void => {
+    if (s.via !== feed.via || s.degraded !== feed.degraded) log.warn({ from: feed.via, to: s.via, degraded: s.degraded, error: s.error }, 'propagation mode switched');
+    feed = s;
+    metrics.propagationMode.labels('listen').set(s.via === 'listen' ? 1 : 0);
+    metrics.propagationMode.labels('poll').set(s.via === 'poll' ? 1 : 0);
+    metrics.storeReachable.set(s.storeReachable ? 1 : 0);
+    // Back from an outage: whatever changed meanwhile is read now.
+    if (s.storeReachable && started) reloader.schedule();
+  };
+  onFeed(feed);
+  try {
+    // The ops port opens first: probes may target it (the sample pool does), and /readyz says
+    // "not ready" until a snapshot is loaded and the DNS sockets are bound.
+    http = await startOpsHttp({
+      listen: config.http.listen,
+      metrics,
+      metricsText: async () => (pool ? pool.metricsText(await metrics.registry.getMetricsAsJSON()) : metrics.registry.metrics()),
+      routes: {
+        ...(config.http.explain
+          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policyState, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => monitor.health() }) }
+          : {}),
+        ...(config.http.status ? { '/status': statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: reloader.current, states: () => monitor.states() }) } : {}),
+      },
+      log: log.child({ component: 'http' }),
+      readiness: () => {
+        const snap = reloader.current();
+        return {
+          ready: reloader.loaded && (dns?.addresses.length ?? 0) > 0,
+          detail: {
+            node: config.dns.nodeName,
+            role: role ?? null,
+            snapshot: {
+              version: snap.version,
+              zones: snap.zones.size,
+              ageSeconds: snap.builtAt ? (Date.now() - snap.builtAt) / 1000 : null,
+              source: servingFromFile ? `file saved ${servingFromFile}` : 'store',
+            },
+            store: feed.storeReachable && !reloader.lastError && !servingFromFile ? 'reachable' : 'unreachable',
+            sinceLastSyncSeconds: reloader.lastSuccess ? (Date.now() - reloader.lastSuccess) / 1000 : null,
+            propagation: { mode: feed.via, degraded: feed.degraded, error: feed.error ?? null },
+            dns: dns?.addresses ?? [],
+            workers: pool ? { ready: pool.readyCount, pids: pool.pids, restarts: pool.restarts } : null,
+            lastReloadError: reloader.lastError ?? null,
+          },
+        };
+      },
+    });
+    try {
+      await store.migrate();
+      if (config.seedZones) {
+        const seeded = await store.seedIfEmpty(config.zonesDir);
+        if (seeded.length) {
+          const pools = await seedPools(store, config.zonesDir);
+          log.info({ zones: seeded, pools }, 'seeded an empty store from the zones directory');
+        }
+      }
+      await reloader.reload();
+    } catch (err) {
+      // The store is down (or broken): the last good snapshot on disk is better than no answers.
+      const saved = await readSnapshotFile(config.snapshotFile).catch((e: Error) => {
+        log.error({ err: e.message, file: config.snapshotFile }, 'snapshot file unusable');
+        return undefined;
+      });
+      if (!saved) {
+        throw new LbdnsError('E_STARTUP', `cannot load from the store (${(err as Error).message}) and there is no usable snapshot file at ${config.snapshotFile}`);
+      }
+      reloader.install(saved.contents);
+      lastContents = saved.contents;
+      servingFromFile = saved.savedAt;
+      metrics.storeReachable.set(0);
+      log.warn({ err: (err as Error).message, file: config.snapshotFile, savedAt: saved.savedAt, version: saved.contents.version }, 'store unreachable at start: serving the snapshot file');
+    }
+    started = true;
+    stopFeed = await store.watchChanges(
+      (change) => reloader.changed(change),
+      onFeed,
+      { sinceVersion: reloader.current().version },
+    );
+    // A restart must not hand out dead members: one probe round (bounded by the longest timeout) first.
+    await monitor.firstRound();
+    if (workerCount > 1) {
+      pool = new WorkerPool({ count: workerCount, log: log.child({ component: 'workers' }), contents: () => lastContents, health: () => monitor.health() });
+      monitor.onTransition(() => pool?.broadcastHealth(monitor.health()));
+      dns = pool;
+      await pool.start();
+    } else dns = await startDnsServer({
+      listen: config.dns.listen,
+      tcpIdleMs: config.dns.tcpIdleMs,
+      snapshot: reloader.current,
+      context,
+      metrics,
+      log: log.child({ component: 'dns' }),
+      querySample: config.log.querySample,
+      tcpLimits: config.dns.tcp,
+      rrl: new ResponseRateLimiter(config.dns.rrl),
+    });
+    log.info({ addresses: dns.addresses }, 'dns listening');
+    log.info({ port: http.port, host: config.http.listen.host }, 'ops http listening');
+  } catch (err) {
+    stopRole?.();
+    monitor.stop();
+    await reporter.stop().catch(() => undefined);
+    await dns?.close();
+    await http?.close();
+    await stopFeed?.();
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  const running = { dns, http, reloader, monitor, workers: pool };
+  return {
+    ...running,
+    async stop() {
+      stopRole?.();
+      reloader.stop();
+      monitor.stop();
+      await reporter.stop();
+      await running.dns.close();
+      await running.http.close();
+      await stopFeed?.();
+      await store.close();
+    },
+  };
+}
+
+/** Saves each loaded snapshot to disk, one write at a time; a burst of loads writes only the newest. */
+function snapshotSaver(config: Config, log: Logger): (contents: StoreContents) => void {
+  let pending: StoreContents | undefined;
+  let writing = false;
+  const next = async (): Promise<void> => {
+    writing = true;
+    while (pending) {
+      const contents = pending;
+      pending = undefined;
+      try {
+        await writeSnapshotFile(config.snapshotFile, contents, config.dns.nodeName);
+      } catch (err) {
+        log.error({ err: (err as Error).message, file: config.snapshotFile }, 'could not save the snapshot file');
+      }
+    }
+    writing = false;
+  };
+  return (contents) => {
+    pending = contents;
+    if (!writing) void next();
+  };
+}
+
+/** `lbdns serve`: runs until SIGINT/SIGTERM. A worker process (forked by the primary) only answers DNS. */
+export async function serve(config: Config): Promise<void> {
+  if (cluster.isWorker) {
+    const log = createLogger(config.log.level).child({ component: 'dns', worker: cluster.worker?.id });
+    return runWorker(config, config.dns.workers, log);
+  }
+  const log = createLogger(config.log.level);
+  let running: Running;
+  try {
+    running = await start(config, log, { workers: config.dns.workers });
+  } catch (err) {
+    const message = err instanceof LbdnsError ? err.message : (err as Error).message;
+    log.fatal({ err: message }, 'cannot start');
+    throw err instanceof LbdnsError ? err : new LbdnsError('E_STARTUP', message, { cause: err });
+  }
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      running.stop().then(resolve, (err) => {
+        log.error({ err: (err as Error).message }, 'error during shutdown');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+}

@@ -1,0 +1,213 @@
+// Every metric lbdns exports, in one place: lbdns_<subsystem>_<name>_<unit>, bounded labels only.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { typeName } from '../core/constants.js';
+
+const KNOWN_QTYPES = new Set(['A', 'NS', 'CNAME', 'SOA', 'PTR', 'MX', 'TXT', 'AAAA', 'SRV', 'DS', 'ANY', 'CAA', 'AXFR', 'IXFR', 'HINFO']);
+const RCODES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
+
+export function qtypeLabel(qtype: number | undefined): string {
+  if (qtype === undefined) return 'NONE';
+  const name = typeName(qtype);
+  return KNOWN_QTYPES.has(name) ? name : 'OTHER';
+}
+
+export function rcodeLabel(rcode: number): string {
+  return RCODES[rcode] ?? 'OTHER';
+}
+
+// Gauges marked aggregator 'max' are set by the primary process only; with DNS workers, /metrics merges
+// every process (prom-client's AggregatorRegistry): counters add up, these take the primary's value.
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'lbdns_' });
+  const queries = new Counter({
+    name: 'lbdns_dns_queries_total',
+    help: 'DNS queries answered, by question type, response code and transport',
+    labelNames: ['qtype', 'rcode', 'transport'] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'lbdns_dns_dropped_total',
+    help: 'Packets dropped without a reply (unreadable header, or a response sent to us)',
+    labelNames: ['transport'] as const,
+    registers: [registry],
+  });
+  const malformed = new Counter({
+    name: 'lbdns_dns_malformed_total',
+    help: 'Malformed queries answered with FORMERR',
+    labelNames: ['transport'] as const,
+    registers: [registry],
+  });
+  const internalErrors = new Counter({
+    name: 'lbdns_dns_internal_errors_total',
+    help: 'Queries that hit an unexpected error and were answered SERVFAIL',
+    registers: [registry],
+  });
+  const truncated = new Counter({
+    name: 'lbdns_dns_truncated_total',
+    help: 'UDP replies sent with TC set because the answer exceeded the client limit',
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'lbdns_dns_answer_duration_seconds',
+    help: 'Time from packet arrival to reply handed to the socket (one query in 16 is timed)',
+    labelNames: ['transport'] as const,
+    buckets: [0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
+    registers: [registry],
+  });
+  const rrlLimited = new Counter({
+    name: 'lbdns_rrl_limited_total',
+    help: 'UDP responses held back by response rate limiting: dropped, or sent truncated (slip)',
+    labelNames: ['action'] as const,
+    registers: [registry],
+  });
+  const tcpRejected = new Counter({
+    name: 'lbdns_dns_tcp_rejected_total',
+    help: 'TCP connections closed at once because a connection limit was reached',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
+  const tcpClosed = new Counter({
+    name: 'lbdns_dns_tcp_closed_total',
+    help: 'TCP connections closed by lbdns, by reason (idle, buffer, queries)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const tcpConnections = new Gauge({ name: 'lbdns_dns_tcp_connections', help: 'Open TCP connections', registers: [registry] });
+  const snapshotVersion = new Gauge({ name: 'lbdns_snapshot_version', help: 'Store config version the serving snapshot was read at', aggregator: 'max', registers: [registry] });
+  const snapshotZones = new Gauge({ name: 'lbdns_snapshot_zones', help: 'Zones in the serving snapshot', aggregator: 'max', registers: [registry] });
+  const snapshotBuiltAt = new Gauge({ name: 'lbdns_snapshot_built_timestamp_seconds', help: 'When the serving snapshot was built (Unix time)', aggregator: 'max', registers: [registry] });
+  let builtAtMs = 0;
+  const snapshotAge = new Gauge({
+    name: 'lbdns_snapshot_age_seconds',
+    help: 'Seconds since the serving snapshot was built',
+    aggregator: 'max', registers: [registry],
+    collect() {
+      this.set(builtAtMs ? (Date.now() - builtAtMs) / 1000 : 0);
+    },
+  });
+  function snapshotSwapped(ms: number): void {
+    builtAtMs = ms;
+    snapshotBuiltAt.set(ms / 1000);
+  }
+  const zoneSerial = new Gauge({ name: 'lbdns_zone_serial', help: 'SOA serial served, per zone', labelNames: ['zone'] as const, aggregator: 'max', registers: [registry] });
+  const reloads = new Counter({ name: 'lbdns_snapshot_reloads_total', help: 'Snapshot reloads, by result', labelNames: ['result'] as const, registers: [registry] });
+  const reloadDuration = new Histogram({
+    name: 'lbdns_snapshot_reload_duration_seconds',
+    help: 'Time to read the store and build a snapshot',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [registry],
+  });
+  const storeReachable = new Gauge({ name: 'lbdns_store_reachable', help: '1 while the store answers, 0 while this node serves its last good snapshot without it', aggregator: 'max', registers: [registry] });
+  const propagationMode = new Gauge({
+    name: 'lbdns_propagation_mode',
+    help: 'How this node learns of edits: 1 for the mode in use (listen = NOTIFY push, poll = config version polling)',
+    labelNames: ['mode'] as const,
+    aggregator: 'max', registers: [registry],
+  });
+  const lastSync = new Gauge({ name: 'lbdns_store_last_sync_timestamp_seconds', help: 'When this node last read the store successfully (Unix time)', aggregator: 'max', registers: [registry] });
+  const haRole = new Gauge({
+    name: 'lbdns_ha_role',
+    help: 'This node\'s role in a keepalived pair (LBDNS_ROLE_FILE): 1 for the current role',
+    labelNames: ['role'] as const,
+    aggregator: 'max',
+    registers: [registry],
+  });
+  const skippedRows = new Counter({ name: 'lbdns_snapshot_skipped_rows_total', help: 'Store rows skipped because they could not be served', labelNames: ['table'] as const, registers: [registry] });
+
+  // Children bound once: no label lookup by string on the answer path.
+  const queryChildren = new Map<number, { inc(): void }>();
+  function countQuery(qtype: number | undefined, rcode: number, transport: 'udp' | 'tcp'): void {
+    const key = ((qtype ?? 65536) * 4096 + rcode) * 2 + (transport === 'tcp' ? 1 : 0);
+    let child = queryChildren.get(key);
+    if (!child) queryChildren.set(key, (child = queries.labels(qtypeLabel(qtype), rcodeLabel(rcode), transport)));
+    child.inc();
+  }
+  const latencyUdp = latency.labels('udp');
+  const latencyTcp = latency.labels('tcp');
+
+  // Health-aware pools. Member labels are answered addresses: bounded by configuration, never by clients.
+  const memberUp = new Gauge({
+    name: 'lbdns_member_up',
+    help: 'Whether this node sees a pool member up (1) or down (0) by its own probes; 1 before its first result',
+    labelNames: ['pool', 'member'] as const,
+    aggregator: 'max', registers: [registry],
+  });
+  const probeDuration = new Histogram({
+    name: 'lbdns_health_probe_duration_seconds',
+    help: 'Duration of health probes, good or failed, by probe kind',
+    labelNames: ['kind'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const healthTransitions = new Counter({
+    name: 'lbdns_health_transitions_total',
+    help: 'Member state changes decided by rise/fall (the first result after start included), by pool and new state',
+    labelNames: ['pool', 'to'] as const,
+    registers: [registry],
+  });
+  const poolFailOpen = new Counter({
+    name: 'lbdns_pool_fail_open_total',
+    help: 'Pool answers given with every enabled member because none was up',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+  });
+  const poolAnswers = new Counter({
+    name: 'lbdns_pool_answers_total',
+    help: 'Times a member was handed out in a pool answer (any position)',
+    labelNames: ['pool', 'member'] as const,
+    registers: [registry],
+  });
+
+  // GeoDNS. Levels are the fixed list region/country/continent/nearest/all; pools are bounded by configuration.
+  const geoAnswers = new Counter({
+    name: 'lbdns_geo_answers_total',
+    help: 'Answers of geo pools, by pool and the level that picked the members (region, country, continent, nearest, all)',
+    labelNames: ['pool', 'level'] as const,
+    registers: [registry],
+  });
+  const geoLookupMisses = new Counter({
+    name: 'lbdns_geo_lookup_misses_total',
+    help: 'Geo pool queries whose client network neither geo_networks nor the GeoIP database could place (answered by weight)',
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    queries,
+    countQuery,
+    dropped,
+    malformed,
+    internalErrors,
+    truncated,
+    latency,
+    latencyUdp,
+    latencyTcp,
+    tcpConnections,
+    rrlLimited,
+    tcpRejected,
+    tcpClosed,
+    snapshotVersion,
+    snapshotZones,
+    snapshotBuiltAt,
+    snapshotAge,
+    snapshotSwapped,
+    zoneSerial,
+    reloads,
+    reloadDuration,
+    skippedRows,
+    haRole,
+    storeReachable,
+    propagationMode,
+    lastSync,
+    memberUp,
+    probeDuration,
+    healthTransitions,
+    poolFailOpen,
+    poolAnswers,
+    geoAnswers,
+    geoLookupMisses,
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,48 @@
+// /status on the ops port: every pool member as this node sees it right now (the in-memory view answers use).
+import type { Snapshot } from '../core/snapshot.js';
+import type { MemberReport } from '../health/monitor.js';
+import type { Route } from './ops-http.js';
+
+export interface StatusDeps {
+  readonly nodeName: string;
+  /** The keepalived role when the node is part of a pair. */
+  readonly role?: () => string | null;
+  readonly snapshot: () => Snapshot;
+  readonly states: () => readonly MemberReport[];
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function statusRoute(deps: StatusDeps): Route {
+  return (url) => {
+    const only = url.searchParams.get('pool')?.toLowerCase().replace(/\.$/, '');
+    const states = new Map(deps.states().map((s) => [s.memberId, s]));
+    const pools = deps
+      .snapshot()
+      .pools.filter((p) => !only || p.name === only)
+      .map((p) => ({
+        name: p.name,
+        policy: p.policy,
+        ttl: p.ttl,
+        count: p.count,
+        check: `${p.check.kind}:${p.check.port}${p.check.kind === 'tcp' ? '' : p.check.path}`,
+        members: p.members.map((m) => {
+          const s = states.get(m.id);
+          return {
+            address: m.address,
+            probeAddress: m.probeAddress,
+            enabled: m.enabled,
+            weight: m.weight,
+            priority: m.priority,
+            state: m.enabled ? (s?.status ?? 'unknown') : 'drained',
+            since: iso(s?.since ?? null),
+            lastCheck: iso(s?.lastCheck ?? null),
+            latencyMs: s?.lastLatencyMs ?? null,
+            lastError: s?.lastError ?? null,
+          };
+        }),
+      }));
+    if (only && pools.length === 0) return { status: 404, body: { error: `no pool ${only}` } };
+    return { status: 200, body: { node: deps.nodeName, role: deps.role?.() ?? null, version: deps.snapshot().version, pools } };
+  };
+}
