@@ -1,0 +1,136 @@
+// `lbdns pool add|set|rm|list`: load-balanced names, their answer settings and their health check.
+import { z } from 'zod';
+import type { PoolCheckSettings, PoolSettings, PoolSummary } from '../store/store.js';
+import { group, numberOption, parseCommand, usageError, withStore, type Command } from './command.js';
+import { table } from './table.js';
+
+const SETTINGS = '[--policy wrr|geo] [--ttl N] [--count N] [--all-down open|servfail] [--check http|https|tcp] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]';
+
+const options = {
+  policy: { type: 'string' },
+  ttl: { type: 'string' },
+  count: { type: 'string' },
+  'all-down': { type: 'string' },
+  check: { type: 'string' },
+  port: { type: 'string' },
+  path: { type: 'string' },
+  host: { type: 'string' },
+  expect: { type: 'string' },
+  insecure: { type: 'boolean' },
+  secure: { type: 'boolean' },
+  timeout: { type: 'string' },
+  interval: { type: 'string' },
+  rise: { type: 'string' },
+  fall: { type: 'string' },
+} as const;
+
+const schema = z.object({
+  policy: z.string().optional(),
+  ttl: numberOption(),
+  count: numberOption(),
+  'all-down': z.string().optional(),
+  check: z.string().optional(),
+  port: numberOption(),
+  path: z.string().optional(),
+  host: z.string().optional(),
+  expect: z
+    .string()
+    .regex(/^[0-9]{1,3}(-[0-9]{1,3})?$/, 'must be a status or a range such as 200-399')
+    .transform((s) => s.split('-').map(Number))
+    .optional(),
+  insecure: z.boolean().optional(),
+  secure: z.boolean().optional(),
+  timeout: numberOption(),
+  interval: numberOption(),
+  rise: numberOption(),
+  fall: numberOption(),
+});
+
+function settingsFrom(command: string, v: z.infer<typeof schema>): PoolSettings {
+  if (v.insecure && v.secure) throw usageError(`${command}: --insecure and --secure contradict each other`);
+  const check: PoolCheckSettings = {
+    kind: v.check,
+    port: v.port,
+    path: v.path,
+    // An empty --host goes back to the default: the probed address.
+    host: v.host === undefined ? undefined : v.host === '' ? null : v.host,
+    expectStatusMin: v.expect?.[0],
+    expectStatusMax: v.expect?.[1] ?? v.expect?.[0],
+    insecure: v.insecure ? true : v.secure ? false : undefined,
+    timeoutMs: v.timeout,
+    intervalMs: v.interval,
+    rise: v.rise,
+    fall: v.fall,
+  };
+  const given = Object.values(check).some((x) => x !== undefined);
+  return { policy: v.policy, ttl: v.ttl, count: v.count, allDown: v['all-down'], check: given ? check : undefined };
+}
+
+/** "http :80/health", "tcp :443", "https :8443/ insecure". */
+export function checkText(p: PoolSummary): string {
+  if (p.checkKind === 'tcp') return `tcp :${p.checkPort}`;
+  const host = p.checkHost === null ? '' : ` host ${p.checkHost}`;
+  const insecure = p.checkKind === 'https' && p.checkInsecure ? ' insecure' : '';
+  return `${p.checkKind} :${p.checkPort}${p.checkPath}${host}${insecure}`;
+}
+
+function describe(p: PoolSummary): string {
+  return (
+    `${p.name} (zone ${p.zone}): ${p.policy}, ttl ${p.ttl}, ${p.count} per answer, all down: ${p.allDown}; ` +
+    `check ${checkText(p)} expecting ${p.expectStatusMin}-${p.expectStatusMax}, every ${p.intervalMs} ms, ` +
+    `timeout ${p.timeoutMs} ms, rise ${p.rise}, fall ${p.fall}`
+  );
+}
+
+const add: Command = {
+  usage: [`pool add NAME ${SETTINGS}`],
+  summary: 'declare a load-balanced name in the zone that holds it',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommand(args, { command: 'pool add', options, schema, positionals: [1, 1], names: 'NAME' });
+    const settings = settingsFrom('pool add', values);
+    const pool = await withStore(ctx, (s) => s.addPool({ name: positionals[0], ...settings }));
+    ctx.out(`added pool ${describe(pool)}`);
+  },
+};
+
+const set: Command = {
+  usage: [`pool set NAME ${SETTINGS.replace('[--insecure]', '[--insecure|--secure]')}`],
+  summary: 'change some settings of a pool (an empty --host goes back to the probed address)',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommand(args, { command: 'pool set', options, schema, positionals: [1, 1], names: 'NAME' });
+    const settings = settingsFrom('pool set', values);
+    const pool = await withStore(ctx, (s) => s.setPool(positionals[0], settings));
+    ctx.out(`updated pool ${describe(pool)}`);
+  },
+};
+
+const rm: Command = {
+  usage: ['pool rm NAME'],
+  summary: 'remove a pool and its members',
+  async run(args, ctx) {
+    const { positionals } = parseCommand(args, { command: 'pool rm', options: {}, schema: z.object({}), positionals: [1, 1], names: 'NAME' });
+    const { members } = await withStore(ctx, (s) => s.removePool(positionals[0]));
+    ctx.out(`removed pool ${positionals[0].toLowerCase().replace(/\.$/, '')} and its ${members} member${members === 1 ? '' : 's'}`);
+  },
+};
+
+const list: Command = {
+  usage: ['pool list [ZONE] [--json]'],
+  summary: 'list pools, of one zone or all',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommand(args, {
+      command: 'pool list',
+      options: { json: { type: 'boolean' } },
+      schema: z.object({ json: z.boolean().optional() }),
+      positionals: [0, 1],
+      names: '[ZONE]',
+    });
+    const pools = await withStore(ctx, (s) => s.listPools({ zone: positionals[0] }));
+    if (values.json) return ctx.out(JSON.stringify(pools, null, 2));
+    if (pools.length === 0) return ctx.out('no pools');
+    const rows = pools.map((p) => [p.name, p.zone, p.policy, String(p.ttl), String(p.count), p.allDown, String(p.members), checkText(p)]);
+    for (const line of table([['POOL', 'ZONE', 'POLICY', 'TTL', 'COUNT', 'ALL-DOWN', 'MEMBERS', 'CHECK'], ...rows])) ctx.out(line);
+  },
+};
+
+export const poolCommand = group('pool', 'manage load-balanced names', { add, set, rm, list });

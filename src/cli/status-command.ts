@@ -1,0 +1,70 @@
+// `lbdns status [POOL]`: every member's health as each node reported it, from member_health.
+import { z } from 'zod';
+import type { NodeHealth, PoolMemberStatus } from '../store/store.js';
+import { parseCommand, withStore, type Command } from './command.js';
+import { age, isoTime, table } from './table.js';
+
+/** One word for a member across the nodes: unknown until some node reports it. */
+function overall(nodes: readonly NodeHealth[]): 'up' | 'down' | 'mixed' | 'unknown' {
+  if (nodes.length === 0) return 'unknown';
+  if (nodes.every((n) => n.up)) return 'up';
+  return nodes.some((n) => n.up) ? 'mixed' : 'down';
+}
+
+function toJson(s: PoolMemberStatus): unknown {
+  const m = s.member;
+  return {
+    pool: s.pool,
+    memberId: m.id,
+    address: m.address,
+    enabled: m.enabled,
+    weight: m.weight,
+    priority: m.priority,
+    state: overall(s.nodes),
+    nodes: s.nodes.map((n) => ({
+      node: n.node,
+      state: n.up ? 'up' : 'down',
+      since: isoTime(n.since),
+      lastCheck: n.lastCheck === null ? null : isoTime(n.lastCheck),
+      latencyMs: n.latencyMs,
+      lastError: n.lastError,
+      transitions: n.transitions,
+    })),
+  };
+}
+
+export const statusCommand: Command = {
+  usage: ['status [POOL] [--json]'],
+  summary: "each pool member's state as every node sees it (up/down since when, last check, latency, last error)",
+  async run(args, ctx) {
+    const { values, positionals } = parseCommand(args, {
+      command: 'status',
+      options: { json: { type: 'boolean' } },
+      schema: z.object({ json: z.boolean().optional() }),
+      positionals: [0, 1],
+      names: '[POOL]',
+    });
+    const status = await withStore(ctx, (s) => s.healthStatus({ pool: positionals[0] }));
+    if (values.json) return ctx.out(JSON.stringify(status.map(toJson), null, 2));
+    if (status.length === 0) return ctx.out(positionals[0] === undefined ? 'no pool members' : 'no members');
+    const now = Date.now();
+    const rows: string[][] = [];
+    for (const s of status) {
+      const member = s.member.enabled ? s.member.address : `${s.member.address} (drained)`;
+      if (s.nodes.length === 0) rows.push([s.pool, member, '-', 'unknown', '-', '-', '-', 'no node has reported it yet']);
+      for (const n of s.nodes) {
+        rows.push([
+          s.pool,
+          member,
+          n.node,
+          n.up ? 'up' : 'down',
+          isoTime(n.since),
+          n.lastCheck === null ? '-' : age(n.lastCheck, now),
+          n.latencyMs === null ? '-' : `${Math.round(n.latencyMs)} ms`,
+          n.lastError ?? '-',
+        ]);
+      }
+    }
+    for (const line of table([['POOL', 'MEMBER', 'NODE', 'STATE', 'SINCE', 'LAST CHECK', 'LATENCY', 'LAST ERROR'], ...rows])) ctx.out(line);
+  },
+};

@@ -1,0 +1,142 @@
+// `lbdns zone list|add|rm|import|export`: zones and their SOA fields.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { z } from 'zod';
+import { LbdnsError } from '../errors.js';
+import { isValidDomainName } from '../records/domain-name.js';
+import { exportZone } from '../zonefile/export.js';
+import { parseZoneFile } from '../zonefile/parse.js';
+import { group, intOption, parseCommand, withStore, type Command } from './command.js';
+
+const MAX_TTL = 2147483647;
+
+const list: Command = {
+  usage: ['zone list [--json]'],
+  summary: 'list zones with their serial and record count',
+  async run(args, ctx) {
+    const { values } = parseCommand(args, {
+      command: 'zone list',
+      options: { json: { type: 'boolean' } },
+      schema: z.object({ json: z.boolean().optional() }),
+      positionals: [0, 0],
+      names: 'no arguments',
+    });
+    const zones = await withStore(ctx, (s) => s.listZones());
+    if (values.json) return ctx.out(JSON.stringify(zones, null, 2));
+    if (zones.length === 0) return ctx.out('no zones');
+    const width = Math.max(4, ...zones.map((z) => z.name.length)) + 2;
+    ctx.out(`${'ZONE'.padEnd(width)}${'SERIAL'.padEnd(12)}${'TTL'.padEnd(8)}RECORDS`);
+    for (const z of zones) ctx.out(`${z.name.padEnd(width)}${String(z.serial).padEnd(12)}${String(z.ttl).padEnd(8)}${z.records}`);
+  },
+};
+
+const soaOptions = {
+  mname: { type: 'string' },
+  rname: { type: 'string' },
+  ttl: { type: 'string' },
+  refresh: { type: 'string' },
+  retry: { type: 'string' },
+  expire: { type: 'string' },
+  minimum: { type: 'string' },
+} as const;
+
+const add: Command = {
+  usage: ['zone add NAME [--mname NAME] [--rname NAME] [--ttl N] [--refresh N] [--retry N] [--expire N] [--minimum N]'],
+  summary: 'create an empty zone (SOA defaults: ns1.NAME, hostmaster.NAME)',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommand(args, {
+      command: 'zone add',
+      options: soaOptions,
+      schema: z.object({
+        mname: z.string().optional(),
+        rname: z.string().optional(),
+        ttl: intOption(1, MAX_TTL),
+        refresh: intOption(0, MAX_TTL),
+        retry: intOption(0, MAX_TTL),
+        expire: intOption(0, MAX_TTL),
+        minimum: intOption(0, MAX_TTL),
+      }),
+      positionals: [1, 1],
+      names: 'NAME',
+    });
+    const zone = await withStore(ctx, (s) => s.addZone({ name: positionals[0], ...values }));
+    ctx.out(`added zone ${zone.name} (serial ${zone.serial})`);
+  },
+};
+
+const rm: Command = {
+  usage: ['zone rm NAME'],
+  summary: 'remove a zone and all its records',
+  async run(args, ctx) {
+    const { positionals } = parseCommand(args, { command: 'zone rm', options: {}, schema: z.object({}), positionals: [1, 1], names: 'NAME' });
+    const { records } = await withStore(ctx, (s) => s.removeZone(positionals[0]));
+    ctx.out(`removed zone ${positionals[0].toLowerCase().replace(/\.$/, '')} and its ${records} record${records === 1 ? '' : 's'}`);
+  },
+};
+
+/** The zone a file is named after ("zones/example.test.zone" → example.test), if it is a valid name. */
+function originFromFileName(file: string): string | undefined {
+  const name = basename(file).toLowerCase().replace(/\.zone$/, '');
+  return file.endsWith('.zone') && isValidDomainName(name) ? name : undefined;
+}
+
+const importCmd: Command = {
+  usage: ['zone import FILE [--origin NAME] [--replace]'],
+  summary: 'load a zone file (origin: --origin, else FILE named NAME.zone, else its SOA owner)',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommand(args, {
+      command: 'zone import',
+      options: { origin: { type: 'string' }, replace: { type: 'boolean' } },
+      schema: z.object({ origin: z.string().optional(), replace: z.boolean().optional() }),
+      positionals: [1, 1],
+      names: 'FILE',
+    });
+    const file = positionals[0];
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new LbdnsError('E_NOT_FOUND', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    // Parsed before the store is opened: a bad file touches nothing.
+    const parsed = parseZoneFile(text, { file, origin: values.origin ?? originFromFileName(file) });
+    const replace = values.replace ?? false;
+    const result = await withStore(ctx, async (s) => {
+      try {
+        return await s.importZone(parsed, { replace });
+      } catch (err) {
+        if (err instanceof LbdnsError && err.code === 'E_CONFLICT' && !replace && err.message === `zone ${parsed.origin} already exists`) {
+          throw new LbdnsError('E_CONFLICT', `${err.message} (add --replace to overwrite it)`);
+        }
+        throw err;
+      }
+    });
+    const verb = result.replaced ? 'replaced' : 'imported';
+    ctx.out(`${verb} zone ${result.zone.name}: ${result.records} record${result.records === 1 ? '' : 's'}, serial ${result.zone.serial}`);
+  },
+};
+
+const exportCmd: Command = {
+  usage: ['zone export NAME [--out FILE]'],
+  summary: 'print a zone as a zone file (or write it to FILE)',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommand(args, {
+      command: 'zone export',
+      options: { out: { type: 'string' } },
+      schema: z.object({ out: z.string().min(1).optional() }),
+      positionals: [1, 1],
+      names: 'NAME',
+    });
+    const { zone, records } = await withStore(ctx, (s) => s.zoneForExport(positionals[0]));
+    const text = exportZone(zone, records);
+    if (values.out === undefined) return ctx.out(text.replace(/\n$/, ''));
+    try {
+      writeFileSync(values.out, text);
+    } catch (err) {
+      throw new LbdnsError('E_INPUT', `cannot write ${values.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    ctx.out(`wrote zone ${zone.name} (${records.length} records, serial ${zone.serial}) to ${values.out}`);
+  },
+};
+
+export const zoneCommand = group('zone', 'manage zones', { list, add, rm, import: importCmd, export: exportCmd });
