@@ -1,0 +1,103 @@
+// LBDNS_WORKERS > 1: worker processes share the sockets, each gets every edit, and a dead worker is replaced.
+import dgram from 'node:dgram';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { dig } from '../helpers/dig.js';
+import { startChild, type ChildServer } from '../helpers/server.js';
+import { buildQuery, decodeReply } from '../helpers/wire.js';
+
+let db: TestDatabase;
+let server: ChildServer;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startChild({ DATABASE_URL: db.url, LBDNS_DATA_DIR: db.dataDir, LBDNS_WORKERS: '2', LBDNS_RRL_RATE: '0' }, 90_000);
+}, 120_000);
+
+afterAll(async () => {
+  expect(await server?.stop()).toBe(0);
+  await db?.drop();
+});
+
+const ready = async () => (await fetch(`http://127.0.0.1:${server.httpPort}/readyz`)).json() as Promise<any>;
+
+/** Sends `n` queries from fresh source ports (so they spread over the workers) and collects the answers. */
+async function burst(name: string, n: number): Promise<string[]> {
+  const answers: string[] = [];
+  const sockets: dgram.Socket[] = [];
+  await Promise.all(
+    Array.from({ length: n }, (_, i) => {
+      const s = dgram.createSocket('udp4');
+      sockets.push(s);
+      return new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        s.on('message', (m) => {
+          const r = decodeReply(m);
+          answers.push(r.answers.map((a: any) => a.address).sort().join(',') || `rcode ${r.rcode}`);
+          clearTimeout(t);
+          resolve();
+        });
+        s.send(buildQuery({ id: i, name }), server.dnsPort, '127.0.0.1');
+      });
+    }),
+  );
+  for (const s of sockets) s.close();
+  return answers;
+}
+
+describe('DNS workers', () => {
+  it('runs the asked number of workers and answers from them', async () => {
+    const r = await ready();
+    expect(r.ready).toBe(true);
+    expect(r.workers.ready).toBe(2);
+    expect(r.workers.pids).toHaveLength(2);
+    const answers = await burst('www.example.test', 40);
+    expect(answers).toHaveLength(40);
+    expect(new Set(answers)).toEqual(new Set(['192.0.2.10,192.0.2.11']));
+  });
+
+  it('delivers an edit to every worker within a second', async () => {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query(`insert into records (zone_id, name, type, content) select id, 'workers.example.test', 'A', '192.0.2.88' from zones where name = 'example.test'`);
+    await c.end();
+    await new Promise((r) => setTimeout(r, 1000));
+    const answers = await burst('workers.example.test', 60);
+    expect(answers).toHaveLength(60);
+    expect(new Set(answers)).toEqual(new Set(['192.0.2.88']));
+  });
+
+  it('adds up the workers\u2019 counters on /metrics', async () => {
+    const before = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const count = (t: string) => Number(/lbdns_dns_queries_total\{qtype="TXT",rcode="NOERROR",transport="udp"\} (\d+)/.exec(t)?.[1] ?? 0);
+    const n = 30;
+    const sockets = await Promise.all(Array.from({ length: n }, () => dig('127.0.0.1', server.dnsPort, ['example.test', 'TXT'])));
+    expect(sockets.every((r) => r.status === 'NOERROR')).toBe(true);
+    const after = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(count(after) - count(before)).toBe(n);
+    expect(after.match(/^# TYPE lbdns_dns_queries_total counter$/gm)).toHaveLength(1);
+  });
+
+  it('replaces a worker that dies while the other keeps answering', async () => {
+    const { pids } = (await ready()).workers;
+    process.kill(pids[0], 'SIGKILL');
+    let failures = 0;
+    const t0 = Date.now();
+    for (let i = 0; i < 40 && Date.now() - t0 < 10_000; i++) {
+      const r = await dig('127.0.0.1', server.dnsPort, ['www.example.test'], { timeoutSec: 1 }).catch(() => undefined);
+      if (r?.status !== 'NOERROR') failures++;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(failures).toBe(0);
+    let r = await ready();
+    for (let i = 0; i < 100 && r.workers.ready < 2; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      r = await ready();
+    }
+    expect(r.workers.ready).toBe(2);
+    expect(r.workers.restarts).toBe(1);
+    expect(r.workers.pids).not.toContain(pids[0]);
+    expect(server.logs.some((l) => l.msg === 'dns worker died; the others keep answering')).toBe(true);
+  });
+});
