@@ -1,0 +1,77 @@
+#!/bin/bash
+# Optional fast watcher: asks the local lbdns every 0.2 s and flips keepalived's track_file.
+#
+# Usage: watch-lbdns.sh NODE_ADDR PORT TRACK_FILE [INTERVAL_MS] [FALL] [RISE] [TIMEOUT_MS]
+#
+# keepalived's vrrp_script runs at most once a second (whole seconds only), so a killed lbdns
+# costs 1-2 s of answers. This loop queries every INTERVAL_MS (default 200) and writes 1 to
+# TRACK_FILE when lbdns is gone, 0 after RISE (default 3) answers in a row. keepalived watches
+# the file with inotify and, as the track_file has weight 0, a non-zero value puts the instance
+# in FAULT at once: the VIP moves in about 0.2 s.
+#
+# "Gone" is decided two ways. A refused query (ICMP port unreachable: nothing listens) counts
+# at once: that is a dead process, not a slow one. A query unanswered after TIMEOUT_MS (default
+# 300; dig's own minimum is a whole second, so `timeout` cuts it short) counts only after FALL
+# (default 3) in a row, so that a hung lbdns is caught in about 1 s while a stall shorter than
+# that (a GC pause, a busy CPU) moves nothing.
+#
+# Trades: five times more check queries and two short-lived processes every 0.2 s. Each
+# false alarm costs two short outages (the move, then the fail-back after the vrrp_script's rise
+# and preempt_delay) where the slow check would have cost none, and if both nodes are starved
+# at once both can be in FAULT, with no node holding the VIP until one recovers: lower FALL or
+# TIMEOUT_MS only where the machines have CPU to spare (we saw exactly that on a 2-CPU test
+# machine under a load of 10 with FALL 1).
+# The vrrp_script check stays in force: the watcher only makes failover faster, and when it
+# is stopped it writes 0, so that a stopped watcher never holds a healthy node in FAULT.
+set -u
+export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+addr=${1:?usage: watch-lbdns.sh NODE_ADDR PORT TRACK_FILE [INTERVAL_MS] [FALL] [RISE] [TIMEOUT_MS]}
+port=${2:?port}
+track=${3:?track file}
+interval_us=$(( ${4:-200} * 1000 ))
+fall=${5:-3}
+rise=${6:-3}
+timeout_ms=${7:-300}
+query_timeout="$((timeout_ms / 1000)).$(printf '%03d' $((timeout_ms % 1000)))"
+
+want=0
+said=0
+misses=0
+hits=0
+
+publish() {
+  local current=''
+  [ -r "$track" ] && read -r current <"$track"
+  # Rewritten whenever it differs, so a keepalived restart that re-initialises the file is corrected.
+  [ "$current" = "$1" ] || printf '%s\n' "$1" >"$track"
+}
+
+trap 'publish 0; exit 0' TERM INT HUP
+publish 0
+while :; do
+  started=${EPOCHREALTIME/./}
+  answer=$(timeout "$query_timeout" dig @"$addr" -p "$port" CH TXT id.server +time=1 +tries=1 +short 2>&1)
+  status=$?
+  [ "$status" = 124 ] && answer="no answer in ${timeout_ms} ms"
+  if [ "$status" = 0 ] && [ -n "$answer" ] && [[ "$answer" != *';;'* ]]; then
+    hits=$((hits + 1)); misses=0
+    [ "$want" = 1 ] && [ "$hits" -ge "$rise" ] && want=0
+  else
+    hits=0
+    if [[ "$answer" == *'connection refused'* ]]; then misses=$fall; else misses=$((misses + 1)); fi
+    [ "$misses" -ge "$fall" ] && want=1
+  fi
+  if [ "$want" != "$said" ]; then
+    # One line per change, for the journal (or wherever the service manager sends stderr).
+    printf '%s watch-lbdns: %s:%s %s, track file %s\n' "$(date -u +%FT%T.%3NZ)" "$addr" "$port" \
+      "$([ "$want" = 1 ] && echo "not answering (${answer%%$'\n'*})" || echo answering)" "$want" >&2
+    said=$want
+  fi
+  publish "$want"
+  left=$(( interval_us - (${EPOCHREALTIME/./} - started) ))
+  if [ "$left" -gt 0 ]; then
+    # In the background, so that TERM is handled at once rather than after the sleep.
+    sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))" &
+    wait $!
+  fi
+done
