@@ -1,0 +1,548 @@
+// `npm run bench [-- --seconds N --runs N --workers N --scale --json FILE]`: lbdns beside NSD under dnsperf, per-query CPU from /proc.
+//
+// Creates a throwaway PostgreSQL database with a generated data set, starts lbdns (and NSD serving the same zones,
+// exported with `lbdns zone export`) pinned to one set of cores while dnsperf runs pinned to another, and for each
+// row measures: queries/s at saturation, CPU µs per query (utime + stime of the server's whole process tree ÷
+// queries completed), lost queries, RSS, and average / p99 reply time at a light load. Medians of --runs runs go to
+// stdout as a table and to --json. docs/performance.md explains every column.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { buildQuery } from '../test/helpers/wire.js';
+import { cleanup, cleanupOnSignals, interrupted, onCleanup } from './lib/cleanup.js';
+import { counts, createDatabase, ECS_SUBNETS, ecsHex, ecsOption, fillBase, fillScale, scaleNames, SCALE, STATIC_NAMES } from './lib/dataset.js';
+import { ask, lightLoad } from './lib/dns-client.js';
+import { ensureDnsperf } from './lib/dnsperf.js';
+import { dnsperf } from './lib/dnsperf-run.js';
+import { ROOT, freePort, startLbdns, type LbdnsProcess } from './lib/lbdns-server.js';
+import { startNsd, type NsdProcess } from './lib/nsd.js';
+import { cpuTimes, ksoftirqdSeconds, openFds, parseCpuList, treeCpuSeconds, treeMemory } from './lib/proc.js';
+import { fmt, medianOf, table } from './lib/report.js';
+
+const run = promisify(execFile);
+
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  console.error('usage: npm run bench -- [--seconds N] [--runs N] [--workers N] [--scale] [--json FILE] (docs/performance.md lists every option)');
+  process.exit(2);
+}
+
+const OPTIONS = {
+  seconds: { type: 'string', default: '10' },
+  runs: { type: 'string', default: '3' },
+  workers: { type: 'string' },
+  scale: { type: 'boolean', default: false },
+  json: { type: 'string', default: 'bench/results/latest.json' },
+  clients: { type: 'string', default: '8' },
+  outstanding: { type: 'string', default: '200' },
+  'light-rate': { type: 'string', default: '1000' },
+  'light-seconds': { type: 'string', default: '3' },
+  'server-cpus': { type: 'string' },
+  'load-cpus': { type: 'string' },
+  'scale-timeout': { type: 'string', default: '300' },
+  'cpu-prof': { type: 'string' },
+} as const;
+
+const { values: opts } = (() => {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+})();
+
+const intOpt = (name: string, value: string | undefined, min: number, max: number): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) usage(`--${name} must be a whole number in ${min}..${max}, not "${value}"`);
+  return n;
+};
+const SECONDS = intOpt('seconds', opts.seconds, 1, 300);
+const RUNS = intOpt('runs', opts.runs, 1, 25);
+const CLIENTS = intOpt('clients', opts.clients, 1, 256);
+const OUTSTANDING = intOpt('outstanding', opts.outstanding, 1, 65_535);
+const LIGHT_RATE = intOpt('light-rate', opts['light-rate'], 10, 10_000);
+const LIGHT_SECONDS = intOpt('light-seconds', opts['light-seconds'], 1, 30);
+const SCALE_TIMEOUT = intOpt('scale-timeout', opts['scale-timeout'], 10, 3600);
+// LBDNS_WORKERS from --workers, else from the environment, else the server's own default.
+const WORKERS = opts.workers ?? process.env.LBDNS_WORKERS;
+if (WORKERS !== undefined) intOpt('workers', WORKERS, 1, 256);
+const JSON_FILE = resolve(ROOT, opts.json!);
+// --cpu-prof DIR: V8 CPU profiles of lbdns (written when it stops; a profiled server is slower, so not for figures).
+const NODE_FLAGS = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opts['cpu-prof'])}`] : [];
+
+const NPROC = cpus().length;
+// The load generator keeps core 0, the server gets the rest (one core on a 2-core machine).
+const SERVER_CPUS = opts['server-cpus'] ?? (NPROC >= 2 ? (NPROC === 2 ? '1' : `1-${NPROC - 1}`) : undefined);
+const LOAD_CPUS = opts['load-cpus'] ?? (NPROC >= 2 ? '0' : undefined);
+const SERVER_CPU_NUMBERS = SERVER_CPUS === undefined ? undefined : parseCpuList(SERVER_CPUS);
+
+interface RowSpec {
+  readonly key: string;
+  readonly label: string;
+  readonly server: 'lbdns' | 'nsd';
+  readonly names: readonly string[];
+  readonly ecs?: string;
+  readonly expect: 'NOERROR' | 'NXDOMAIN';
+}
+
+interface RowResult {
+  readonly key: string;
+  readonly label: string;
+  readonly server: string;
+  readonly qps: number;
+  readonly cpuUsPerQuery: number;
+  readonly sent: number;
+  readonly completed: number;
+  readonly lost: number;
+  readonly saturatedAvgMs: number;
+  readonly lightAvgMs: number;
+  readonly lightP99Ms: number;
+  readonly lightLost: number;
+  readonly rssMb: number;
+  readonly processes: number;
+  readonly unexpectedRcodes: number;
+  /** CPU other processes took on the server's cores during the saturation run, in % of one core. */
+  readonly otherCpuPercent: number;
+  /** Interrupt time (irq, softirq, ksoftirqd) on the server's cores during the run, charged to no server process, in % of one core. */
+  readonly interruptPercent: number;
+  /** Time the hypervisor took from the server's cores during the run, in % of one core. */
+  readonly stealPercent: number;
+}
+
+const staticNames = Array.from({ length: STATIC_NAMES }, (_, i) => `host${i}.bench.test`);
+const nxNames = Array.from({ length: STATIC_NAMES }, (_, i) => `nx${i}.bench.test`);
+const ROWS: readonly RowSpec[] = [
+  { key: 'static', label: '(a) static A', server: 'lbdns', names: staticNames, expect: 'NOERROR' },
+  { key: 'wrr', label: '(b) wrr pool, 8 members, count 2', server: 'lbdns', names: ['lb.bench.test'], expect: 'NOERROR' },
+  { key: 'geo', label: '(c) geo pool + ECS', server: 'lbdns', names: ['geo.bench.test'], ecs: ECS_SUBNETS[0].network, expect: 'NOERROR' },
+  { key: 'nxdomain', label: '(d) NXDOMAIN', server: 'lbdns', names: nxNames, expect: 'NXDOMAIN' },
+  { key: 'static', label: '(a) static A', server: 'nsd', names: staticNames, expect: 'NOERROR' },
+  { key: 'nxdomain', label: '(d) NXDOMAIN', server: 'nsd', names: nxNames, expect: 'NXDOMAIN' },
+];
+const SCALE_ROWS: readonly RowSpec[] = [
+  ROWS[0],
+  ROWS[1],
+  { key: 'static-spread', label: `(a) static A, 1,000 names over ${SCALE.zones} zones`, server: 'lbdns', names: scaleNames('static', 1000), expect: 'NOERROR' },
+  { key: 'wrr-spread', label: `(b) wrr, 1,000 pools over ${SCALE.zones} zones`, server: 'lbdns', names: scaleNames('pool', 1000), expect: 'NOERROR' },
+];
+
+function log(line: string): void {
+  console.error(`[bench] ${line}`);
+}
+
+/** Runs the lbdns CLI against the benchmark database. */
+async function cli(databaseUrl: string, dataDir: string, ...args: string[]): Promise<string> {
+  const running = run(process.execPath, [join(ROOT, 'bin/lbdns.js'), ...args], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, LBDNS_DATA_DIR: dataDir },
+    cwd: ROOT,
+    timeout: 300_000,
+  });
+  const forget = onCleanup(`lbdns ${args[0]}`, () => void running.child.kill('SIGKILL'));
+  const { stdout } = await running.finally(forget);
+  return stdout;
+}
+
+/** The probe target of every pool member: one tiny HTTP server that answers 200. */
+async function startProbeServer(): Promise<number> {
+  const port = await freePort();
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+    res.end('ok\n');
+  });
+  server.maxConnections = 15_000;
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', 4096, r));
+  onCleanup('probe http server', () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  return port;
+}
+
+function queryFile(dir: string, spec: RowSpec): string {
+  const file = join(dir, `${spec.server}-${spec.key}.txt`);
+  writeFileSync(file, spec.names.map((n) => `${n} A\n`).join(''));
+  return file;
+}
+
+function lightQueries(spec: RowSpec): Buffer[] {
+  const subnets = spec.ecs ? ECS_SUBNETS.map((s) => s.network) : [undefined];
+  const out: Buffer[] = [];
+  for (let i = 0; i < Math.max(spec.names.length, subnets.length); i++) {
+    const ecs = subnets[i % subnets.length];
+    out.push(buildQuery({ name: spec.names[i % spec.names.length], edns: { udpSize: 1232, ...(ecs ? { ecs: ecsOption(ecs) } : {}) } }));
+  }
+  return out;
+}
+
+/**
+ * Processes that serve: tsx's esbuild service, a child of lbdns when it runs from a checkout, counts in CPU and RSS
+ * (it is part of what the server costs) but is not one.
+ */
+function serverProcesses(memory: readonly { name: string }[]): number {
+  return memory.filter((m) => m.name !== 'esbuild').length;
+}
+
+/** One row, once: saturation with dnsperf (CPU of the server tree over it), then the light load. */
+async function measure(dir: string, spec: RowSpec, port: number, rootPid: number, remember: () => void): Promise<RowResult> {
+  const file = queryFile(dir, spec);
+  const cpuBefore = treeCpuSeconds(rootPid);
+  const coresBefore = SERVER_CPU_NUMBERS && cpuTimes(SERVER_CPU_NUMBERS);
+  const softirqdBefore = SERVER_CPU_NUMBERS ? ksoftirqdSeconds(SERVER_CPU_NUMBERS) : 0;
+  const wallBefore = performance.now();
+  const sat = await dnsperf({ port, queryFile: file, seconds: SECONDS, clients: CLIENTS, outstanding: OUTSTANDING, cpus: LOAD_CPUS, ecsHex: spec.ecs ? ecsHex(spec.ecs) : undefined });
+  const cpu = treeCpuSeconds(rootPid) - cpuBefore;
+  const wall = (performance.now() - wallBefore) / 1000;
+  const coresAfter = SERVER_CPU_NUMBERS && cpuTimes(SERVER_CPU_NUMBERS);
+  // Softirq work the kernel deferred to ksoftirqd is the same packet work as irq time, only run in a thread.
+  const softirqd = SERVER_CPU_NUMBERS ? ksoftirqdSeconds(SERVER_CPU_NUMBERS) - softirqdBefore : 0;
+  const other = coresBefore && coresAfter ? Math.max(0, coresAfter.task - coresBefore.task - cpu - softirqd) : NaN;
+  const interrupt = coresBefore && coresAfter ? coresAfter.interrupt - coresBefore.interrupt + softirqd : NaN;
+  const steal = coresBefore && coresAfter ? coresAfter.steal - coresBefore.steal : NaN;
+  remember();
+  const memory = treeMemory(rootPid);
+  const light = await lightLoad(port, lightQueries(spec), LIGHT_RATE, LIGHT_SECONDS);
+  const unexpected = Object.entries(sat.rcodes).reduce((n, [code, count]) => (code === spec.expect ? n : n + count), 0);
+  return {
+    key: spec.key,
+    label: spec.label,
+    server: spec.server,
+    qps: sat.qps,
+    cpuUsPerQuery: (cpu * 1e6) / Math.max(1, sat.completed),
+    sent: sat.sent,
+    completed: sat.completed,
+    lost: sat.lost,
+    saturatedAvgMs: sat.avgLatencyMs,
+    lightAvgMs: light.avgMs,
+    lightP99Ms: light.p99Ms,
+    lightLost: light.sent - light.answered,
+    rssMb: memory.reduce((s, m) => s + m.rssMb, 0),
+    processes: serverProcesses(memory),
+    unexpectedRcodes: unexpected,
+    otherCpuPercent: (other / wall) * 100,
+    interruptPercent: (interrupt / wall) * 100,
+    stealPercent: (steal / wall) * 100,
+  };
+}
+
+/** Short dnsperf runs that are not counted: JIT-compiled paths and warm caches before the first measured run. */
+async function warmUp(dir: string, specs: readonly RowSpec[], port: number): Promise<void> {
+  for (const spec of specs) {
+    await dnsperf({ port, queryFile: queryFile(dir, spec), seconds: Math.min(2, SECONDS), clients: CLIENTS, outstanding: OUTSTANDING, cpus: LOAD_CPUS, ecsHex: spec.ecs ? ecsHex(spec.ecs) : undefined });
+  }
+}
+
+/** CPU the server uses with nothing to answer (probes, timers), in % of one core. */
+async function idleCpuPercent(rootPid: number, seconds = 3): Promise<number> {
+  const before = treeCpuSeconds(rootPid);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return ((treeCpuSeconds(rootPid) - before) / seconds) * 100;
+}
+
+/** Bounded wait until lb.bench.test answers its 2 addresses: one probe round is done and pools are served. */
+async function waitForPools(port: number): Promise<number> {
+  const deadline = Date.now() + 30_000;
+  let answers = 0;
+  while (Date.now() < deadline) {
+    const r = await ask(port, buildQuery({ name: 'lb.bench.test', edns: { udpSize: 1232 } }), 500);
+    answers = r?.answers.filter((a: { type: number }) => a.type === 1).length ?? 0;
+    if (answers === 2) return answers;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`lb.bench.test does not answer 2 addresses (last answer: ${answers})`);
+}
+
+/** What each row's question gets, once, for the record (and to catch a data set that did not load). */
+async function sampleAnswers(port: number, specs: readonly RowSpec[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const q = lightQueries(spec)[0];
+    const r = await ask(port, q, 1000);
+    const rcode = r ? (['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'][r.rcode] ?? String(r.rcode)) : 'no reply';
+    const addrs = r?.answers.map((a: { address?: string }) => a.address).filter(Boolean).join(' ') ?? '';
+    const scope = r?.ecs ? ` ecs scope /${r.ecs.scopePrefixLength ?? r.ecs.scope ?? '?'}` : '';
+    out[`${spec.server} ${spec.key}`] = `${rcode}${addrs ? ` ${addrs}` : ''}${scope}`;
+    if (rcode !== spec.expect) throw new Error(`${spec.server} ${spec.label}: expected ${spec.expect}, got ${rcode}`);
+  }
+  return out;
+}
+
+function machine(): Record<string, unknown> {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    nproc: NPROC,
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? '?',
+    mhz: Number(/^cpu MHz\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? NaN),
+    node: process.version,
+    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+    date: new Date().toISOString(),
+  };
+}
+
+function printRows(title: string, rows: readonly RowResult[]): void {
+  console.log(`\n${title}\n`);
+  console.log(
+    table(
+      ['row', 'server', 'queries/s', 'CPU µs/query', 'avg ms (light)', 'p99 ms (light)', 'lost (sat.)', 'lost (light)', 'RSS MB', 'procs', 'irq %', 'others %'],
+      rows.map((r) => [
+        r.label,
+        r.server,
+        fmt(r.qps, 0),
+        fmt(r.cpuUsPerQuery, 1),
+        fmt(r.lightAvgMs, 3),
+        fmt(r.lightP99Ms, 3),
+        fmt(r.lost, 0),
+        fmt(r.lightLost, 0),
+        fmt(r.rssMb, 0),
+        fmt(r.processes, 0),
+        fmt(r.interruptPercent, 0),
+        fmt(r.otherCpuPercent, 0),
+      ]),
+    ),
+  );
+}
+
+async function measureSet(dir: string, specs: readonly RowSpec[], lbdns: LbdnsProcess, nsd: NsdProcess | undefined): Promise<{ runs: RowResult[][]; medians: RowResult[] }> {
+  const runs: RowResult[][] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const results: RowResult[] = [];
+    for (const spec of specs) {
+      log(`run ${i + 1}/${RUNS}: ${spec.server} ${spec.label}`);
+      const r =
+        spec.server === 'lbdns'
+          ? await measure(dir, spec, lbdns.dnsPort, lbdns.id.pid, () => void lbdns.pids())
+          : await measure(dir, spec, nsd!.port, nsd!.id.pid, () => {});
+      if (spec.server === 'lbdns' && lbdns.exited()) throw new Error('lbdns exited during the benchmark');
+      results.push(r);
+    }
+    runs.push(results);
+  }
+  const medians = specs.map((_, j) => medianOf(runs.map((r) => r[j])));
+  return { runs, medians };
+}
+
+/**
+ * The large data set: fill it, start a fresh lbdns on it, report start-up (snapshot build, start → ready, RSS per
+ * process) and the static and wrr rows again. A server that does not get ready in --scale-timeout is reported as
+ * such, with what it had used by then, and ended.
+ */
+async function measureScale(dir: string, databaseUrl: string, probePort: number): Promise<{ report: Record<string, unknown>; medians: RowResult[] | undefined }> {
+  log(`filling the large data set (${SCALE.zones * SCALE.recordsPerZone} records, ${SCALE.zones * SCALE.poolsPerZone} pools of ${SCALE.membersPerPool})`);
+  const fillStart = performance.now();
+  await fillScale(databaseUrl, probePort);
+  const fillSeconds = (performance.now() - fillStart) / 1000;
+  const dataSet = await counts(databaseUrl);
+  log(`data set: ${JSON.stringify(dataSet)} (filled in ${fmt(fillSeconds, 1)} s)`);
+  const scaleDataDir = join(dir, 'lbdns-scale-data');
+  mkdirSync(scaleDataDir);
+  log(`starting lbdns on it (waiting up to ${SCALE_TIMEOUT} s for /readyz)`);
+  const big = await startLbdns({ databaseUrl, dataDir: scaleDataDir, cpus: SERVER_CPUS, workers: WORKERS, readyTimeoutMs: SCALE_TIMEOUT * 1000, nodeFlags: NODE_FLAGS });
+  const health = (): { membersUp: number; membersDown: number } => ({ membersUp: big.counts.get('member up') ?? 0, membersDown: big.counts.get('member down') ?? 0 });
+  const snapshotMax = big.snapshotMs.length ? Math.max(...big.snapshotMs) : NaN;
+  if (!big.ready) {
+    const memory = treeMemory(big.id.pid);
+    const report = {
+      ready: false,
+      readyTimeoutSeconds: SCALE_TIMEOUT,
+      dataSet,
+      fillSeconds,
+      snapshotLoadedMs: big.snapshotMs,
+      memoryAtTimeout: memory,
+      openFdsAtTimeout: big.pids().map((pid) => ({ pid, fds: openFds(pid) })),
+      cpuSecondsUsed: treeCpuSeconds(big.id.pid),
+      logLinesByMessage: Object.fromEntries(big.counts),
+      probeTransitions: health(),
+      warnings: big.problems,
+      targets: {
+        snapshotUnder2s: { value: snapshotMax, met: snapshotMax < 2000 },
+        rssUnder400MbPerProcess: { value: Math.max(...memory.map((m) => m.rssMb)), met: Math.max(...memory.map((m) => m.rssMb)) < 400 },
+      },
+    };
+    log(`lbdns did not get ready within ${SCALE_TIMEOUT} s; ending it`);
+    await big.stop();
+    return { report, medians: undefined };
+  }
+  await waitForPools(big.dnsPort);
+  const memoryAtReady = treeMemory(big.id.pid);
+  const samples = await sampleAnswers(big.dnsPort, SCALE_ROWS);
+  for (const [k, v] of Object.entries(samples)) log(`sample ${k}: ${v}`);
+  const idle = await idleCpuPercent(big.id.pid);
+  log(`lbdns ready in ${fmt(big.readyMs, 0)} ms, snapshot built in ${big.snapshotMs.join('/')} ms, idle CPU ${fmt(idle, 2)} %`);
+  await warmUp(dir, SCALE_ROWS, big.dnsPort);
+  const set = await measureSet(dir, SCALE_ROWS, big, undefined);
+  const memoryAfter = treeMemory(big.id.pid);
+  await big.stop();
+  const rssMax = Math.max(...memoryAfter.map((m) => m.rssMb), ...memoryAtReady.map((m) => m.rssMb));
+  return {
+    medians: set.medians,
+    report: {
+      ready: true,
+      dataSet,
+      fillSeconds,
+      readyMs: big.readyMs,
+      snapshotLoadedMs: big.snapshotMs,
+      idleCpuPercent: idle,
+      memoryAtReady,
+      memoryAfterRows: memoryAfter,
+      maxRssMbPerProcess: rssMax,
+      probeTransitions: health(),
+      warnings: big.problems,
+      samples,
+      rows: set.medians,
+      runs: set.runs,
+      targets: {
+        snapshotUnder2s: { value: snapshotMax, met: snapshotMax < 2000 },
+        rssUnder400MbPerProcess: { value: rssMax, met: rssMax < 400 },
+      },
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  cleanupOnSignals();
+  await ensureDnsperf();
+  if (LOAD_CPUS !== undefined) {
+    // This process (the latency client and the probe target) stays with the load generator, off the server's cores.
+    execFileSync('taskset', ['-a', '-p', '-c', LOAD_CPUS, String(process.pid)], { stdio: 'ignore' });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
+  onCleanup(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  const probePort = await startProbeServer();
+
+  log('creating the database');
+  const databaseUrl = await createDatabase();
+  const cliDir = join(dir, 'cli');
+  mkdirSync(cliDir);
+  await cli(databaseUrl, cliDir, 'migrate');
+  await cli(databaseUrl, cliDir, 'zone', 'import', join(ROOT, 'zones/example.test.zone'));
+  await fillBase(databaseUrl, probePort);
+  const nsdDir = join(dir, 'nsd');
+  mkdirSync(nsdDir);
+  for (const zone of ['bench.test', 'example.test']) await cli(databaseUrl, cliDir, 'zone', 'export', zone, '--out', join(nsdDir, `${zone}.zone`));
+  const baseCounts = await counts(databaseUrl);
+  log(`data set: ${JSON.stringify(baseCounts)}`);
+
+  const pinning =
+    SERVER_CPUS === undefined
+      ? `not pinned: this machine has ${NPROC} CPU, so the server and dnsperf share it`
+      : `server on CPU ${SERVER_CPUS} (taskset -c ${SERVER_CPUS}), dnsperf and the latency client on CPU ${LOAD_CPUS}`;
+  log(pinning);
+  log('starting lbdns (LBDNS_RRL_RATE=0: response rate limiting off, for throughput from one client address)');
+  const dataDir = join(dir, 'lbdns-data');
+  mkdirSync(dataDir);
+  const lbdns = await startLbdns({ databaseUrl, dataDir, cpus: SERVER_CPUS, workers: WORKERS, readyTimeoutMs: 120_000, nodeFlags: NODE_FLAGS });
+  if (!lbdns.ready) throw new Error('lbdns did not get ready within 120 s with the base data set');
+  await waitForPools(lbdns.dnsPort);
+  log(`nsd: starting`);
+  const nsdPort = await freePort();
+  const nsd = await startNsd({ dir: nsdDir, port: nsdPort, zones: ['bench.test', 'example.test'], cpus: SERVER_CPUS });
+  const samples = await sampleAnswers(lbdns.dnsPort, ROWS.filter((r) => r.server === 'lbdns'));
+  Object.assign(samples, await sampleAnswers(nsd.port, ROWS.filter((r) => r.server === 'nsd')));
+  for (const [k, v] of Object.entries(samples)) log(`sample ${k}: ${v}`);
+  const lbdnsIdle = await idleCpuPercent(lbdns.id.pid);
+  const lbdnsProcesses = serverProcesses(treeMemory(lbdns.id.pid));
+  log(`lbdns on 127.0.0.1:${lbdns.dnsPort} ready in ${fmt(lbdns.readyMs, 0)} ms, snapshot built in ${lbdns.snapshotMs.join('/')} ms, ${lbdnsProcesses} process(es), idle CPU ${fmt(lbdnsIdle, 2)} %`);
+
+  log('warming up');
+  await warmUp(dir, ROWS.filter((r) => r.server === 'lbdns'), lbdns.dnsPort);
+  await warmUp(dir, ROWS.filter((r) => r.server === 'nsd'), nsd.port);
+  const base = await measureSet(dir, ROWS, lbdns, nsd);
+  const baseMemory = treeMemory(lbdns.id.pid);
+  await nsd.stop();
+  await lbdns.stop();
+
+  const by = (server: string, key: string): RowResult | undefined => base.medians.find((r) => r.server === server && r.key === key);
+  const nsdStatic = by('nsd', 'static')!.cpuUsPerQuery;
+  const ratios = {
+    staticVsNsdStatic: by('lbdns', 'static')!.cpuUsPerQuery / nsdStatic,
+    wrrVsNsdStatic: by('lbdns', 'wrr')!.cpuUsPerQuery / nsdStatic,
+    geoVsNsdStatic: by('lbdns', 'geo')!.cpuUsPerQuery / nsdStatic,
+    nxdomainVsNsdNxdomain: by('lbdns', 'nxdomain')!.cpuUsPerQuery / by('nsd', 'nxdomain')!.cpuUsPerQuery,
+  };
+  const wrr = by('lbdns', 'wrr')!.cpuUsPerQuery;
+  const targets = {
+    wrrAtMost16Us: { value: wrr, met: wrr <= 16 },
+    wrrAtMost3xNsdStatic: { value: ratios.wrrVsNsdStatic, met: ratios.wrrVsNsdStatic <= 3 },
+  };
+
+  const scaleResult = opts.scale ? await measureScale(dir, databaseUrl, probePort) : undefined;
+  const scale = scaleResult?.report;
+  const scaleMedians = scaleResult?.medians;
+
+  const result = {
+    machine: machine(),
+    settings: {
+      seconds: SECONDS,
+      runs: RUNS,
+      dnsperf: { clients: CLIENTS, outstanding: OUTSTANDING, edns: true },
+      light: { queriesPerSecond: LIGHT_RATE, seconds: LIGHT_SECONDS },
+      pinning,
+      serverCpus: SERVER_CPUS ?? null,
+      loadCpus: LOAD_CPUS ?? null,
+      rrl: 'off (LBDNS_RRL_RATE=0)',
+      lbdnsWorkers: WORKERS ?? 'server default',
+      lbdnsProcesses,
+      nsd: nsd.version,
+    },
+    dataSet: baseCounts,
+    lbdns: { readyMs: lbdns.readyMs, snapshotLoadedMs: lbdns.snapshotMs, idleCpuPercent: lbdnsIdle, memory: baseMemory, warnings: lbdns.problems },
+    samples,
+    rows: base.medians,
+    ratios,
+    targets,
+    runs: base.runs,
+    scale: scale ?? null,
+  };
+  mkdirSync(dirname(JSON_FILE), { recursive: true });
+  writeFileSync(JSON_FILE, JSON.stringify(result, null, 2) + '\n');
+
+  const m = result.machine;
+  console.log(`\nlbdns benchmark — ${m.date}`);
+  console.log(`machine: ${m.nproc} CPU (${m.cpuModel}), Node.js ${m.node}, Linux ${m.kernel}; ${pinning}`);
+  console.log(
+    `lbdns: ${WORKERS === undefined ? 'LBDNS_WORKERS unset (server default)' : `LBDNS_WORKERS=${WORKERS}`}, ${lbdnsProcesses} process(es), RRL off; NSD ${nsd.version}, 1 server process; ` +
+      `dnsperf -c ${CLIENTS} -q ${OUTSTANDING} -e for ${SECONDS} s per row; light load ${LIGHT_RATE} q/s for ${LIGHT_SECONDS} s; medians of ${RUNS} run(s)`,
+  );
+  printRows('Base data set', base.medians);
+  console.log('\nCPU per query, lbdns ÷ NSD');
+  console.log(`  static A ÷ NSD static A          ${fmt(ratios.staticVsNsdStatic, 2)}×`);
+  console.log(`  wrr pool ÷ NSD static A          ${fmt(ratios.wrrVsNsdStatic, 2)}×   (target ≤ 3×: ${targets.wrrAtMost3xNsdStatic.met ? 'met' : 'NOT met'})`);
+  console.log(`  geo pool + ECS ÷ NSD static A    ${fmt(ratios.geoVsNsdStatic, 2)}×`);
+  console.log(`  NXDOMAIN ÷ NSD NXDOMAIN          ${fmt(ratios.nxdomainVsNsdNxdomain, 2)}×`);
+  console.log(`  wrr pool CPU µs/query            ${fmt(wrr, 1)}   (target ≤ 16: ${targets.wrrAtMost16Us.met ? 'met' : 'NOT met'})`);
+  if (scale) {
+    const t = scale.targets as Record<string, { value: number; met: boolean }>;
+    const title = `Large data set (${SCALE.zones * SCALE.recordsPerZone} records, ${SCALE.zones * SCALE.poolsPerZone} pools of ${SCALE.membersPerPool} members)`;
+    const memory = (scale.memoryAfterRows ?? scale.memoryAtTimeout) as { rssMb: number }[];
+    if (scaleMedians) printRows(title, scaleMedians);
+    else console.log(`\n${title}\n\n  NOT READY: /readyz did not say 200 within ${SCALE_TIMEOUT} s, so no rows were measured.`);
+    console.log(`\n  start → ready                    ${scale.ready ? `${fmt(scale.readyMs as number, 0)} ms` : `not within ${SCALE_TIMEOUT} s`}`);
+    console.log(`  snapshot loaded (server log)     ${(scale.snapshotLoadedMs as number[]).join(' / ') || '–'} ms   (target < 2,000: ${t.snapshotUnder2s.met ? 'met' : 'NOT met'})`);
+    console.log(`  RSS per process                  ${memory.map((p) => `${fmt(p.rssMb, 0)} MB`).join(', ')}   (target < 400: ${t.rssUnder400MbPerProcess.met ? 'met' : 'NOT met'})`);
+    if (scale.ready) console.log(`  idle CPU after start             ${fmt(scale.idleCpuPercent as number, 2)} % of a core`);
+    else console.log(`  open files at the timeout        ${(scale.openFdsAtTimeout as { fds: number }[]).map((p) => p.fds).join(', ')}; CPU used ${fmt(scale.cpuSecondsUsed as number, 1)} s`);
+    const h = scale.probeTransitions as { membersUp: number; membersDown: number };
+    console.log(`  probe results logged             ${h.membersUp} members up, ${h.membersDown} down (of ${(scale.dataSet as Record<string, number>).pool_members})`);
+  }
+  const busy = [...base.medians, ...(scaleMedians ?? [])].filter((r) => r.otherCpuPercent > 5 || r.stealPercent > 5);
+  if (busy.length > 0) {
+    console.log(
+      `warning: the server's cores were not quiet (other processes or the hypervisor took over 5 % of a core during ${busy.length} row(s)): ` +
+        'throughput and latency are then understated; CPU µs/query, counted from the server\'s own processes, holds up better. Run again on an idle machine.',
+    );
+  }
+  const lostRows = [...base.medians, ...(scaleMedians ?? [])].filter((r) => r.lost > 0 || r.lightLost > 0 || r.unexpectedRcodes > 0);
+  for (const r of lostRows) console.log(`note: ${r.server} ${r.label}: ${r.lost} lost at saturation, ${r.lightLost} lost at light load, ${r.unexpectedRcodes} unexpected rcodes`);
+  console.log(`\nJSON: ${JSON_FILE}`);
+  // An incomplete measurement is a failure; a target not met is a result.
+  return scale && !scale.ready ? 1 : 0;
+}
+
+let status = 1;
+try {
+  status = await main();
+} catch (err) {
+  if (!interrupted()) console.error(`bench failed: ${(err as Error).message}`);
+} finally {
+  await cleanup();
+}
+process.exit(status);
