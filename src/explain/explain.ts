@@ -14,6 +14,7 @@ import { candidates } from '../policies/candidates.js';
 import { createChooser } from '../policies/choose.js';
 import { memberDistanceKm, type GeoLevel, type Narrowed } from '../policies/geo.js';
 import type { PolicyState } from '../policies/policy.js';
+import type { WrrState } from '../policies/wrr.js';
 import { rdataText } from './rdata-text.js';
 
 export interface ExplainDeps {
@@ -100,8 +101,8 @@ export interface Explanation {
 }
 
 function copyState(live: PolicyState, locate: (c: Client) => ClientLocation, decided: NonNullable<PolicyState['geo']['decided']>): PolicyState {
-  const wrr = new Map<string, Map<number, number>>();
-  for (const [key, current] of live.wrr) wrr.set(key, new Map(current));
+  const wrr: WrrState = new Map();
+  for (const [key, rotation] of live.wrr) wrr.set(key, rotation.clone());
   return { wrr, geo: { locator: live.geo.locator ? { locate } : undefined, decided } };
 }
 

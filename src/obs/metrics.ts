@@ -152,11 +152,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['pool'] as const,
     registers: [registry],
   });
+  // Counted on the answer path into plain arrays (policies/choice-metrics.ts) and added here whenever the
+  // metrics are read: a label lookup per answered member would cost more than choosing the members.
+  const beforePoolAnswersRead = new Set<() => void>();
   const poolAnswers = new Counter({
     name: 'lbdns_pool_answers_total',
     help: 'Times a member was handed out in a pool answer (any position)',
     labelNames: ['pool', 'member'] as const,
     registers: [registry],
+    collect() {
+      for (const flush of beforePoolAnswersRead) flush();
+    },
   });
 
   // GeoDNS. Levels are the fixed list region/country/continent/nearest/all; pools are bounded by configuration.
@@ -205,6 +211,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     healthTransitions,
     poolFailOpen,
     poolAnswers,
+    beforePoolAnswersRead,
     geoAnswers,
     geoLookupMisses,
   };

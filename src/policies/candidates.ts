@@ -9,6 +9,8 @@ export interface Candidate {
 
 export interface Candidates {
   readonly family: 4 | 6;
+  /** `${pool.id}/${family}`: the pool's rotation key, built once per candidate set rather than per query. */
+  readonly key: string;
   /** Up members of the chosen tier, in pool order; empty when allDown or when the family has no enabled member. */
   readonly list: readonly Candidate[];
   /** The family has enabled members and none of them is up. */
@@ -43,9 +45,10 @@ export function candidates(pool: Pool, family: 4 | 6, isUp: (memberId: number) =
       weightedInTier = true;
     }
   }
-  if (enabled === 0) return { family, list: NONE, allDown: false, failOpen: NONE };
+  const key = `${pool.id}/${family}`;
+  if (enabled === 0) return { family, key, list: NONE, allDown: false, failOpen: NONE };
   if (up.length === 0) {
-    return { family, list: NONE, allDown: true, failOpen: pool.members.filter((m) => m.enabled && m.family === family) };
+    return { family, key, list: NONE, allDown: true, failOpen: pool.members.filter((m) => m.enabled && m.family === family) };
   }
   const list: Candidate[] = [];
   for (const m of up) {
@@ -56,5 +59,5 @@ export function candidates(pool: Pool, family: 4 | 6, isUp: (memberId: number) =
       list.push({ member: m, weight: 1 });
     }
   }
-  return { family, list, allDown: false, failOpen: NONE };
+  return { family, key, list, allDown: false, failOpen: NONE };
 }

@@ -2,7 +2,7 @@
 import type { AnswerContext, Client, PoolChoice } from '../core/answer.js';
 import type { Pool, PoolMember } from '../core/snapshot.js';
 import type { HealthView } from '../health/health-view.js';
-import { candidates } from './candidates.js';
+import { candidates, type Candidates } from './candidates.js';
 import { findPolicy, policies, type Policy, type PolicyState } from './policy.js';
 
 /** Counting happens at the edge: these are bound to prom-client children (or test spies) by the caller. */
@@ -18,6 +18,13 @@ export interface ChooserHooks {
 const EMPTY: PoolChoice = Object.freeze({ members: Object.freeze([]) as readonly PoolMember[], scope: 0, allDown: false });
 const SERVFAIL: PoolChoice = Object.freeze({ members: Object.freeze([]) as readonly PoolMember[], scope: 0, allDown: true });
 
+/** The candidates of one pool object under one health view, per family: they change only when either does. */
+interface Slot {
+  view: HealthView;
+  v4: Candidates | undefined;
+  v6: Candidates | undefined;
+}
+
 export function createChooser(health: () => HealthView, state: PolicyState, hooks: ChooserHooks = {}): AnswerContext['choose'] {
   const warned = new Set<string>();
   const policyOf = (pool: Pool): Policy => {
@@ -30,10 +37,29 @@ export function createChooser(health: () => HealthView, state: PolicyState, hook
     }
     return policies.wrr;
   };
+  // Keyed by the snapshot's pool objects: a reload brings new objects, and the old slots go with the old snapshot.
+  const slots = new WeakMap<Pool, Slot>();
+  const candidatesOf = (pool: Pool, family: 4 | 6, view: HealthView): Candidates => {
+    let slot = slots.get(pool);
+    if (slot === undefined) {
+      slot = { view, v4: undefined, v6: undefined };
+      slots.set(pool, slot);
+    } else if (slot.view !== view) {
+      slot.view = view;
+      slot.v4 = undefined;
+      slot.v6 = undefined;
+    }
+    let found = family === 4 ? slot.v4 : slot.v6;
+    if (found === undefined) {
+      found = candidates(pool, family, (id) => view.get(id) !== false);
+      if (family === 4) slot.v4 = found;
+      else slot.v6 = found;
+    }
+    return found;
+  };
   return (pool: Pool, family: 4 | 6, client: Client): PoolChoice => {
     // One read of the health reference per query, as with the snapshot.
-    const view = health();
-    const found = candidates(pool, family, (id) => view.get(id) !== false);
+    const found = candidatesOf(pool, family, health());
     if (found.allDown) {
       if (pool.allDown === 'servfail') return SERVFAIL;
       hooks.failOpen?.(pool, family);

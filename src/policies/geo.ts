@@ -101,7 +101,7 @@ export const geo: Policy = {
     const narrowed = narrow(candidates.list, loc);
     state.geo.decided?.(pool, narrowed, loc);
     // One rotation per place: sets of different clients never reset each other's current weights.
-    const key = `${pool.id}/${candidates.family}/geo/${narrowed.level}/${narrowed.key}`;
+    const key = `${candidates.key}/geo/${narrowed.level}/${narrowed.key}`;
     return { members: wrrSelect(state.wrr, key, narrowed.list, pool.count), scope: loc.scope };
   },
 };

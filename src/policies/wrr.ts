@@ -3,8 +3,66 @@ import type { PoolMember } from '../core/snapshot.js';
 import type { Candidate } from './candidates.js';
 import type { Policy } from './policy.js';
 
-/** Current weights: `${pool.id}/${family}` (or a policy's own key) → member id → current weight. */
-export type WrrState = Map<string, Map<number, number>>;
+/**
+ * The current weights of one rotation, in the order of the candidate list last seen. Kept as two arrays so
+ * that a pick reads and writes numbers in place: the answer path does no map lookups per member. When the
+ * list changes (a member goes down or comes back, a reload), the weights are carried over by member id.
+ */
+export class WrrRotation {
+  /** The candidate list the arrays are aligned with (identity: the chooser reuses one list per health view). */
+  list: readonly Candidate[] | undefined = undefined;
+  ids: number[] = [];
+  cur: number[] = [];
+
+  /** Aligns the arrays with `list`: members still present keep their current weight, new ones start at 0. */
+  align(list: readonly Candidate[]): void {
+    this.list = list;
+    const n = list.length;
+    let same = this.ids.length === n;
+    for (let i = 0; same && i < n; i++) same = this.ids[i] === list[i].member.id;
+    if (same) return;
+    const ids = new Array<number>(n);
+    const cur = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const id = list[i].member.id;
+      const at = this.ids.indexOf(id);
+      ids[i] = id;
+      cur[i] = at === -1 ? 0 : this.cur[at];
+    }
+    this.ids = ids;
+    this.cur = cur;
+  }
+
+  get(memberId: number): number | undefined {
+    const at = this.ids.indexOf(memberId);
+    return at === -1 ? undefined : this.cur[at];
+  }
+
+  *entries(): IterableIterator<[number, number]> {
+    for (let i = 0; i < this.ids.length; i++) yield [this.ids[i], this.cur[i]];
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, number]> {
+    return this.entries();
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  clone(): WrrRotation {
+    const copy = new WrrRotation();
+    copy.ids = this.ids.slice();
+    copy.cur = this.cur.slice();
+    return copy;
+  }
+}
+
+/** Rotations by key: `${pool.id}/${family}` (Candidates.key), or a policy's own key that starts the same way. */
+export type WrrState = Map<string, WrrRotation>;
+
+/** Above this many extra addresses per answer the rest is ordered by a sort instead of repeated scans. */
+const SCAN_LIMIT = 4;
 
 /**
  * One SWRR pick, then the rest of the answer. Each pick adds every candidate's weight to its current weight; the
@@ -16,29 +74,38 @@ export type WrrState = Map<string, Map<number, number>>;
 export function wrrSelect(state: WrrState, key: string, list: readonly Candidate[], count: number): PoolMember[] {
   const n = list.length;
   if (n === 0) return [];
-  let current = state.get(key);
-  if (!current) state.set(key, (current = new Map()));
-  const cur = new Array<number>(n);
+  let rotation = state.get(key);
+  if (rotation === undefined) state.set(key, (rotation = new WrrRotation()));
+  if (rotation.list !== list) rotation.align(list);
+  const cur = rotation.cur;
   let total = 0;
   let best = 0;
   for (let i = 0; i < n; i++) {
-    const c = list[i];
-    cur[i] = (current.get(c.member.id) ?? 0) + c.weight;
-    total += c.weight;
+    const w = list[i].weight;
+    cur[i] += w;
+    total += w;
     if (cur[i] > cur[best]) best = i;
   }
   cur[best] -= total;
-  for (let i = 0; i < n; i++) current.set(list[i].member.id, cur[i]);
-  if (current.size > n) {
-    const keep = new Set(list.map((c) => c.member.id));
-    for (const id of current.keys()) if (!keep.has(id)) current.delete(id);
-  }
   const out = [list[best].member];
-  if (count <= 1 || n === 1) return out;
+  const extra = Math.min(count, n) - 1;
+  if (extra <= 0) return out;
+  if (extra <= SCAN_LIMIT) {
+    // A few scans: each takes the highest current weight not yet answered (the earliest on ties).
+    for (let k = 0; k < extra; k++) {
+      let pick = -1;
+      for (let i = 0; i < n; i++) {
+        if (out.includes(list[i].member)) continue;
+        if (pick === -1 || cur[i] > cur[pick]) pick = i;
+      }
+      out.push(list[pick].member);
+    }
+    return out;
+  }
   const rest: number[] = [];
   for (let i = 0; i < n; i++) if (i !== best) rest.push(i);
   rest.sort((a, b) => cur[b] - cur[a] || a - b);
-  for (let i = 0; i < rest.length && out.length < count; i++) out.push(list[rest[i]].member);
+  for (let i = 0; i < extra; i++) out.push(list[rest[i]].member);
   return out;
 }
 
@@ -53,6 +120,6 @@ export function pruneWrrState(state: WrrState, livePoolIds: ReadonlySet<number>)
 export const wrr: Policy = {
   name: 'wrr',
   select(pool, candidates, _client, state) {
-    return { members: wrrSelect(state.wrr, `${pool.id}/${candidates.family}`, candidates.list, pool.count), scope: 0 };
+    return { members: wrrSelect(state.wrr, candidates.key, candidates.list, pool.count), scope: 0 };
   },
 };

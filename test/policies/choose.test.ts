@@ -78,4 +78,35 @@ describe('createChooser', () => {
     const failOpen = (await metrics.poolFailOpen.get()).values;
     expect(failOpen).toEqual([{ labels: { pool: 'lb.example.test' }, value: 1 }]);
   });
+
+  it('choiceMetrics adds answers only when the metrics are read, and keeps those of pools a reload replaced', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState(), choiceMetrics(metrics));
+    const first = pool([a, b], { id: 7001, count: 1, name: 'lb.example.test' });
+    for (let i = 0; i < 4; i++) choose(first, 4, client);
+    // Nothing reaches prom-client on the answer path itself.
+    expect((metrics.poolAnswers as unknown as { hashMap: Record<string, unknown> }).hashMap).toEqual({});
+    // A reload: new objects for the same pool, the old one no longer asked.
+    const second = pool([{ ...a }, { ...b }], { id: 7001, count: 1, name: 'lb.example.test' });
+    for (let i = 0; i < 4; i++) choose(second, 4, client);
+    const answers = (await metrics.poolAnswers.get()).values;
+    expect(answers.map((v) => [v.labels.member, v.value]).sort()).toEqual([['192.0.2.1', 6], ['192.0.2.2', 2]]);
+    // Read again with no answers in between: unchanged, counted once.
+    const again = (await metrics.poolAnswers.get()).values;
+    expect(again.map((v) => [v.labels.member, v.value]).sort()).toEqual([['192.0.2.1', 6], ['192.0.2.2', 2]]);
+  });
+
+  it('choiceMetrics holds at most a bounded number of pools before adding their counts', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState(), choiceMetrics(metrics));
+    const many = Array.from({ length: 5000 }, (_, i) => pool([member(`198.18.${i >> 8}.${i & 255}`)], { id: 80_000 + i, name: `p${i}.example.test` }));
+    for (const p of many) choose(p, 4, client);
+    // Past the bound the counts were added without a read.
+    const added = Object.keys((metrics.poolAnswers as unknown as { hashMap: Record<string, unknown> }).hashMap).length;
+    expect(added).toBeGreaterThan(4000);
+    expect(added).toBeLessThan(5000);
+    const values = (await metrics.poolAnswers.get()).values;
+    expect(values.length).toBe(5000);
+    expect(values.every((v) => v.value === 1)).toBe(true);
+  });
 });

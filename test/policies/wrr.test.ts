@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Client } from '../../src/core/answer.js';
 import { candidates } from '../../src/policies/candidates.js';
 import { createPolicyState } from '../../src/policies/policy.js';
-import { wrr, wrrSelect, pruneWrrState, type WrrState } from '../../src/policies/wrr.js';
+import { wrr, wrrSelect, pruneWrrState, WrrRotation, type WrrState } from '../../src/policies/wrr.js';
 import type { Pool } from '../../src/core/snapshot.js';
 import { member, pool } from './pool-fixture.js';
 
@@ -113,8 +113,58 @@ describe('wrr: state', () => {
   });
 
   it('pruning forgets pools that are gone', () => {
-    const state: WrrState = new Map([['1/4', new Map()], ['1/6', new Map()], ['2/4', new Map()]]);
+    const state: WrrState = new Map([['1/4', new WrrRotation()], ['1/6', new WrrRotation()], ['2/4', new WrrRotation()]]);
     pruneWrrState(state, new Set([2]));
     expect([...state.keys()]).toEqual(['2/4']);
+  });
+});
+
+/** The rotation as a map by member id, the rest of the answer by a full sort: the plain statement of the rule. */
+function referenceSelect(state: Map<number, number>, list: { member: { id: number }; weight: number }[], count: number): number[] {
+  const n = list.length;
+  for (const id of [...state.keys()]) if (!list.some((c) => c.member.id === id)) state.delete(id);
+  const cur = list.map((c) => (state.get(c.member.id) ?? 0) + c.weight);
+  const total = list.reduce((s, c) => s + c.weight, 0);
+  let best = 0;
+  for (let i = 1; i < n; i++) if (cur[i] > cur[best]) best = i;
+  cur[best] -= total;
+  list.forEach((c, i) => state.set(c.member.id, cur[i]));
+  const rest = list.map((_, i) => i).filter((i) => i !== best);
+  rest.sort((a, b) => cur[b] - cur[a] || a - b);
+  return [best, ...rest].slice(0, Math.min(count, n)).map((i) => list[i].member.id);
+}
+
+describe('wrr: the in-place rotation agrees with the plain rule', () => {
+  it('over 20,000 picks with random weights, counts from 1 to 12, and members leaving and coming back', () => {
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const all = Array.from({ length: 12 }, (_, i) => member(`192.0.2.${i + 1}`, { weight: Math.floor(random() * 6) }));
+    const state: WrrState = new Map();
+    const reference = new Map<number, number>();
+    let list = all.map((m) => ({ member: m, weight: m.weight || 1 }));
+    let checked = 0;
+    for (let i = 0; i < 20_000; i++) {
+      if (random() < 0.02) {
+        // Health changed: a new list object with some members gone, in pool order.
+        list = all.filter(() => random() < 0.8).map((m) => ({ member: m, weight: m.weight || 1 }));
+        if (list.length === 0) list = [{ member: all[0], weight: 1 }];
+      }
+      const count = 1 + Math.floor(random() * 12);
+      const got = wrrSelect(state, 'k', list, count).map((m) => m.id);
+      const want = referenceSelect(reference, list, count);
+      if (got.join() !== want.join()) expect({ pick: i, got }).toEqual({ pick: i, got: want });
+      checked++;
+    }
+    expect(checked).toBe(20_000);
+    expect([...state.get('k')!.entries()].sort((a, b) => a[0] - b[0])).toEqual([...reference.entries()].sort((a, b) => a[0] - b[0]));
+  });
+
+  it('keeps each pool rotation across a reload that brings new objects for the same pool', () => {
+    const members = [member('192.0.2.1', { weight: 1 }), member('192.0.2.2', { weight: 1 })];
+    const before = pool(members, { id: 9001, count: 1 });
+    const after = pool(members.map((m) => ({ ...m })), { id: 9001, count: 1 });
+    const state = createPolicyState();
+    const pick = (p: Pool) => letter(wrr.select(p, candidates(p, 4, () => true), client, state).members[0].address);
+    expect([pick(before), pick(after), pick(after), pick(before)].join('')).toBe('abab');
   });
 });
