@@ -3,6 +3,7 @@ import type { HealthCheck, Pool } from '../core/snapshot.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { HealthView } from './health-view.js';
+import { DueQueue } from './due-queue.js';
 import { probe as realProbe, type ProbeFn, type ProbeResult } from './probes.js';
 import { HealthTracker, type MemberHealth, type Transition } from './tracker.js';
 
@@ -28,9 +29,6 @@ export interface ProbeReport {
   readonly transition: Transition | undefined;
 }
 
-interface Settable {
-  set(value: number): void;
-}
 interface Observer {
   observe(value: number): void;
 }
@@ -41,14 +39,21 @@ interface Job {
   readonly address: string;
   readonly target: string;
   readonly check: HealthCheck;
-  /** Changes whenever the probe itself would change: then the job is replaced. */
-  readonly signature: string;
-  readonly upGauge: Settable | undefined;
+  /** The pool's check as text, one string shared by the pool's jobs: the job is replaced when it changes. */
+  readonly checkKey: string;
   /** Monotonic time of slot 0; slot k is due at anchor + k × interval. */
   anchor: number;
   slot: number;
-  timer: NodeJS.Timeout | undefined;
+  /** DueQueue's: nonzero while a probe slot is scheduled. */
+  queueToken: number;
   inFlight: AbortController | undefined;
+  /** The lbdns_member_up value last written (-1: none yet). */
+  lastUp: number;
+}
+
+/** Whether a job can go on as it is: same probe, same pool and answered address (for logs and metrics). */
+function sameJob(a: Job, b: Job): boolean {
+  return a.checkKey === b.checkKey && a.target === b.target && a.poolName === b.poolName && a.address === b.address;
 }
 
 const GOLDEN = 0.6180339887498949;
@@ -80,6 +85,7 @@ export class HealthMonitor {
   private readonly transitionHooks = new Set<(t: Transition) => void>();
   private readonly resultHooks = new Set<(r: ProbeReport) => void>();
   private readonly durations = new Map<string, Observer>();
+  private readonly queue = new DueQueue<Job>((job) => this.tick(job));
   private stopped = false;
   private started = false;
   private firstPending: Set<number> | undefined;
@@ -101,21 +107,21 @@ export class HealthMonitor {
     if (this.stopped) return;
     const wanted = new Map<number, Job>();
     for (const pool of pools) {
+      const checkKey = JSON.stringify(pool.check);
       for (const m of pool.members) {
         if (!m.enabled) continue;
-        const target = m.probeAddress ?? m.address;
         wanted.set(m.id, {
           memberId: m.id,
           poolName: pool.name,
           address: m.address,
-          target,
+          target: m.probeAddress ?? m.address,
           check: pool.check,
-          signature: JSON.stringify([pool.name, m.address, target, pool.check]),
-          upGauge: undefined,
+          checkKey,
           anchor: 0,
           slot: 0,
-          timer: undefined,
+          queueToken: 0,
           inFlight: undefined,
+          lastUp: -1,
         });
       }
     }
@@ -124,23 +130,24 @@ export class HealthMonitor {
       this.cancel(job);
       this.jobs.delete(id);
       this.tracker.forget(id);
-      this.metrics?.memberUp.remove(job.poolName, job.address);
+      this.metrics?.memberUp.remove({ pool: job.poolName, member: job.address });
       this.settleFirst(id);
     }
     for (const [id, fresh] of wanted) {
       const old = this.jobs.get(id);
-      if (old?.signature === fresh.signature) continue;
+      if (old !== undefined && sameJob(old, fresh)) continue;
       if (old) {
         this.cancel(old);
         // Another machine behind the same member: what we knew about the old one no longer applies.
         if (old.target !== fresh.target) this.tracker.forget(id);
-        if (old.poolName !== fresh.poolName || old.address !== fresh.address) this.metrics?.memberUp.remove(old.poolName, old.address);
+        if (old.poolName !== fresh.poolName || old.address !== fresh.address) this.metrics?.memberUp.remove({ pool: old.poolName, member: old.address });
       }
       this.tracker.track({ memberId: id, poolName: fresh.poolName, address: fresh.address, rise: fresh.check.rise, fall: fresh.check.fall });
-      const job: Job = { ...fresh, upGauge: this.metrics?.memberUp.labels(fresh.poolName, fresh.address) };
-      job.upGauge?.set(this.tracker.state(id)?.up === false ? 0 : 1);
-      this.jobs.set(id, job);
-      this.begin(job);
+      // Set by labels, not through a child kept per job: a prom-client child is five bound functions per member.
+      fresh.lastUp = this.tracker.state(id)?.up === false ? 0 : 1;
+      this.metrics?.memberUp.set({ pool: fresh.poolName, member: fresh.address }, fresh.lastUp);
+      this.jobs.set(id, fresh);
+      this.begin(fresh);
     }
     if (!this.started) {
       this.started = true;
@@ -188,6 +195,7 @@ export class HealthMonitor {
   stop(): void {
     this.stopped = true;
     for (const job of this.jobs.values()) this.cancel(job);
+    this.queue.clear();
     this.jobs.clear();
     this.finishFirst();
   }
@@ -200,12 +208,10 @@ export class HealthMonitor {
   }
 
   private arm(job: Job): void {
-    const due = job.anchor + job.slot * Math.max(1, job.check.intervalMs);
-    job.timer = setTimeout(() => this.tick(job), Math.max(0, due - performance.now()));
+    this.queue.schedule(job, job.anchor + job.slot * Math.max(1, job.check.intervalMs));
   }
 
   private tick(job: Job): void {
-    job.timer = undefined;
     if (this.stopped || this.jobs.get(job.memberId) !== job) return;
     this.run(job);
     const interval = Math.max(1, job.check.intervalMs);
@@ -261,7 +267,10 @@ export class HealthMonitor {
       let duration = this.durations.get(job.check.kind);
       if (!duration) this.durations.set(job.check.kind, (duration = this.metrics.probeDuration.labels(job.check.kind)));
       duration.observe(result.latencyMs / 1000);
-      job.upGauge?.set(state.up ? 1 : 0);
+      const up = state.up ? 1 : 0;
+      // Written only when it changes: a label lookup per probe result adds up at 80,000 members.
+      if (up !== job.lastUp) this.metrics.memberUp.set({ pool: job.poolName, member: job.address }, up);
+      job.lastUp = up;
     }
     if (transition) {
       const line = { pool: transition.poolName, member: transition.address, from: transition.from, to: transition.to, reason: transition.reason };
@@ -285,8 +294,7 @@ export class HealthMonitor {
 
   private cancel(job: Job): void {
     this.waiting.delete(job);
-    if (job.timer) clearTimeout(job.timer);
-    job.timer = undefined;
+    this.queue.cancel(job);
     job.inFlight?.abort();
     job.inFlight = undefined;
   }
