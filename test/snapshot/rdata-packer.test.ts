@@ -1,0 +1,35 @@
+// RDATA in shared slabs: same bytes out, equal IPv4 addresses shared, no view spilling into its neighbour.
+import { describe, expect, it } from 'vitest';
+import { encodeRdata } from '../../src/records/content.js';
+import { RdataPacker } from '../../src/snapshot/build.js';
+
+describe('RdataPacker', () => {
+  it('returns views with the same bytes, sharing one view per distinct IPv4 address', () => {
+    const packer = new RdataPacker();
+    const a1 = packer.pack(encodeRdata('A', '192.0.2.1'));
+    const a2 = packer.pack(encodeRdata('A', '192.0.2.1'));
+    const b = packer.pack(encodeRdata('A', '192.0.2.2'));
+    const six = packer.pack(encodeRdata('AAAA', '2001:db8::1'));
+    const txt = packer.pack(encodeRdata('TXT', '"hello"'));
+    expect(a1).toBe(a2);
+    expect(b).not.toBe(a1);
+    expect([...a1]).toEqual([192, 0, 2, 1]);
+    expect([...b]).toEqual([192, 0, 2, 2]);
+    expect(Buffer.from(six).toString('hex')).toBe('20010db8000000000000000000000001');
+    expect(Buffer.from(txt).toString('latin1')).toBe('\x05hello');
+    expect(a1.buffer).toBe(txt.buffer);
+  });
+
+  it('starts a new slab when one is full, and never lets views overlap', () => {
+    const packer = new RdataPacker();
+    const views: Uint8Array[] = [];
+    for (let i = 0; i < 20_000; i++) views.push(packer.pack(encodeRdata('AAAA', `2001:db8::${i.toString(16)}`)));
+    const slabs = new Set(views.map((v) => v.buffer));
+    expect(slabs.size).toBeGreaterThan(1);
+    for (let i = 0; i < views.length; i++) expect(Buffer.from(views[i]).readUInt16BE(14)).toBe(i);
+    const big = packer.pack(new Uint8Array(70_000).fill(7));
+    expect(big.length).toBe(70_000);
+    expect(big.every((x) => x === 7)).toBe(true);
+    expect(Buffer.from(views[19_999]).readUInt16BE(14)).toBe(19_999);
+  });
+});
