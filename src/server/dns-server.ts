@@ -54,6 +54,15 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
+/**
+ * Replies go back to the address a datagram came from, which the kernel gave as a literal: nothing to resolve.
+ * node's default (dns.lookup) would test the literal again and defer every send to the next tick.
+ */
+function literalLookup(address: string, options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  const family = typeof options === 'number' ? options : address.includes(':') ? 6 : 4;
+  callback(null, address, family);
+}
+
 function formatAddress(type: number, rdata: Uint8Array): string {
   return formatRdataAddress(type === QTYPE.A ? 4 : 6, rdata);
 }
@@ -151,14 +160,17 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
 
   async function bindUdp(l: ListenAddress, port: number): Promise<dgram.Socket> {
     // A larger receive buffer rides out bursts; the kernel caps it at net.core.rmem_max.
-    const socket = dgram.createSocket({ type: l.family === 6 ? 'udp6' : 'udp4', ipv6Only: l.family === 6, recvBufferSize: 4 << 20 });
+    const socket = dgram.createSocket({
+      type: l.family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: l.family === 6,
+      recvBufferSize: 4 << 20,
+      lookup: literalLookup,
+    });
     socket.on('message', (msg, rinfo) => {
       const reply = handle(msg, rinfo.address, false);
-      if (reply) {
-        socket.send(reply, rinfo.port, rinfo.address, (err) => {
-          if (err) log.debug({ err: err.message }, 'udp send failed');
-        });
-      }
+      // No callback: node then tries the send at once and queues no completion (a reply that cannot be sent is
+      // lost, as any UDP datagram may be, and the client retries).
+      if (reply) socket.send(reply, rinfo.port, rinfo.address);
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
