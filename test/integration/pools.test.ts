@@ -104,7 +104,8 @@ beforeAll(async () => {
   for (const m of MEMBERS) {
     await sql(`insert into pool_members (pool_id, address, probe_address, weight) select id, '${m.answer}', '${m.probe}', ${m.weight} from pools where name = 'wrr.example.test'`);
   }
-  await until((a) => a.length > 0 && a.every((x) => MEMBERS.some((m) => m.answer === x)), 5000);
+  // Every member in the answers: the inserts above reload the pool one member at a time.
+  await until((a) => MEMBERS.every((m) => a.includes(m.answer)) && a.every((x) => MEMBERS.some((m) => m.answer === x)), 5000);
 });
 
 afterAll(async () => {
