@@ -106,6 +106,18 @@ export interface ProcessMemory {
   readonly pid: number;
   readonly name: string;
   readonly rssMb: number;
+  /** The process's highest RSS so far (VmHWM). */
+  readonly peakRssMb: number;
+}
+
+/** VmHWM: the most resident memory the process has had since it started. */
+export function peakRssKb(pid: number): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function commOf(pid: number): string {
@@ -118,7 +130,7 @@ function commOf(pid: number): string {
 
 /** RSS of every process of the tree (the taskset wrapper execs, so the root is the server itself). */
 export function treeMemory(pid: number): ProcessMemory[] {
-  return tree(pid).map((p) => ({ pid: p, name: commOf(p), rssMb: rssKb(p) / 1024 }));
+  return tree(pid).map((p) => ({ pid: p, name: commOf(p), rssMb: rssKb(p) / 1024, peakRssMb: peakRssKb(p) / 1024 }));
 }
 
 /**
