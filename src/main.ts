@@ -34,6 +34,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** The least time between two copies of the health view sent to the workers. */
+const HEALTH_BROADCAST_MS = 100;
 
 export interface StartOptions {
   /** Fork this many DNS worker processes instead of answering in this one (needs node:cluster). */
@@ -67,6 +69,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   const { context, policyState } = createAnswerContext(config, metrics, () => monitor.health(), log, geo.state);
   let pool: WorkerPool | undefined;
   let lastContents: StoreContents | undefined;
+  let healthBroadcast: NodeJS.Timeout | undefined;
   const reloader = new Reloader({
     onSwap: (snapshot) => {
       monitor.setPools(snapshot.pools);
@@ -81,7 +84,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       lastContents = loaded.contents;
       if (loaded.kind === 'zones') pool?.broadcastZones(loaded.names, loaded.part);
       else pool?.broadcastContents(loaded.contents);
-      pool?.broadcastHealth(monitor.health());
+      pool?.broadcastHealth(monitor.health(true));
       servingFromFile = undefined;
       metrics.lastSync.set(Date.now() / 1000);
       saver(loaded.contents);
@@ -179,8 +182,16 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     // A restart must not hand out dead members: one probe round (bounded by the longest timeout) first.
     await monitor.firstRound();
     if (workerCount > 1) {
-      pool = new WorkerPool({ count: workerCount, log: log.child({ component: 'workers' }), contents: () => lastContents, health: () => monitor.health() });
-      monitor.onTransition(() => pool?.broadcastHealth(monitor.health()));
+      pool = new WorkerPool({ count: workerCount, log: log.child({ component: 'workers' }), contents: () => lastContents, health: () => monitor.health(true) });
+      // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
+      // the whole view at most every HEALTH_BROADCAST_MS, not one per transition.
+      monitor.onTransition(() => {
+        if (healthBroadcast !== undefined) return;
+        healthBroadcast = setTimeout(() => {
+          healthBroadcast = undefined;
+          pool?.broadcastHealth(monitor.health(true));
+        }, HEALTH_BROADCAST_MS);
+      });
       dns = pool;
       await pool.start();
     } else dns = await startDnsServer({
@@ -199,6 +210,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   } catch (err) {
     stopRole?.();
     monitor.stop();
+    if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
     await reporter.stop().catch(() => undefined);
     await dns?.close();
     await http?.close();
@@ -213,6 +225,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       stopRole?.();
       reloader.stop();
       monitor.stop();
+      if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
       await reporter.stop();
       await running.dns.close();
       await running.http.close();

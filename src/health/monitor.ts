@@ -166,8 +166,9 @@ export class HealthMonitor {
     return this.first;
   }
 
-  health(): HealthView {
-    return this.tracker.view();
+  /** The view answers read (published at a bounded rate with many members; `fresh`: with every change so far). */
+  health(fresh = false): HealthView {
+    return this.tracker.view(fresh);
   }
 
   states(): MemberReport[] {

@@ -1,7 +1,7 @@
 // The rise/fall state machine with a scripted clock: first result decides, thresholds after, transitions only.
 import { describe, expect, it } from 'vitest';
 import { isUp } from '../../src/health/health-view.js';
-import { HealthTracker, type Transition } from '../../src/health/tracker.js';
+import { HealthTracker, PUBLISH_MS_PER_MEMBER, PUBLISH_THROTTLE_FROM, type Transition } from '../../src/health/tracker.js';
 
 const ok = { ok: true, reason: 'HTTP 200', latencyMs: 3 };
 const fail = { ok: false, reason: 'HTTP 503', latencyMs: 4 };
@@ -93,5 +93,45 @@ describe('HealthTracker', () => {
     tracker.track({ memberId: 7, poolName: 'lb.example.test', address: '192.0.2.7', rise: 5, fall: 3 });
     const { transitions } = feed('-');
     expect(transitions).toMatchObject([{ poolName: 'lb.example.test', from: 'up', to: 'down' }]);
+  });
+});
+
+describe('HealthTracker view publication with many members', () => {
+  it('publishes a burst of changes at a bounded rate above PUBLISH_THROTTLE_FROM members, and fresh views at once', async () => {
+    const tracker = new HealthTracker();
+    const n = 20_000;
+    expect(n).toBeGreaterThan(PUBLISH_THROTTLE_FROM);
+    for (let id = 1; id <= n; id++) tracker.track({ memberId: id, poolName: 'p', address: '192.0.2.1', rise: 1, fall: 1 });
+    const ok = { ok: true, reason: 'HTTP 200', latencyMs: 1 };
+    const bad = { ok: false, reason: 'timeout', latencyMs: 1 };
+    tracker.record(1, ok);
+    const first = tracker.view();
+    expect(first.get(1)).toBe(true);
+    // Within the wait (20,000 × PUBLISH_MS_PER_MEMBER ms) further changes are held back…
+    const t0 = performance.now();
+    tracker.record(2, bad);
+    const held = tracker.view();
+    if (performance.now() - t0 < n * PUBLISH_MS_PER_MEMBER) {
+      expect(held).toBe(first);
+      expect(held.get(2)).toBeUndefined();
+    }
+    // …a fresh view has them at once…
+    const fresh = tracker.view(true);
+    expect(fresh.get(2)).toBe(false);
+    tracker.record(3, bad);
+    // …and after the wait the next view has every change.
+    await new Promise((r) => setTimeout(r, n * PUBLISH_MS_PER_MEMBER + 5));
+    const later = tracker.view();
+    expect(later.get(3)).toBe(false);
+    expect(later.size).toBe(3);
+  });
+
+  it('publishes every change at once with few members', () => {
+    const tracker = new HealthTracker();
+    for (let id = 1; id <= 10; id++) tracker.track({ memberId: id, poolName: 'p', address: '192.0.2.1', rise: 1, fall: 1 });
+    for (let id = 1; id <= 10; id++) {
+      tracker.record(id, { ok: id % 2 === 0, reason: '', latencyMs: 1 });
+      expect(tracker.view().get(id)).toBe(id % 2 === 0);
+    }
   });
 });
