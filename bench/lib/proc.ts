@@ -84,13 +84,18 @@ export function treeCpuSeconds(pid: number): number {
   return ticks / CLK_TCK;
 }
 
-export function rssKb(pid: number): number {
+/** A `kB` field of /proc/<pid>/status (VmRSS, VmHWM…); 0 when the process is gone. */
+function statusKb(pid: number, field: string): number {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
   }
+}
+
+export function rssKb(pid: number): number {
+  return statusKb(pid, 'VmRSS');
 }
 
 /** Open file descriptors of one process (sockets included). */
@@ -112,12 +117,7 @@ export interface ProcessMemory {
 
 /** VmHWM: the most resident memory the process has had since it started. */
 export function peakRssKb(pid: number): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
+  return statusKb(pid, 'VmHWM');
 }
 
 function commOf(pid: number): string {
