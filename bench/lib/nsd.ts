@@ -7,6 +7,7 @@ import { buildQuery } from '../../test/helpers/wire.js';
 import { ask } from './dns-client.js';
 import { onCleanup } from './cleanup.js';
 import { endTree, procId, tree, type ProcId } from './proc.js';
+import { nsdConf } from '../../test/helpers/nsd-conf.js';
 
 const run = promisify(execFile);
 
@@ -42,28 +43,15 @@ export async function startNsd(opts: { dir: string; port: number; zones: readonl
   const conf = join(dir, 'nsd.conf');
   writeFileSync(
     conf,
-    `server:
-  ip-address: 127.0.0.1@${port}
-  port: ${port}
-  username: ""
-  chroot: ""
-  zonesdir: "${dir}"
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  pidfile: "${dir}/nsd.pid"
-  xfrdfile: "${dir}/xfrd.state"
-  logfile: "${dir}/nsd.log"
-  server-count: 1
-  hide-version: yes
-  minimal-responses: yes
-  # NSD's response rate limiting is on by default (200/s per class): off, as it is for lbdns here.
-  rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-  verbosity: 1
-remote-control:
-  control-enable: no
-${opts.zones.map((z) => `zone:\n  name: ${z}\n  zonefile: ${z}.zone\n`).join('')}`,
+    nsdConf({
+      dir,
+      port,
+      zones: opts.zones,
+      // NSD's response rate limiting is on by default (200/s per class): off, as it is for lbdns here.
+      serverExtra: '  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n  verbosity: 1\n',
+    }),
   );
+
   const [cmd, argv] = opts.cpus ? ['taskset', ['-c', opts.cpus, nsd, '-d', '-c', conf]] : [nsd, ['-d', '-c', conf]];
   const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderrText = '';

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { dig, type DigRecord } from '../helpers/dig.js';
 import { ROOT, startInProcess, type TestServer } from '../helpers/server.js';
+import { nsdConf } from '../helpers/nsd-conf.js';
 
 const run = promisify(execFile);
 const NSD = '/usr/sbin/nsd';
@@ -40,29 +41,8 @@ beforeAll(async () => {
   });
   nsdPort = await freePort();
   const conf = join(dir, 'nsd.conf');
-  writeFileSync(
-    conf,
-    `server:
-  ip-address: 127.0.0.1@${nsdPort}
-  port: ${nsdPort}
-  username: ""
-  chroot: ""
-  zonesdir: "${dir}"
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  pidfile: "${dir}/nsd.pid"
-  xfrdfile: "${dir}/xfrd.state"
-  logfile: "${dir}/nsd.log"
-  server-count: 1
-  hide-version: yes
-  minimal-responses: yes
-remote-control:
-  control-enable: no
-zone:
-  name: example.test
-  zonefile: example.test.zone
-`,
-  );
+  writeFileSync(conf, nsdConf({ dir, port: nsdPort, zones: ['example.test'] }));
+
   nsd = spawn(NSD, ['-d', '-c', conf], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     const r = await dig('127.0.0.1', nsdPort, ['example.test', 'SOA'], { timeoutSec: 1 }).catch(() => undefined);
