@@ -19,22 +19,21 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# 1. Compile: dev dependencies (typescript) and the sources.
+# 1. Build: dev dependencies (esbuild) and the sources; `npm ci` runs `prepare`, which bundles src/ into dist/.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
-RUN npm run build
+RUN npm ci --no-audit --no-fund
 
-# 2. Runtime dependencies only.
+# 2. Runtime dependencies only (no build step: the bundle comes from stage 1).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# 3. The image: compiled dist/, production node_modules, migrations; no src/, so bin/lbdns.js loads dist/.
+# 3. The image: the bundle in dist/, production node_modules, migrations; no src/ and no transpiler.
 FROM ${NODE_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin \
@@ -42,8 +41,7 @@ RUN apt-get update \
  && apt-get purge -y libcap2-bin && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
  && groupadd --system lbdns \
  && useradd --system --gid lbdns --home-dir /var/lib/lbdns --shell /usr/sbin/nologin lbdns \
- && install -d -o lbdns -g lbdns -m 0750 /var/lib/lbdns \
- && install -d -m 0755 /etc/lbdns/zones
+ && install -d -o lbdns -g lbdns -m 0750 /var/lib/lbdns
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -54,8 +52,7 @@ COPY migrations ./migrations
 ENV NODE_ENV=production \
     LBDNS_LISTEN=0.0.0.0:53,[::]:53 \
     LBDNS_HTTP_LISTEN=0.0.0.0:9153 \
-    LBDNS_DATA_DIR=/var/lib/lbdns \
-    LBDNS_ZONES_DIR=/etc/lbdns/zones
+    LBDNS_DATA_DIR=/var/lib/lbdns
 
 USER lbdns
 EXPOSE 53/udp 53/tcp 9153/tcp

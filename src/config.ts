@@ -1,8 +1,10 @@
 // Configuration: every LBDNS_* variable parsed once with zod, frozen, and handed out in slices.
 import { availableParallelism, hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LbdnsError } from './errors.js';
+import { parseNetwork } from './geo/address.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -41,6 +43,46 @@ const listenList = z.string().transform((value, ctx) => {
 });
 
 const oneListen = listenList.refine((l) => l.length === 1, 'takes exactly one addr:port').transform((l) => l[0]);
+/** LBDNS_WORKERS may be set up to this; each worker holds a full copy of the snapshot. */
+export const MAX_WORKERS = 64;
+/** The default never exceeds this: past it, more workers add memory (a snapshot each) faster than answers. */
+export const MAX_DEFAULT_WORKERS = 8;
+
+/**
+ * CPUs this process may really use: the affinity mask (os.availableParallelism) and, in a container, the
+ * cgroup v2 CPU quota (cpu.max "200000 100000" is 2 CPUs), which Node 20 does not look at. A container
+ * limited to 2 CPUs on a 64-core host must not start 64 workers, each with a full snapshot.
+ */
+export function usableCpus(readCpuMax: () => string | undefined = readCgroupCpuMax): number {
+  let cpus = availableParallelism();
+  const [quota, period] = (readCpuMax() ?? '').trim().split(/\s+/);
+  if (quota !== undefined && quota !== 'max' && Number(quota) > 0 && Number(period) > 0) cpus = Math.min(cpus, Math.ceil(Number(quota) / Number(period)));
+  return Math.max(1, cpus);
+}
+
+function readCgroupCpuMax(): string | undefined {
+  try {
+    return readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const defaultWorkers = (): number => Math.min(usableCpus(), MAX_DEFAULT_WORKERS);
+
+/** Comma-separated CIDR networks (v4 and v6; a bare address is its /32 or /128), host bits clear. */
+const networkList = z.string().transform((value, ctx) => {
+  const out: string[] = [];
+  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!parseNetwork(part)) {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not an address or CIDR network with its host bits clear (e.g. 198.18.0.11/32, 2001:db8::/56)` });
+      return z.NEVER;
+    }
+    out.push(part);
+  }
+  return out;
+});
+
 const bool = z.enum(['0', '1', 'true', 'false', 'yes', 'no', 'on', 'off']).transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -48,7 +90,7 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const envSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   LBDNS_DATA_DIR: z.string().min(1).default('./data'),
-  LBDNS_ZONES_DIR: z.string().min(1).default('./zones'),
+  LBDNS_SEED_DIR: z.string().min(1).optional(),
   LBDNS_LISTEN: listenList.default([{ host: '127.0.0.1', port: 5300, family: 4 }]),
   LBDNS_HTTP_LISTEN: oneListen.default({ host: '127.0.0.1', port: 9153, family: 4 }),
   LBDNS_EMBEDDED_PG_LISTEN: oneListen.default({ host: '127.0.0.1', port: 5433, family: 4 }),
@@ -59,8 +101,7 @@ const envSchema = z.object({
   LBDNS_RELOAD_DEBOUNCE_MS: int(0, 5_000).default(50),
   LBDNS_POLL_INTERVAL: z.coerce.number().min(0.1).max(3600).default(2),
   LBDNS_CHANGE_FEED: z.enum(['listen', 'poll']).default('listen'),
-  LBDNS_SEED_ZONES: bool.default(true),
-  LBDNS_WORKERS: int(1, 64).default(availableParallelism()),
+  LBDNS_WORKERS: int(1, MAX_WORKERS).default(defaultWorkers()),
   LBDNS_SNAPSHOT_FILE: z.string().min(1).optional(),
   LBDNS_ROLE_FILE: z.string().min(1).optional(),
   LBDNS_GEOIP_DB: z.string().min(1).optional(),
@@ -69,6 +110,8 @@ const envSchema = z.object({
   LBDNS_RRL_SLIP: int(0, 100).default(2),
   LBDNS_RRL_IPV4_PREFIX: int(8, 32).default(24),
   LBDNS_RRL_IPV6_PREFIX: int(16, 128).default(56),
+  LBDNS_RRL_EXEMPT: networkList.default([]),
+  LBDNS_HEALTH_WRITE_INTERVAL: z.coerce.number().min(1).max(3600).default(30),
   LBDNS_TCP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
   LBDNS_TCP_MAX_PER_CLIENT: int(1, 1_000_000).default(32),
   LBDNS_TCP_MAX_QUERIES: int(0, 10_000_000).default(1000),
@@ -86,8 +129,8 @@ export interface Config {
     readonly dataDir: string;
     readonly embeddedListen: ListenAddress;
   };
-  readonly zonesDir: string;
-  readonly seedZones: boolean;
+  /** *.zone files (and pools.json) loaded into a store that holds no zone yet; undefined: never seed. */
+  readonly seedDir: string | undefined;
   /** The last good store contents, written after every load (default: <dataDir>/snapshot.json). */
   readonly snapshotFile: string;
   readonly dns: {
@@ -97,8 +140,17 @@ export interface Config {
     readonly tcpIdleMs: number;
     readonly nodeName: string;
     readonly tcp: { readonly maxConnections: number; readonly maxPerClient: number; readonly maxQueries: number; readonly maxBuffered: number };
-    readonly rrl: { readonly ratePerSecond: number; readonly slip: number; readonly ipv4Prefix: number; readonly ipv6Prefix: number };
+    readonly rrl: {
+      readonly ratePerSecond: number;
+      readonly slip: number;
+      readonly ipv4Prefix: number;
+      readonly ipv6Prefix: number;
+      /** Networks never rate limited (CIDR text). */
+      readonly exempt: readonly string[];
+    };
   };
+  /** member_health rows: written on a state change, otherwise at most once per writeIntervalMs per member. */
+  readonly healthRows: { readonly writeIntervalMs: number };
   readonly http: { readonly listen: ListenAddress; readonly status: boolean; readonly explain: boolean };
   /** GeoIP database (undefined: the bundled one) and how many lookups to cache. */
   readonly geo: { readonly database: string | undefined; readonly cacheSize: number };
@@ -131,9 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   return deepFreeze({
     store: { databaseUrl: e.DATABASE_URL, dataDir: resolve(e.LBDNS_DATA_DIR), embeddedListen: e.LBDNS_EMBEDDED_PG_LISTEN },
-    zonesDir: resolve(e.LBDNS_ZONES_DIR),
+    seedDir: e.LBDNS_SEED_DIR === undefined ? undefined : resolve(e.LBDNS_SEED_DIR),
     snapshotFile: resolve(e.LBDNS_SNAPSHOT_FILE ?? `${e.LBDNS_DATA_DIR}/snapshot.json`),
-    seedZones: e.LBDNS_SEED_ZONES,
     dns: {
       workers: e.LBDNS_WORKERS,
       listen: e.LBDNS_LISTEN,
@@ -145,8 +196,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxQueries: e.LBDNS_TCP_MAX_QUERIES,
         maxBuffered: e.LBDNS_TCP_MAX_BUFFERED,
       },
-      rrl: { ratePerSecond: e.LBDNS_RRL_RATE, slip: e.LBDNS_RRL_SLIP, ipv4Prefix: e.LBDNS_RRL_IPV4_PREFIX, ipv6Prefix: e.LBDNS_RRL_IPV6_PREFIX },
+      rrl: {
+        ratePerSecond: e.LBDNS_RRL_RATE,
+        slip: e.LBDNS_RRL_SLIP,
+        ipv4Prefix: e.LBDNS_RRL_IPV4_PREFIX,
+        ipv6Prefix: e.LBDNS_RRL_IPV6_PREFIX,
+        exempt: e.LBDNS_RRL_EXEMPT,
+      },
     },
+    healthRows: { writeIntervalMs: Math.round(e.LBDNS_HEALTH_WRITE_INTERVAL * 1000) },
     http: { listen: e.LBDNS_HTTP_LISTEN, status: e.LBDNS_HTTP_STATUS, explain: e.LBDNS_HTTP_EXPLAIN },
     roleFile: e.LBDNS_ROLE_FILE ? resolve(e.LBDNS_ROLE_FILE) : undefined,
     geo: { database: e.LBDNS_GEOIP_DB === undefined ? undefined : resolve(e.LBDNS_GEOIP_DB), cacheSize: e.LBDNS_GEOIP_CACHE },

@@ -150,10 +150,12 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     });
     try {
       await store.migrate();
-      if (config.seedZones) {
-        const seeded = await store.seedIfEmpty(config.zonesDir);
+      // Only when asked (`npm start`, `serve --seed DIR`, LBDNS_SEED_DIR): an operator's empty production
+      // database must stay empty rather than fill with sample zones.
+      if (config.seedDir !== undefined) {
+        const seeded = await store.seedIfEmpty(config.seedDir);
         if (seeded.length) {
-          const pools = await seedPools(store, config.zonesDir);
+          const pools = await seedPools(store, config.seedDir);
           log.info({ zones: seeded, pools }, 'seeded an empty store from the zones directory');
         }
       }

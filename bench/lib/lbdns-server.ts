@@ -65,8 +65,6 @@ export async function startLbdns(o: LbdnsOptions): Promise<LbdnsProcess> {
     LBDNS_LISTEN: `127.0.0.1:${dnsPort}`,
     LBDNS_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
     LBDNS_DATA_DIR: o.dataDir,
-    LBDNS_ZONES_DIR: join(ROOT, 'zones'),
-    LBDNS_SEED_ZONES: 'false',
     LBDNS_NODE_NAME: 'bench',
     // Throughput from one client address: response rate limiting would (rightly) drop most of it.
     LBDNS_RRL_RATE: '0',

@@ -1,65 +1,29 @@
 // The CLI's command table and its one error edge: every failure is one stderr line and an exit status.
-import { loadConfig, type Config } from '../config.js';
+//
+// Commands are loaded when named: `lbdns --help` reads only ./usage.js, and `lbdns zone list` loads the
+// zone commands and the store, not the server (each command stays within the CLI's 300 ms budget).
+import type { Config } from '../config.js';
 import { LbdnsError, type ErrorCode } from '../errors.js';
-import { openStore } from '../store/store.js';
-import { parseCommand, withStore, type CliContext, type Command } from './command.js';
-import { explainCommand } from './explain-command.js';
-import { geoCommand } from './geo-command.js';
-import { memberCommand } from './member-command.js';
-import { poolCommand } from './pool-command.js';
-import { recordCommand } from './record-command.js';
-import { statusCommand } from './status-command.js';
-import { zoneCommand } from './zone-command.js';
-import { z } from 'zod';
+import type { CliContext, Command } from './command.js';
+import { GROUP_SUMMARY, USAGE } from './usage.js';
 
-const serve: Command = {
-  usage: ['serve'],
-  summary: 'run the DNS server (configured by LBDNS_* variables and DATABASE_URL)',
-  async run(args, ctx) {
-    parseCommand(args, { command: 'serve', options: {}, schema: z.object({}), positionals: [0, 0], names: 'no arguments' });
-    // Imported here so that zone and record commands do not load the server.
-    const { serve: run } = await import('../main.js');
-    await run(ctx.config());
-  },
+/** Every command by name, loaded on first use. A new command is one line here and its usage in ./usage.ts. */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  serve: async () => (await import('./serve-command.js')).serveCommand,
+  migrate: async () => (await import('./serve-command.js')).migrateCommand,
+  zone: async () => (await import('./zone-command.js')).zoneCommand,
+  record: async () => (await import('./record-command.js')).recordCommand,
+  pool: async () => (await import('./pool-command.js')).poolCommand,
+  member: async () => (await import('./member-command.js')).memberCommand,
+  geo: async () => (await import('./geo-command.js')).geoCommand,
+  status: async () => (await import('./status-command.js')).statusCommand,
+  explain: async () => (await import('./explain-command.js')).explainCommand,
 };
 
-const migrate: Command = {
-  usage: ['migrate'],
-  summary: 'apply pending schema migrations',
-  async run(args, ctx) {
-    parseCommand(args, { command: 'migrate', options: {}, schema: z.object({}), positionals: [0, 0], names: 'no arguments' });
-    const applied = await withStore(ctx, (s) => s.migrate(), { migrate: false });
-    ctx.out(applied.length === 0 ? 'schema is up to date' : `applied ${applied.join(', ')}`);
-  },
-};
-
-const help: Command = {
-  usage: ['help'],
-  summary: 'show this help',
-  async run(_args, ctx) {
-    ctx.out(helpText());
-  },
-};
-
-/**
- * Every command by name. Later commands (pool, member, status, explain) are one entry each here,
- * usually a group() of subcommands in their own file.
- */
-export const COMMANDS: Readonly<Record<string, Command>> = {
-  serve,
-  migrate,
-  zone: zoneCommand,
-  record: recordCommand,
-  pool: poolCommand,
-  member: memberCommand,
-  geo: geoCommand,
-  status: statusCommand,
-  explain: explainCommand,
-  help,
-};
+export const COMMAND_NAMES: readonly string[] = [...Object.keys(COMMANDS), 'help'];
 
 export function helpText(): string {
-  const lines = Object.values(COMMANDS).flatMap((c) => c.usage.map((u) => `  lbdns ${u}`));
+  const lines = Object.values(USAGE).flatMap((c) => c.usage.map((u) => `  lbdns ${u}`));
   return [
     'usage:',
     ...lines,
@@ -68,6 +32,16 @@ export function helpText(): string {
     'embedded store in LBDNS_DATA_DIR is used (through the running server when there is one).',
     'Exit status: 0 done, 1 failed (not found, conflict, store unavailable), 2 invalid input or usage.',
   ].join('\n');
+}
+
+/** Usage lines for `lbdns WORDS --help`: the most specific command the words name. */
+function usageFor(words: readonly string[]): string {
+  const [name, sub] = words;
+  const exact = (USAGE as Readonly<Record<string, { readonly usage: readonly string[] }>>)[sub === undefined ? name : `${name} ${sub}`] ??
+    (USAGE as Readonly<Record<string, { readonly usage: readonly string[] }>>)[name];
+  const lines = exact?.usage ?? Object.entries(USAGE).filter(([k]) => k.startsWith(`${name} `)).flatMap(([, u]) => u.usage);
+  const summary = exact === undefined ? GROUP_SUMMARY[name] : undefined;
+  return [...lines.map((u) => `usage: lbdns ${u}`), ...(summary ? [`(${summary})`] : [])].join('\n');
 }
 
 // Input the operator can fix by retyping the command: status 2, as for usage errors.
@@ -82,26 +56,25 @@ export interface CliIo {
 /** Runs one command line; returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h') {
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout)(helpText());
     return name === undefined ? 2 : 0;
   }
-  let config: Config | undefined;
-  const ctx: CliContext = {
-    config: () => (config ??= loadConfig(io.env)),
-    openStore: (opts) => openStore(ctx.config().store, { role: 'client', migrate: opts?.migrate }),
-    out: io.stdout,
-  };
   try {
-    const command = COMMANDS[name];
-    if (command === undefined) throw new LbdnsError('E_INPUT', `unknown command "${name}" (try: lbdns help)`);
+    const load = COMMANDS[name];
+    if (load === undefined) throw new LbdnsError('E_INPUT', `unknown command "${name}" (try: lbdns help)`);
     const flags = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
     if (flags.includes('--help') || flags.includes('-h')) {
-      let shown = command;
-      for (const word of flags) shown = shown.subcommands?.[word] ?? shown;
-      io.stdout(shown.usage.map((u) => `usage: lbdns ${u}`).join('\n'));
+      io.stdout(usageFor([name, ...flags.filter((f) => !f.startsWith('-'))]));
       return 0;
     }
+    const [{ loadConfig }, { openStore }, command] = await Promise.all([import('../config.js'), import('../store/store.js'), load()]);
+    let config: Config | undefined;
+    const ctx: CliContext = {
+      config: () => (config ??= loadConfig(io.env)),
+      openStore: (opts) => openStore(ctx.config().store, { role: 'client', migrate: opts?.migrate }),
+      out: io.stdout,
+    };
     await command.run(args, ctx);
     return 0;
   } catch (err) {

@@ -5,6 +5,7 @@ import { LbdnsError } from '../errors.js';
 import type { Explanation } from '../explain/explain.js';
 import { renderText } from '../explain/render-text.js';
 import { parseCommand, usageError, type Command } from './command.js';
+import { USAGE } from './usage.js';
 
 const TIMEOUT_MS = 5000;
 
@@ -39,8 +40,7 @@ async function ask(base: string, params: URLSearchParams): Promise<Explanation> 
 }
 
 export const explainCommand: Command = {
-  usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'],
-  summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer",
+  ...USAGE['explain'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'explain',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GeoNetworkSummary } from '../store/store.js';
 import { group, numberOption, parseCommand, withStore, type Command } from './command.js';
 import { table } from './table.js';
+import { GROUP_SUMMARY, USAGE } from './usage.js';
 
 function location(g: GeoNetworkSummary): string {
   const parts = [g.country, g.continent, g.region].filter((x) => x !== null);
@@ -11,8 +12,7 @@ function location(g: GeoNetworkSummary): string {
 }
 
 const add: Command = {
-  usage: ['geo add CIDR [--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y] [--note TEXT]'],
-  summary: 'place the clients of a network (private ranges, known resolvers) at a location',
+  ...USAGE['geo add'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'geo add',
@@ -42,8 +42,7 @@ const add: Command = {
 };
 
 const rm: Command = {
-  usage: ['geo rm CIDR'],
-  summary: 'remove a geo network',
+  ...USAGE['geo rm'],
   async run(args, ctx) {
     const { positionals } = parseCommand(args, { command: 'geo rm', options: {}, schema: z.object({}), positionals: [1, 1], names: 'CIDR' });
     await withStore(ctx, (s) => s.removeGeoNetwork(positionals[0]));
@@ -52,8 +51,7 @@ const rm: Command = {
 };
 
 const list: Command = {
-  usage: ['geo list [--json]'],
-  summary: 'list geo networks',
+  ...USAGE['geo list'],
   async run(args, ctx) {
     const { values } = parseCommand(args, {
       command: 'geo list',
@@ -70,4 +68,4 @@ const list: Command = {
   },
 };
 
-export const geoCommand = group('geo', 'manage networks located ahead of GeoIP', { add, rm, list });
+export const geoCommand = group('geo', GROUP_SUMMARY.geo, { add, rm, list });

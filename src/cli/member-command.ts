@@ -4,8 +4,7 @@ import type { PoolMemberRow } from '../store/rows.js';
 import type { MemberSettings } from '../store/store.js';
 import { group, numberOption, parseCommand, usageError, withStore, type Command } from './command.js';
 import { table } from './table.js';
-
-const LOCATION = '[--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y]';
+import { GROUP_SUMMARY, USAGE } from './usage.js';
 
 const options = {
   weight: { type: 'string' },
@@ -63,8 +62,7 @@ function describe(m: PoolMemberRow): string {
 }
 
 const add: Command = {
-  usage: [`member add POOL ADDRESS [--weight N] [--priority N] [--disabled] [--probe-address IP] ${LOCATION}`],
-  summary: 'add a load balancer address to a pool',
+  ...USAGE['member add'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'member add',
@@ -81,8 +79,7 @@ const add: Command = {
 };
 
 const set: Command = {
-  usage: [`member set POOL ADDRESS [--weight N] [--priority N] [--enable|--disable] [--probe-address IP] ${LOCATION}`],
-  summary: 'change a member; --disable drains it (no answers, no probes), --enable brings it back; "" clears a field',
+  ...USAGE['member set'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'member set',
@@ -100,8 +97,7 @@ const set: Command = {
 };
 
 const rm: Command = {
-  usage: ['member rm POOL ADDRESS'],
-  summary: 'remove a member from a pool',
+  ...USAGE['member rm'],
   async run(args, ctx) {
     const { positionals } = parseCommand(args, { command: 'member rm', options: {}, schema: z.object({}), positionals: [2, 2], names: 'POOL ADDRESS' });
     const [pool, address] = positionals;
@@ -111,8 +107,7 @@ const rm: Command = {
 };
 
 const list: Command = {
-  usage: ['member list POOL [--json]'],
-  summary: "list a pool's members",
+  ...USAGE['member list'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'member list',
@@ -129,4 +124,4 @@ const list: Command = {
   },
 };
 
-export const memberCommand = group('member', "manage a pool's members", { add, set, rm, list });
+export const memberCommand = group('member', GROUP_SUMMARY.member, { add, set, rm, list });

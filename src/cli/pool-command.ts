@@ -3,8 +3,7 @@ import { z } from 'zod';
 import type { PoolCheckSettings, PoolSettings, PoolSummary } from '../store/store.js';
 import { group, numberOption, parseCommand, usageError, withStore, type Command } from './command.js';
 import { table } from './table.js';
-
-const SETTINGS = '[--policy wrr|geo] [--ttl N] [--count N] [--all-down open|servfail] [--check http|https|tcp] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]';
+import { GROUP_SUMMARY, USAGE } from './usage.js';
 
 const options = {
   policy: { type: 'string' },
@@ -83,8 +82,7 @@ function describe(p: PoolSummary): string {
 }
 
 const add: Command = {
-  usage: [`pool add NAME ${SETTINGS}`],
-  summary: 'declare a load-balanced name in the zone that holds it',
+  ...USAGE['pool add'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, { command: 'pool add', options, schema, positionals: [1, 1], names: 'NAME' });
     const settings = settingsFrom('pool add', values);
@@ -94,8 +92,7 @@ const add: Command = {
 };
 
 const set: Command = {
-  usage: [`pool set NAME ${SETTINGS.replace('[--insecure]', '[--insecure|--secure]')}`],
-  summary: 'change some settings of a pool (an empty --host goes back to the probed address)',
+  ...USAGE['pool set'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, { command: 'pool set', options, schema, positionals: [1, 1], names: 'NAME' });
     const settings = settingsFrom('pool set', values);
@@ -105,8 +102,7 @@ const set: Command = {
 };
 
 const rm: Command = {
-  usage: ['pool rm NAME'],
-  summary: 'remove a pool and its members',
+  ...USAGE['pool rm'],
   async run(args, ctx) {
     const { positionals } = parseCommand(args, { command: 'pool rm', options: {}, schema: z.object({}), positionals: [1, 1], names: 'NAME' });
     const { members } = await withStore(ctx, (s) => s.removePool(positionals[0]));
@@ -115,8 +111,7 @@ const rm: Command = {
 };
 
 const list: Command = {
-  usage: ['pool list [ZONE] [--json]'],
-  summary: 'list pools, of one zone or all',
+  ...USAGE['pool list'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'pool list',
@@ -133,4 +128,4 @@ const list: Command = {
   },
 };
 
-export const poolCommand = group('pool', 'manage load-balanced names', { add, set, rm, list });
+export const poolCommand = group('pool', GROUP_SUMMARY.pool, { add, set, rm, list });

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { RecordRow } from '../store/rows.js';
 import { group, intOption, parseCommand, withStore, type Command } from './command.js';
+import { GROUP_SUMMARY, USAGE } from './usage.js';
 
 /**
  * RDATA text from argv words. TXT words that carry no quotes of their own are one string each, so
@@ -15,8 +16,7 @@ export function contentFromWords(type: string, words: readonly string[]): string
 }
 
 const list: Command = {
-  usage: ['record list [ZONE] [--name NAME] [--json]'],
-  summary: 'list records, of one zone or all, optionally of one name',
+  ...USAGE['record list'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'record list',
@@ -41,8 +41,7 @@ const list: Command = {
 };
 
 const add: Command = {
-  usage: ['record add NAME TYPE CONTENT... [--ttl N]'],
-  summary: 'add a record (content words are joined: MX 10 mail.example.test)',
+  ...USAGE['record add'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'record add',
@@ -59,8 +58,7 @@ const add: Command = {
 };
 
 const rm: Command = {
-  usage: ['record rm NAME TYPE [CONTENT...]'],
-  summary: 'remove the records of a name and type, or only the one with CONTENT',
+  ...USAGE['record rm'],
   async run(args, ctx) {
     const { positionals } = parseCommand(args, {
       command: 'record rm',
@@ -76,4 +74,4 @@ const rm: Command = {
   },
 };
 
-export const recordCommand = group('record', 'manage records', { list, add, rm });
+export const recordCommand = group('record', GROUP_SUMMARY.record, { list, add, rm });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { NodeHealth, PoolMemberStatus } from '../store/store.js';
 import { parseCommand, withStore, type Command } from './command.js';
 import { age, isoTime, table } from './table.js';
+import { USAGE } from './usage.js';
 
 /** One word for a member across the nodes: unknown until some node reports it. */
 function overall(nodes: readonly NodeHealth[]): 'up' | 'down' | 'mixed' | 'unknown' {
@@ -34,8 +35,7 @@ function toJson(s: PoolMemberStatus): unknown {
 }
 
 export const statusCommand: Command = {
-  usage: ['status [POOL] [--json]'],
-  summary: "each pool member's state as every node sees it (up/down since when, last check, latency, last error)",
+  ...USAGE['status'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'status',

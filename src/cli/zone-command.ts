@@ -7,12 +7,12 @@ import { isValidDomainName } from '../records/domain-name.js';
 import { exportZone } from '../zonefile/export.js';
 import { parseZoneFile } from '../zonefile/parse.js';
 import { group, intOption, parseCommand, withStore, type Command } from './command.js';
+import { GROUP_SUMMARY, USAGE } from './usage.js';
 
 const MAX_TTL = 2147483647;
 
 const list: Command = {
-  usage: ['zone list [--json]'],
-  summary: 'list zones with their serial and record count',
+  ...USAGE['zone list'],
   async run(args, ctx) {
     const { values } = parseCommand(args, {
       command: 'zone list',
@@ -41,8 +41,7 @@ const soaOptions = {
 } as const;
 
 const add: Command = {
-  usage: ['zone add NAME [--mname NAME] [--rname NAME] [--ttl N] [--refresh N] [--retry N] [--expire N] [--minimum N]'],
-  summary: 'create an empty zone (SOA defaults: ns1.NAME, hostmaster.NAME)',
+  ...USAGE['zone add'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'zone add',
@@ -65,8 +64,7 @@ const add: Command = {
 };
 
 const rm: Command = {
-  usage: ['zone rm NAME'],
-  summary: 'remove a zone and all its records',
+  ...USAGE['zone rm'],
   async run(args, ctx) {
     const { positionals } = parseCommand(args, { command: 'zone rm', options: {}, schema: z.object({}), positionals: [1, 1], names: 'NAME' });
     const { records } = await withStore(ctx, (s) => s.removeZone(positionals[0]));
@@ -81,8 +79,7 @@ function originFromFileName(file: string): string | undefined {
 }
 
 const importCmd: Command = {
-  usage: ['zone import FILE [--origin NAME] [--replace]'],
-  summary: 'load a zone file (origin: --origin, else FILE named NAME.zone, else its SOA owner)',
+  ...USAGE['zone import'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'zone import',
@@ -117,8 +114,7 @@ const importCmd: Command = {
 };
 
 const exportCmd: Command = {
-  usage: ['zone export NAME [--out FILE]'],
-  summary: 'print a zone as a zone file (or write it to FILE)',
+  ...USAGE['zone export'],
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'zone export',
@@ -139,4 +135,4 @@ const exportCmd: Command = {
   },
 };
 
-export const zoneCommand = group('zone', 'manage zones', { list, add, rm, import: importCmd, export: exportCmd });
+export const zoneCommand = group('zone', GROUP_SUMMARY.zone, { list, add, rm, import: importCmd, export: exportCmd });

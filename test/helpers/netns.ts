@@ -465,7 +465,7 @@ export class Lab {
       LBDNS_LISTEN: `${VIP}:53,${NODES[id].addr}:53`,
       LBDNS_HTTP_LISTEN: '127.0.0.1:9153',
       LBDNS_NODE_NAME: NODES[id].name,
-      LBDNS_ZONES_DIR: this.opts.zonesDir ?? join(ROOT, 'zones'),
+      LBDNS_SEED_DIR: this.opts.zonesDir ?? join(ROOT, 'zones'),
       LBDNS_DATA_DIR: join(node.dir, 'data'),
       LBDNS_LOG_LEVEL: 'info',
     };

@@ -27,7 +27,7 @@ export function testEnv(extra: Record<string, string | undefined> = {}): Record<
     LBDNS_HTTP_LISTEN: '127.0.0.1:0',
     LBDNS_EMBEDDED_PG_LISTEN: '127.0.0.1:0',
     LBDNS_DATA_DIR: dataDir,
-    LBDNS_ZONES_DIR: join(ROOT, 'zones'),
+    LBDNS_SEED_DIR: join(ROOT, 'zones'),
     LBDNS_NODE_NAME: 'test-node',
     LBDNS_LOG_LEVEL: 'info',
     LBDNS_RELOAD_DEBOUNCE_MS: '20',

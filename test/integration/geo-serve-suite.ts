@@ -21,7 +21,7 @@ export function geoServeSuite(start: (env: Record<string, string | undefined>) =
 
   beforeAll(async () => {
     fx = await createGeoFixture();
-    server = await start({ DATABASE_URL: fx.db.url, LBDNS_DATA_DIR: fx.db.dataDir, LBDNS_SEED_ZONES: 'false' });
+    server = await start({ DATABASE_URL: fx.db.url, LBDNS_DATA_DIR: fx.db.dataDir, LBDNS_SEED_DIR: undefined });
   });
 
   afterAll(async () => {

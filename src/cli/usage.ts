@@ -1,0 +1,49 @@
+// Every CLI command's usage lines and summary: plain data, so `lbdns --help` answers without loading a command.
+
+export interface Usage {
+  /** One line per form, without the leading "lbdns ". */
+  readonly usage: readonly string[];
+  readonly summary: string;
+}
+
+const LOCATION = '[--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y]';
+const SETTINGS = '[--policy wrr|geo] [--ttl N] [--count N] [--all-down open|servfail] [--check http|https|tcp] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]';
+
+/** What each command group is for. */
+export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
+  zone: "manage zones",
+  record: "manage records",
+  pool: "manage load-balanced names",
+  member: "manage a pool's members",
+  geo: "manage networks located ahead of GeoIP",
+};
+
+/** Keyed by the words that name the command (`zone add`, `status`), in the order help lists them. */
+export const USAGE = {
+  serve: { usage: ['serve [--seed DIR]'], summary: 'run the DNS server (configured by LBDNS_* variables and DATABASE_URL; --seed loads DIR into an empty store)' },
+  migrate: { usage: ['migrate'], summary: 'apply pending schema migrations' },
+  'zone list': { usage: ['zone list [--json]'], summary: 'list zones with their serial and record count' },
+  'zone add': { usage: ['zone add NAME [--mname NAME] [--rname NAME] [--ttl N] [--refresh N] [--retry N] [--expire N] [--minimum N]'], summary: 'create an empty zone (SOA defaults: ns1.NAME, hostmaster.NAME)' },
+  'zone rm': { usage: ['zone rm NAME'], summary: 'remove a zone and all its records' },
+  'zone import': { usage: ['zone import FILE [--origin NAME] [--replace]'], summary: 'load a zone file (origin: --origin, else FILE named NAME.zone, else its SOA owner)' },
+  'zone export': { usage: ['zone export NAME [--out FILE]'], summary: 'print a zone as a zone file (or write it to FILE)' },
+  'record list': { usage: ['record list [ZONE] [--name NAME] [--json]'], summary: 'list records, of one zone or all, optionally of one name' },
+  'record add': { usage: ['record add NAME TYPE CONTENT... [--ttl N]'], summary: 'add a record (content words are joined: MX 10 mail.example.test)' },
+  'record rm': { usage: ['record rm NAME TYPE [CONTENT...]'], summary: 'remove the records of a name and type, or only the one with CONTENT' },
+  'pool add': { usage: [`pool add NAME ${SETTINGS}`], summary: 'declare a load-balanced name in the zone that holds it' },
+  'pool set': { usage: [`pool set NAME ${SETTINGS.replace('[--insecure]', '[--insecure|--secure]')}`], summary: 'change some settings of a pool (an empty --host goes back to the probed address)' },
+  'pool rm': { usage: ['pool rm NAME'], summary: 'remove a pool and its members' },
+  'pool list': { usage: ['pool list [ZONE] [--json]'], summary: 'list pools, of one zone or all' },
+  'member add': { usage: [`member add POOL ADDRESS [--weight N] [--priority N] [--disabled] [--probe-address IP] ${LOCATION}`], summary: 'add a load balancer address to a pool' },
+  'member set': { usage: [`member set POOL ADDRESS [--weight N] [--priority N] [--enable|--disable] [--probe-address IP] ${LOCATION}`], summary: 'change a member; --disable drains it (no answers, no probes), --enable brings it back; "" clears a field' },
+  'member rm': { usage: ['member rm POOL ADDRESS'], summary: 'remove a member from a pool' },
+  'member list': { usage: ['member list POOL [--json]'], summary: "list a pool's members" },
+  'geo add': { usage: ['geo add CIDR [--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y] [--note TEXT]'], summary: 'place the clients of a network (private ranges, known resolvers) at a location' },
+  'geo rm': { usage: ['geo rm CIDR'], summary: 'remove a geo network' },
+  'geo list': { usage: ['geo list [--json]'], summary: 'list geo networks' },
+  'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, latency, last error)" },
+  'explain': { usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'], summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer" },
+  help: { usage: ['help'], summary: 'show this help' },
+} as const satisfies Readonly<Record<string, Usage>>;
+
+export type CommandWords = keyof typeof USAGE;
