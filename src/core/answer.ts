@@ -48,6 +48,12 @@ export interface Answer {
   readonly zone: string | undefined;
   readonly pool: Pool | undefined;
   readonly choice: PoolChoice | undefined;
+  /**
+   * The name this response counts against for response rate limiting, as BIND keys it: the query name;
+   * the wildcard's parent for an answer synthesised from a wildcard; the zone for NXDOMAIN and NODATA;
+   * the delegation point for a referral. A name the snapshot or the query already holds: nothing is built.
+   */
+  readonly rateName: string | undefined;
 }
 
 /** CNAME chains longer than this are cut (resolvers give up at about this depth too). */
@@ -66,10 +72,11 @@ interface Draft {
   zone: string | undefined;
   pool: Pool | undefined;
   choice: PoolChoice | undefined;
+  rateName: string | undefined;
 }
 
 function draft(kind: AnswerKind, rcode: number, aa: boolean): Draft {
-  return { rcode, aa, kind, answer: [], authority: [], additional: [], glueRequired: false, ecsScope: 0, zone: undefined, pool: undefined, choice: undefined };
+  return { rcode, aa, kind, answer: [], authority: [], additional: [], glueRequired: false, ecsScope: 0, zone: undefined, pool: undefined, choice: undefined, rateName: undefined };
 }
 
 function pushSet(out: RR[], owner: string, set: RRset, ttl = set.ttl): void {
@@ -95,20 +102,23 @@ function findCut(zone: Zone, name: string, qtype: number): string | undefined {
   return found;
 }
 
-/** Looks a name up inside its zone: exact node, or one synthesised from a wildcard (RFC 4592). */
-function lookup(zone: Zone, name: string): { node: ZoneNode | undefined; wildcard: boolean; exists: boolean } {
+/**
+ * Looks a name up inside its zone: exact node, or one synthesised from a wildcard (RFC 4592), then
+ * `wildcard` is the closest encloser the "*" hangs from.
+ */
+function lookup(zone: Zone, name: string): { node: ZoneNode | undefined; wildcard: string | undefined; exists: boolean } {
   const node = zone.nodes.get(name);
-  if (node) return { node, wildcard: false, exists: true };
-  if (zone.emptyNonTerminals.has(name)) return { node: undefined, wildcard: false, exists: true };
+  if (node) return { node, wildcard: undefined, exists: true };
+  if (zone.emptyNonTerminals.has(name)) return { node: undefined, wildcard: undefined, exists: true };
   // Closest encloser: the nearest ancestor that exists; its "*" child is the source of synthesis.
   for (let ce = parentName(name); ce !== undefined; ce = parentName(ce)) {
     if (zone.nodes.has(ce) || zone.emptyNonTerminals.has(ce) || ce === zone.name) {
       const source = zone.nodes.get(ce === '' ? '*' : `*.${ce}`);
-      return source ? { node: source, wildcard: true, exists: true } : { node: undefined, wildcard: false, exists: false };
+      return source ? { node: source, wildcard: ce, exists: true } : { node: undefined, wildcard: undefined, exists: false };
     }
     if (ce === zone.name || ce === '') break;
   }
-  return { node: undefined, wildcard: false, exists: false };
+  return { node: undefined, wildcard: undefined, exists: false };
 }
 
 function addressSets(node: ZoneNode): RRset[] {
@@ -134,6 +144,7 @@ function addTargets(snapshot: Snapshot, d: Draft, targets: readonly string[], se
 
 function negative(d: Draft, zone: Zone, kind: 'nodata' | 'nxdomain'): void {
   d.kind = kind;
+  d.rateName = zone.name;
   d.rcode = kind === 'nxdomain' ? RCODE.NXDOMAIN : RCODE.NOERROR;
   pushSet(d.authority, zone.name, zone.soa, zone.negativeTtl);
 }
@@ -142,6 +153,7 @@ function referral(d: Draft, snapshot: Snapshot, zone: Zone, cut: string): void {
   const ns = zone.nodes.get(cut)!.rrsets.get(QTYPE.NS)!;
   d.kind = 'referral';
   d.aa = false;
+  d.rateName = cut;
   pushSet(d.authority, cut, ns);
   for (const target of ns.targets) {
     // Glue below the cut is required for the referral to work; sibling glue is a courtesy.
@@ -186,6 +198,7 @@ function minimalAnyType(node: ZoneNode): number | undefined {
 function chaos(query: Query, ctx: AnswerContext): Answer {
   if ((query.qtype === QTYPE.TXT || query.qtype === QTYPE.ANY) && CHAOS_IDS.has(query.qname)) {
     const d = draft('chaos', RCODE.NOERROR, true);
+    d.rateName = query.qname;
     d.answer.push({ name: query.qname, type: QTYPE.TXT, cls: QCLASS.CH, ttl: 0, rdata: txtRdata(ctx.nodeName) });
     return d;
   }
@@ -204,6 +217,7 @@ export function answerQuery(snapshot: Snapshot, query: Query, client: Client, ct
 
   const d = draft('answer', RCODE.NOERROR, true);
   d.zone = firstZone.name;
+  d.rateName = query.qname;
   // Allocated only when a CNAME is followed: most answers never need it.
   let seenTargets: Set<string> | undefined;
   let name = query.qname;
@@ -220,6 +234,7 @@ export function answerQuery(snapshot: Snapshot, query: Query, client: Client, ct
       negative(d, zone, 'nxdomain');
       return d;
     }
+    if (step === 0 && found.wildcard !== undefined) d.rateName = found.wildcard;
     const node = found.node;
     if (!node) {
       negative(d, zone, 'nodata');

@@ -94,7 +94,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
 
   /** Applies RRL to a UDP reply: the reply itself, a truncated stand-in (slip), or nothing. */
   function limit(outcome: Outcome, address: string): Buffer | undefined {
-    const action = opts.rrl!.check(address, rrlKind(outcome));
+    // rateName and qtype are strings and numbers the answer already holds: the check builds no key text.
+    const action = opts.rrl!.check(address, rrlKind(outcome), outcome.answer?.rateName, outcome.query?.qtype);
     if (action === 'send') return outcome.reply;
     metrics.rrlLimited.labels(action).inc();
     if (action === 'drop') return undefined;
