@@ -465,6 +465,8 @@ export class Lab {
       LBDNS_LISTEN: `${VIP}:53,${NODES[id].addr}:53`,
       LBDNS_HTTP_LISTEN: '127.0.0.1:9153',
       LBDNS_NODE_NAME: NODES[id].name,
+      // As docs/ha.md's env file: the pair's own addresses, where the keepalived check asks from, are never rate limited.
+      LBDNS_RRL_EXEMPT: `${NODES.a.addr},${NODES.b.addr}`,
       LBDNS_SEED_DIR: this.opts.zonesDir ?? join(ROOT, 'zones'),
       LBDNS_DATA_DIR: join(node.dir, 'data'),
       LBDNS_LOG_LEVEL: 'info',
