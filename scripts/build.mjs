@@ -9,7 +9,7 @@
 // code (the embedded PostgreSQL binaries, the GeoIP database) and optional native add-ons.
 //
 // Usage: node scripts/build.mjs [--if-stale]   (--if-stale: build only when src/ is newer than dist/)
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,12 +54,17 @@ const englishOnlyZod = {
 
 const started = Date.now();
 mkdirSync(dist, { recursive: true });
-// Entry points: the CLI (which is also the server and its forked DNS workers), and every module that
-// runs in a worker thread (named *-thread.ts by convention, so they are found here without a list).
+// Entry points: the CLI (which is also the server and its forked DNS workers), and every module that runs in a
+// worker thread. Those are found where they are started, `new Worker(new URL('./NAME.js', import.meta.url))`:
+// the starting code ends up in dist/chunks/ (everything past the CLI's command table is loaded lazily), so
+// NAME is emitted there too and the same URL finds it in the bundle as in src/.
 const threads = readdirSync(join(root, 'src'), { recursive: true })
   .map(String)
-  .filter((f) => f.endsWith('-thread.ts'))
-  .map((f) => ({ in: join(root, 'src', f), out: f.replace(/\.ts$/, '') }));
+  .filter((f) => f.endsWith('.ts'))
+  .flatMap((f) => {
+    const text = readFileSync(join(root, 'src', f), 'utf8');
+    return [...text.matchAll(/new Worker\(new URL\('\.\/([\w-]+)\.js'/g)].map((m) => ({ in: join(root, 'src', dirname(f), `${m[1]}.ts`), out: `chunks/${m[1]}` }));
+  });
 const result = await esbuild.build({
   write: false,
   entryPoints: [{ in: join(root, 'src/cli/main.ts'), out: 'cli/main' }, ...threads],
@@ -89,7 +94,7 @@ for (const file of outputs) {
   renameSync(`${file.path}.tmp`, file.path);
   fresh.add(file.path);
 }
-const KEEP_OLD_CHUNKS_MS = 3_600_000;
+const KEEP_OLD_CHUNKS_MS = 600_000;
 for (const f of readdirSync(join(dist, 'chunks'))) {
   const p = join(dist, 'chunks', f);
   if (!fresh.has(p) && Date.now() - statSync(p).mtimeMs > KEEP_OLD_CHUNKS_MS) rmSync(p, { force: true });
