@@ -32,7 +32,7 @@ export interface ExplainedMember {
   readonly address: string;
   readonly family: 4 | 6;
   readonly enabled: boolean;
-  /** As this node's probes see it; unknown (not probed yet) counts as up. */
+  /** As this node's probes see it; unknown (not probed yet) is never a candidate. */
   readonly health: 'up' | 'down' | 'unknown';
   readonly since: string | null;
   readonly lastCheck: string | null;
@@ -121,7 +121,7 @@ function explainMembers(
   set: Narrowed | undefined,
   answered: ReadonlySet<number>,
 ): { members: ExplainedMember[]; tier: number | null } {
-  const found = candidates(pool, family, (id) => view.get(id) !== false);
+  const found = candidates(pool, family, (id) => view.get(id));
   const inList = new Set(found.list.map((c) => c.member.id));
   const inSet = new Set(set?.list.map((c) => c.member.id) ?? []);
   const tier = found.list.length ? found.list[0].member.priority : null;
@@ -132,9 +132,10 @@ function explainMembers(
     let reason: string;
     if (m.family !== family) reason = `IPv${m.family}: not asked`;
     else if (!m.enabled) reason = 'drained (enabled = false)';
-    else if (found.allDown) reason = 'every enabled member is down: answered anyway (fail-open)';
+    else if (found.allDown) reason = 'no enabled member is probed up (down or not probed yet): answered anyway (fail-open)';
     else if (health === 'down') reason = 'down';
-    else if (inList.has(m.id)) reason = health === 'unknown' ? 'candidate (not probed yet: counts as up)' : 'candidate';
+    else if (health === 'unknown') reason = 'not probed yet: handed out only once a probe says up';
+    else if (inList.has(m.id)) reason = 'candidate';
     else if (tier !== null && m.priority !== tier) reason = `tier ${m.priority}: tier ${tier} has healthy members`;
     else reason = 'weight 0: weighted members of its tier are up';
     return {

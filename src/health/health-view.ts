@@ -1,4 +1,4 @@
-// The immutable health table answers read: member id → up; a member not in it has no result yet and counts as up.
+// The immutable health table answers read: member id → up; a member not in it has no result yet and is not handed out.
 
 export type HealthView = ReadonlyMap<number, boolean>;
 
@@ -13,7 +13,7 @@ export function freezeView(map: Map<number, boolean>): HealthView {
 
 export const EMPTY_HEALTH: HealthView = freezeView(new Map());
 
-/** Unknown (never probed) counts as up, so a member is only left out once a probe said so. */
+/** Up only once a probe said so: a member with no result yet is not up (see policies/candidates.ts for why). */
 export function isUp(view: HealthView, memberId: number): boolean {
-  return view.get(memberId) !== false;
+  return view.get(memberId) === true;
 }

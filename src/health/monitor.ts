@@ -13,8 +13,6 @@ export interface HealthMonitorOptions {
   /** Wall clock for since/last-check times (the schedule itself runs on the monotonic clock). */
   readonly now?: () => number;
   readonly probe?: ProbeFn;
-  /** firstRound() gives up this long after the longest probe timeout. */
-  readonly firstRoundGraceMs?: number;
 }
 
 export interface MemberReport extends MemberHealth {
@@ -58,6 +56,21 @@ function sameJob(a: Job, b: Job): boolean {
 
 const GOLDEN = 0.6180339887498949;
 
+/** Probes in flight at once: with tens of thousands of members the first round would exhaust file descriptors. */
+export const MAX_PROBES_IN_FLIGHT = 512;
+
+/**
+ * How long the start-up round may take: each of the MAX_PROBES_IN_FLIGHT slots runs at most ⌈members ÷ slots⌉ probes
+ * one after another, each ending by its timeout. The margin is the CPU the loop spends starting and ending probes, which
+ * delays the next wave: 4,000 failing HTTP probes of 150 ms took 1.6–2.8 s rather than 6 × 150 ms on the 2-core
+ * development machine shared with other work (0.2–0.5 ms a probe); 1 ms a member is allowed, plus 250 ms for late timers.
+ * Past the bound the members left stay unknown, and an unknown member is not handed out (policies/candidates.ts).
+ */
+export function firstRoundBoundMs(members: number, longestTimeoutMs: number): number {
+  if (members === 0) return 0;
+  return Math.ceil(members / MAX_PROBES_IN_FLIGHT) * longestTimeoutMs + 250 + members;
+}
+
 /**
  * Where in its interval a member's probes fall: the fractional part of id × golden ratio, a low-discrepancy spread
  * that is deterministic and does not move when other members come and go.
@@ -71,16 +84,16 @@ export function probePhase(memberId: number, intervalMs: number): number {
  * Timers rather than node-cron: cron's finest unit is one second and it fires every job on the same tick, while
  * checks run at sub-second intervals in tests and need their own millisecond phase each to stay staggered.
  *
- * Schedule of one member: one probe as soon as it appears (so the start-up round, and a newly added or re-enabled
- * member, is decided within one timeout), then one at every phase slot, anchor = appearance + phase. A slot whose
- * previous probe is still in flight is skipped, never doubled.
+ * Schedule of one member: one probe as soon as it appears (so a newly added or re-enabled member is decided within one
+ * timeout, and the start-up round within ⌈members ÷ MAX_PROBES_IN_FLIGHT⌉ timeouts, first come first probed), then one
+ * at every phase slot, anchor = appearance + phase. A slot whose previous probe is still in flight is skipped, never
+ * doubled.
  */
 export class HealthMonitor {
   private readonly log: Logger;
   private readonly metrics: Metrics | undefined;
   private readonly probeFn: ProbeFn;
   private readonly tracker: HealthTracker;
-  private readonly graceMs: number;
   private readonly jobs = new Map<number, Job>();
   private readonly transitionHooks = new Set<(t: Transition) => void>();
   private readonly resultHooks = new Set<(r: ProbeReport) => void>();
@@ -90,6 +103,8 @@ export class HealthMonitor {
   private started = false;
   private firstPending: Set<number> | undefined;
   private firstTimer: NodeJS.Timeout | undefined;
+  /** Logs how the first round ended, given how many members it left without a result. */
+  private firstDone: ((cut: number) => void) | undefined;
   private resolveFirst!: () => void;
   private readonly first: Promise<void>;
 
@@ -98,7 +113,6 @@ export class HealthMonitor {
     this.metrics = options.metrics;
     this.probeFn = options.probe ?? realProbe;
     this.tracker = new HealthTracker(options.now ?? Date.now);
-    this.graceMs = options.firstRoundGraceMs ?? 250;
     this.first = new Promise<void>((resolve) => (this.resolveFirst = resolve));
   }
 
@@ -144,7 +158,8 @@ export class HealthMonitor {
       }
       this.tracker.track({ memberId: id, poolName: fresh.poolName, address: fresh.address, rise: fresh.check.rise, fall: fresh.check.fall });
       // Set by labels, not through a child kept per job: a prom-client child is five bound functions per member.
-      fresh.lastUp = this.tracker.state(id)?.up === false ? 0 : 1;
+      // 0 until a probe says up: a member without a result is not handed out (policies/candidates.ts).
+      fresh.lastUp = this.tracker.state(id)?.status === 'up' ? 1 : 0;
       this.metrics?.memberUp.set({ pool: fresh.poolName, member: fresh.address }, fresh.lastUp);
       this.jobs.set(id, fresh);
       this.begin(fresh);
@@ -156,12 +171,24 @@ export class HealthMonitor {
       else {
         let longest = 0;
         for (const job of wanted.values()) longest = Math.max(longest, job.check.timeoutMs);
-        this.firstTimer = setTimeout(() => this.finishFirst(), longest + this.graceMs);
+        const boundMs = firstRoundBoundMs(wanted.size, longest);
+        const startedAt = performance.now();
+        this.firstDone = (cut) => {
+          const line = { members: wanted.size, boundMs, tookMs: Math.round(performance.now() - startedAt) };
+          // Those left are unknown, and candidates.ts never hands out an unknown member while another has a result.
+          if (cut > 0) this.log.warn({ ...line, unprobed: cut }, 'first probe round cut at its bound: members without a result are not answered');
+          else this.log.info(line, 'first probe round done');
+        };
+        this.log.info({ members: wanted.size, inFlight: MAX_PROBES_IN_FLIGHT, longestTimeoutMs: longest, boundMs }, 'first probe round started');
+        this.firstTimer = setTimeout(() => this.finishFirst(), boundMs);
       }
     }
   }
 
-  /** Resolves when every member of the first setPools() has one result, or after the longest timeout plus grace. */
+  /**
+   * Resolves when every enabled member of the first setPools() has one result (a timeout is one), or at
+   * firstRoundBoundMs() if some probe outlives its own deadline.
+   */
   firstRound(): Promise<void> {
     return this.first;
   }
@@ -221,8 +248,7 @@ export class HealthMonitor {
     this.arm(job);
   }
 
-  /** Probes in flight at once: with tens of thousands of members the first round would exhaust file descriptors. */
-  static readonly MAX_IN_FLIGHT = 512;
+  static readonly MAX_IN_FLIGHT = MAX_PROBES_IN_FLIGHT;
   private running = 0;
   private readonly waiting = new Set<Job>();
 
@@ -307,6 +333,8 @@ export class HealthMonitor {
 
   private finishFirst(): void {
     if (this.firstTimer) clearTimeout(this.firstTimer);
+    if (!this.stopped) this.firstDone?.(this.firstPending?.size ?? 0);
+    this.firstDone = undefined;
     this.firstTimer = undefined;
     this.firstPending = undefined;
     this.resolveFirst();

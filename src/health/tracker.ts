@@ -18,7 +18,7 @@ export interface MemberHealth {
   readonly poolName: string;
   readonly address: string;
   readonly status: MemberStatus;
-  /** What answers use: unknown counts as up. */
+  /** False once down; still true while unknown (status says so), though answers hand out only members probed up. */
   readonly up: boolean;
   /** When the current status began (ms, injected clock); for unknown, when tracking began. */
   readonly since: number;

@@ -1,4 +1,4 @@
-// Which members of a pool a policy may pick from: enabled, of the asked family, up, best tier; or the fail-open set.
+// Which members of a pool a policy may pick from: enabled, of the asked family, probed up, best tier; or the fail-open set.
 import type { Pool, PoolMember } from '../core/snapshot.js';
 
 export interface Candidate {
@@ -11,9 +11,9 @@ export interface Candidates {
   readonly family: 4 | 6;
   /** `${pool.id}/${family}`: the pool's rotation key, built once per candidate set rather than per query. */
   readonly key: string;
-  /** Up members of the chosen tier, in pool order; empty when allDown or when the family has no enabled member. */
+  /** Members of the chosen tier that a probe said are up, in pool order; empty when allDown or when the family has no enabled member. */
   readonly list: readonly Candidate[];
-  /** The family has enabled members and none of them is up. */
+  /** The family has enabled members and no probe says any of them is up (down, or no result yet). */
   readonly allDown: boolean;
   /** When allDown: every enabled member of the family, all of them answered (fail-open); else empty. */
   readonly failOpen: readonly PoolMember[];
@@ -27,8 +27,14 @@ const NONE: readonly never[] = Object.freeze([]);
  * "weight 0 = never picked while a weighted member is healthy" and "a tier is used only when no better tier has a
  * healthy member" disagree when a better tier holds only up weight-0 members; the tier rule wins, so traffic stays
  * in the preferred tier.)
+ *
+ * `health` is the member's entry in the health view: true (up), false (down) or undefined (no result yet). Only true
+ * makes a candidate: a member nobody has probed ranks below every member with a result, so it is never handed out while
+ * another member has one; when no member is up (every one down or unknown) the pool's all-down behaviour applies. A
+ * start-up round cut short, or a member added a moment ago, thus never puts an unchecked address into answers ahead of
+ * a checked one.
  */
-export function candidates(pool: Pool, family: 4 | 6, isUp: (memberId: number) => boolean): Candidates {
+export function candidates(pool: Pool, family: 4 | 6, health: (memberId: number) => boolean | undefined): Candidates {
   let enabled = 0;
   let tier = Infinity;
   let weightedInTier = false;
@@ -36,7 +42,7 @@ export function candidates(pool: Pool, family: 4 | 6, isUp: (memberId: number) =
   for (const m of pool.members) {
     if (!m.enabled || m.family !== family) continue;
     enabled++;
-    if (!isUp(m.id)) continue;
+    if (health(m.id) !== true) continue;
     up.push(m);
     if (m.priority < tier) {
       tier = m.priority;

@@ -51,7 +51,7 @@ export function createChooser(health: () => HealthView, state: PolicyState, hook
     }
     let found = family === 4 ? slot.v4 : slot.v6;
     if (found === undefined) {
-      found = candidates(pool, family, (id) => view.get(id) !== false);
+      found = candidates(pool, family, (id) => view.get(id));
       if (family === 4) slot.v4 = found;
       else slot.v6 = found;
     }

@@ -4,11 +4,12 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Pool } from '../../src/core/snapshot.js';
 import { isUp } from '../../src/health/health-view.js';
-import { HealthMonitor, probePhase } from '../../src/health/monitor.js';
+import { firstRoundBoundMs, HealthMonitor, probePhase } from '../../src/health/monitor.js';
 import type { ProbeFn, ProbeResult } from '../../src/health/probes.js';
 import type { Transition } from '../../src/health/tracker.js';
 import { createLogger } from '../../src/obs/log.js';
 import { createMetrics } from '../../src/obs/metrics.js';
+import { candidates } from '../../src/policies/candidates.js';
 import { member, pool } from '../policies/pool-fixture.js';
 import { blackHole, check, httpServer, until, type Target } from './servers.js';
 
@@ -113,17 +114,41 @@ describe('HealthMonitor with real servers', () => {
     expect(monitor.states().map((s) => s.memberId).sort()).toEqual([201, 202]);
   });
 
-  it('firstRound() gives up after the longest timeout plus grace when a target hangs', async () => {
+  it('a target that accepts and never answers costs one timeout: its member is down when firstRound() resolves', async () => {
     const hole = await serve(blackHole('127.0.0.25'));
-    const { monitor } = monitorOf();
+    const { monitor, lines } = monitorOf();
     monitor.setPools([pool([member('127.0.0.25', { id: 301 })], { check: check({ port: hole.port, timeoutMs: 600, intervalMs: 5_000 }) })]);
     const started = Date.now();
     await monitor.firstRound();
     const took = Date.now() - started;
-    // The probe times out at 600 ms; the member is then decided (down) and the round is complete.
+    // The probe times out at 600 ms; the member is then decided (down) and the round is complete, well before its bound.
     expect(took).toBeGreaterThanOrEqual(590);
-    expect(took).toBeLessThan(600 + 250 + 500);
+    expect(took).toBeLessThan(firstRoundBoundMs(1, 600));
     expect(isUp(monitor.health(), 301)).toBe(false);
+    expect(lines.find((l) => l.msg === 'first probe round started')).toMatchObject({ members: 1, longestTimeoutMs: 600, boundMs: firstRoundBoundMs(1, 600) });
+    expect(lines.find((l) => l.msg === 'first probe round done')).toMatchObject({ members: 1 });
+  });
+
+  it('a probe that outlives its deadline: the round ends at its bound, says so, and the member without a result is not answered', async () => {
+    // Only a broken probe can hang past its own timeout; the bound keeps the sockets from waiting for it for ever.
+    const probe: ProbeFn = (target) => (target.address === '192.0.2.71' ? Promise.resolve({ ok: true, reason: 'HTTP 200', latencyMs: 1 }) : new Promise<ProbeResult>(() => {}));
+    const { monitor, lines } = monitorOf({ probe });
+    const p = pool([member('192.0.2.71', { id: 701 }), member('192.0.2.72', { id: 702 })], { count: 2, check: check({ timeoutMs: 300, intervalMs: 60_000 }) });
+    const stuck = pool([member('192.0.2.73', { id: 703 })], { name: 'stuck.example.test', check: check({ timeoutMs: 300, intervalMs: 60_000 }) });
+    const started = performance.now();
+    monitor.setPools([p, stuck]);
+    await monitor.firstRound();
+    const took = performance.now() - started;
+    const bound = firstRoundBoundMs(3, 300);
+    expect(took).toBeGreaterThanOrEqual(bound - 5);
+    expect(took).toBeLessThan(bound + 500);
+    expect(lines.find((l) => String(l.msg).startsWith('first probe round cut'))).toMatchObject({ level: 40, members: 3, boundMs: bound, unprobed: 2 });
+    const view = monitor.health();
+    expect(monitor.states().find((s) => s.memberId === 702)?.status).toBe('unknown');
+    // 702 has no result while 701 of its tier is up: only 701 is handed out.
+    expect(candidates(p, 4, (id) => view.get(id)).list.map((c) => c.member.id)).toEqual([701]);
+    // A pool with nothing but unknown members follows its all-down behaviour.
+    expect(candidates(stuck, 4, (id) => view.get(id))).toMatchObject({ allDown: true, list: [] });
   });
 
   it('probes the probe address, answers with the member address, over IPv6 too', async () => {

@@ -57,10 +57,11 @@ describe('HealthTracker', () => {
     expect(tracker.state(7)).toMatchObject({ status: 'up', since: 1_500, okStreak: 2, lastError: 'HTTP 503', lastErrorAt: 1_300 });
   });
 
-  it('counts unknown members as up and publishes a new frozen view only on change', () => {
+  it('leaves unknown members out of the view (not up) and publishes a new frozen view only on change', () => {
     const { feed, tracker } = scripted(2, 2);
     const empty = tracker.view();
-    expect(isUp(empty, 7)).toBe(true);
+    expect(empty.has(7)).toBe(false);
+    expect(isUp(empty, 7)).toBe(false);
     expect(tracker.state(7)).toMatchObject({ status: 'unknown', up: true, since: 1_000, lastCheck: null });
     feed('-');
     const down = tracker.view();
@@ -81,7 +82,7 @@ describe('HealthTracker', () => {
     tracker.retain(new Set([99]));
     expect(tracker.state(7)).toBeUndefined();
     expect(tracker.states()).toEqual([]);
-    expect(isUp(tracker.view(), 7)).toBe(true);
+    expect(tracker.view().has(7)).toBe(false);
     expect(tracker.record(7, ok)).toBeUndefined();
     tracker.track({ memberId: 7, poolName: 'www.example.test', address: '192.0.2.7', rise: 2, fall: 2 });
     expect(tracker.state(7)!.status).toBe('unknown');

@@ -1,4 +1,4 @@
-// Candidate selection: health, drain, address family, priority tiers, weight 0, and the fail-open set.
+// Candidate selection: health (unknown members included), drain, address family, priority tiers, weight 0, and the fail-open set.
 import { describe, expect, it } from 'vitest';
 import { candidates } from '../../src/policies/candidates.js';
 import { member, pool } from './pool-fixture.js';
@@ -32,6 +32,27 @@ describe('candidates', () => {
       expect(addrs(found.list)).toEqual(t.list);
       if (t.weights) expect(found.list.map((x) => x.weight)).toEqual(t.weights);
       expect(found.allDown).toBe(t.allDown ?? false);
+      expect(found.failOpen.map((m) => m.address)).toEqual(t.failOpen ?? []);
+    });
+  }
+
+  // A member not in the view has no probe result yet: it ranks below every member with one and is never a candidate;
+  // with no member up the pool's all-down behaviour applies (here fail-open: every enabled member of the family).
+  const unknownCases: { name: string; up: number[]; down: number[]; list: string[]; weights?: number[]; failOpen?: string[] }[] = [
+    { name: 'unknown members of a tier are left out while another of it is up', up: [a.id], down: [], list: ['192.0.2.1'] },
+    { name: 'a tier holding only down and unknown members gives way to the next tier up', up: [c.id], down: [a.id], list: ['192.0.2.3'] },
+    { name: 'a tier of unknown members does not take traffic from a lower tier that is up', up: [c.id], down: [], list: ['192.0.2.3'] },
+    { name: 'an up weight-0 member answers before unknown weighted ones of its tier', up: [z.id], down: [b.id], list: ['192.0.2.4'], weights: [1] },
+    { name: 'nothing up, some unknown: all down (fail-open)', up: [], down: [a.id, c.id], list: [], failOpen: ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'] },
+    { name: 'every member unknown: all down (fail-open)', up: [], down: [], list: [], failOpen: ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'] },
+  ];
+  for (const t of unknownCases) {
+    it(t.name, () => {
+      const view = new Map<number, boolean>([...t.up.map((id): [number, boolean] => [id, true]), ...t.down.map((id): [number, boolean] => [id, false])]);
+      const found = candidates(p, 4, (id) => view.get(id));
+      expect(addrs(found.list)).toEqual(t.list);
+      if (t.weights) expect(found.list.map((x) => x.weight)).toEqual(t.weights);
+      expect(found.allDown).toBe(t.failOpen !== undefined);
       expect(found.failOpen.map((m) => m.address)).toEqual(t.failOpen ?? []);
     });
   }

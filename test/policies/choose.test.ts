@@ -6,7 +6,7 @@ import { createMetrics } from '../../src/obs/metrics.js';
 import { choiceMetrics } from '../../src/policies/choice-metrics.js';
 import { createChooser } from '../../src/policies/choose.js';
 import { createPolicyState } from '../../src/policies/policy.js';
-import { member, pool } from './pool-fixture.js';
+import { member, pool, upView } from './pool-fixture.js';
 
 const client: Client = { address: '198.51.100.7', ecs: undefined };
 const view = (entries: [number, boolean][]): HealthView => freezeView(new Map(entries));
@@ -18,19 +18,30 @@ describe('createChooser', () => {
   const off = member('192.0.2.4', { enabled: false });
   const v6 = member('2001:db8::1');
 
-  it('members with no result yet count as up; the health view is read on every query', () => {
+  it('a member is handed out only once a probe said up; the health view is read on every query', () => {
     let health = EMPTY_HEALTH;
-    const choose = createChooser(() => health, createPolicyState());
+    const hooks = { failOpen: vi.fn() };
+    const choose = createChooser(() => health, createPolicyState(), hooks);
     const p = pool([a, b], { count: 2 });
-    expect(choose(p, 4, client)).toEqual({ members: [a, b], scope: 0, allDown: false });
-    health = view([[a.id, false]]);
+    // Nothing probed yet: the all-down behaviour, counted.
+    expect(choose(p, 4, client)).toEqual({ members: [a, b], scope: 0, allDown: true });
+    expect(hooks.failOpen).toHaveBeenCalledTimes(1);
+    // One result in: the unprobed member ranks below it whatever the weights.
+    health = view([[b.id, true]]);
     expect(choose(p, 4, client)).toEqual({ members: [b], scope: 0, allDown: false });
+    health = view([[a.id, true], [b.id, true]]);
+    expect(choose(p, 4, client)).toEqual({ members: [a, b], scope: 0, allDown: false });
+    health = view([[a.id, false], [b.id, true]]);
+    expect(choose(p, 4, client)).toEqual({ members: [b], scope: 0, allDown: false });
+    // A servfail pool with nothing probed answers SERVFAIL rather than an unchecked address.
+    health = EMPTY_HEALTH;
+    expect(choose(pool([a, b], { allDown: 'servfail' }), 4, client)).toEqual({ members: [], scope: 0, allDown: true });
   });
 
   it('all down, fail-open: every enabled member of the family regardless of count, counted', () => {
     const hooks = { failOpen: vi.fn(), answered: vi.fn() };
     const p = pool([a, b, z, off, v6], { count: 1 });
-    const choose = createChooser(() => view([[a.id, false], [b.id, false], [z.id, false]]), createPolicyState(), hooks);
+    const choose = createChooser(() => view([[a.id, false], [b.id, false], [z.id, false], [v6.id, true]]), createPolicyState(), hooks);
     expect(choose(p, 4, client)).toEqual({ members: [a, b, z], scope: 0, allDown: true });
     expect(hooks.failOpen).toHaveBeenCalledWith(p, 4);
     expect(hooks.answered).toHaveBeenCalledWith(p, [a, b, z]);
@@ -55,7 +66,7 @@ describe('createChooser', () => {
   it('an unknown policy answers with wrr and is reported once per pool', () => {
     const unknownPolicy = vi.fn();
     const p = pool([a, b], { policy: 'nearest-moon' });
-    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState(), { unknownPolicy });
+    const choose = createChooser(() => upView(), createPolicyState(), { unknownPolicy });
     const firsts = [0, 1, 2, 3].map(() => choose(p, 4, client).members[0].address);
     expect(firsts).toEqual(['192.0.2.1', '192.0.2.1', '192.0.2.2', '192.0.2.1']);
     expect(unknownPolicy).toHaveBeenCalledTimes(1);
@@ -68,7 +79,7 @@ describe('createChooser', () => {
   it('choiceMetrics counts answers per member and fail-opens per pool in prom-client', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const p = pool([a, b], { count: 2, name: 'lb.example.test' });
-    let health = EMPTY_HEALTH;
+    let health = upView();
     const choose = createChooser(() => health, createPolicyState(), choiceMetrics(metrics));
     for (let i = 0; i < 4; i++) choose(p, 4, client);
     health = view([[a.id, false], [b.id, false]]);
@@ -81,7 +92,7 @@ describe('createChooser', () => {
 
   it('choiceMetrics adds answers only when the metrics are read, and keeps those of pools a reload replaced', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState(), choiceMetrics(metrics));
+    const choose = createChooser(() => upView(), createPolicyState(), choiceMetrics(metrics));
     const first = pool([a, b], { id: 7001, count: 1, name: 'lb.example.test' });
     for (let i = 0; i < 4; i++) choose(first, 4, client);
     // Nothing reaches prom-client on the answer path itself.
@@ -98,8 +109,9 @@ describe('createChooser', () => {
 
   it('choiceMetrics holds at most a bounded number of pools before adding their counts', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState(), choiceMetrics(metrics));
     const many = Array.from({ length: 5000 }, (_, i) => pool([member(`198.18.${i >> 8}.${i & 255}`)], { id: 80_000 + i, name: `p${i}.example.test` }));
+    const health = upView();
+    const choose = createChooser(() => health, createPolicyState(), choiceMetrics(metrics));
     for (const p of many) choose(p, 4, client);
     // Past the bound the counts were added without a read.
     const added = Object.keys((metrics.poolAnswers as unknown as { hashMap: Record<string, unknown> }).hashMap).length;

@@ -2,7 +2,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Client } from '../../src/core/answer.js';
 import type { MemberLocation, PoolMember } from '../../src/core/snapshot.js';
-import { freezeView } from '../../src/health/health-view.js';
 import type { ClientLocation } from '../../src/geo/locator.js';
 import { createMetrics } from '../../src/obs/metrics.js';
 import { geoMetrics } from '../../src/geo/geo-metrics.js';
@@ -10,7 +9,7 @@ import { candidates, type Candidate } from '../../src/policies/candidates.js';
 import { createChooser } from '../../src/policies/choose.js';
 import { narrow, UNKNOWN_LOCATION, memberDistanceKm } from '../../src/policies/geo.js';
 import { createPolicyState, findPolicy } from '../../src/policies/policy.js';
-import { member, pool } from './pool-fixture.js';
+import { member, pool, upView } from './pool-fixture.js';
 
 function at(country: string | null, extra: Partial<MemberLocation> = {}): MemberLocation {
   return { country, continent: null, region: null, latitude: null, longitude: null, ...extra };
@@ -81,7 +80,7 @@ describe('the geo policy through the chooser', () => {
 
   function chooser(loc: ClientLocation, down: number[] = [], decided = vi.fn()) {
     const state = createPolicyState({ locator: { locate: () => loc }, decided });
-    const health = freezeView(new Map(down.map((id) => [id, false])));
+    const health = upView(down);
     return { choose: createChooser(() => health, state), state, decided };
   }
 
@@ -130,7 +129,7 @@ describe('the geo policy through the chooser', () => {
     const { state } = chooser(UNKNOWN_LOCATION);
     const run = (loc: ClientLocation) => {
       state.geo.locator = { locate: () => loc };
-      createChooser(() => freezeView(new Map()), state)(p, 4, client);
+      createChooser(() => upView(), state)(p, 4, client);
     };
     run(where({ country: 'DE' }));
     run(where({ country: 'FR', continent: 'EU' }));
@@ -140,7 +139,7 @@ describe('the geo policy through the chooser', () => {
   });
 
   it('without a locator every client is unknown: all candidates by weight, scope 0', () => {
-    const choose = createChooser(() => freezeView(new Map()), createPolicyState());
+    const choose = createChooser(() => upView(), createPolicyState());
     const choice = choose(p, 4, { address: '203.0.113.1', ecs: { family: 1, sourcePrefix: 24, address: Uint8Array.from([203, 0, 113, 0]) } });
     expect(choice.scope).toBe(0);
     expect(choice.members).toHaveLength(2);
@@ -161,7 +160,7 @@ describe('geo metrics', () => {
     const hooks = geoMetrics(metrics);
     const p = pool(all, { policy: 'geo', name: 'geo.example.test' });
     const state = createPolicyState({ locator: { locate: () => where({ country: 'DE' }) }, decided: hooks.decided });
-    const choose = createChooser(() => freezeView(new Map()), state);
+    const choose = createChooser(() => upView(), state);
     choose(p, 4, { address: '192.0.2.1', ecs: undefined });
     choose(p, 4, { address: '192.0.2.1', ecs: undefined });
     hooks.onMiss();
