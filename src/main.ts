@@ -17,8 +17,7 @@ import { explainRoute } from './explain/explain-route.js';
 import { setUpGeo } from './geo/setup.js';
 import { HA_ROLES, watchRoleFile, type HaRole } from './ha/role.js';
 import { Reloader } from './snapshot/reloader.js';
-import { readSnapshotFile, writeSnapshotFile } from './snapshot/snapshot-file.js';
-import type { StoreContents } from './store/rows.js';
+import { readSnapshotFile } from './snapshot/snapshot-file.js';
 import { openStore, type FeedStatus, type Store } from './store/store.js';
 import { HealthMonitor } from './health/monitor.js';
 import { HealthReporter } from './health/reporter.js';
@@ -62,13 +61,15 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   let dns: DnsServer | undefined;
   let http: OpsHttp | undefined;
   let stopFeed: (() => void | Promise<void>) | undefined;
-  const saver = snapshotSaver(config, log.child({ component: 'snapshot-file' }));
   const monitor = new HealthMonitor({ logger: log, metrics });
-  const reporter = new HealthReporter({ write: (r) => store.reportHealth(config.dns.nodeName, r), log: log.child({ component: 'health' }) });
+  const reporter = new HealthReporter({
+    write: (r) => store.reportHealth(config.dns.nodeName, r),
+    log: log.child({ component: 'health' }),
+    heartbeatMs: config.healthRows.writeIntervalMs,
+  });
   monitor.onResult(reporter.record);
   const { context, policyState } = createAnswerContext(config, metrics, () => monitor.health(), log, geo.state);
   let pool: WorkerPool | undefined;
-  let lastContents: StoreContents | undefined;
   let healthBroadcast: NodeJS.Timeout | undefined;
   const reloader = new Reloader({
     onSwap: (snapshot) => {
@@ -80,14 +81,13 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     debounceMs: config.feed.debounceMs,
     log: log.child({ component: 'snapshot' }),
     metrics,
+    // The build thread saves the snapshot file; DNS workers adopt the image it built rather than building their own.
+    file: { path: config.snapshotFile, node: config.dns.nodeName },
     onLoaded: (loaded) => {
-      lastContents = loaded.contents;
-      if (loaded.kind === 'zones') pool?.broadcastZones(loaded.names, loaded.part);
-      else pool?.broadcastContents(loaded.contents);
+      pool?.broadcastImage(loaded.image);
       pool?.broadcastHealth(monitor.health(true));
       servingFromFile = undefined;
       metrics.lastSync.set(Date.now() / 1000);
-      saver(loaded.contents);
     },
   });
   let feed: FeedStatus = { via: config.store.databaseUrl && config.feed.mode === 'listen' ? 'listen' : 'poll', degraded: false, storeReachable: true };
@@ -169,8 +169,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       if (!saved) {
         throw new LbdnsError('E_STARTUP', `cannot load from the store (${(err as Error).message}) and there is no usable snapshot file at ${config.snapshotFile}`);
       }
-      reloader.install(saved.contents);
-      lastContents = saved.contents;
+      await reloader.install(saved.contents);
       servingFromFile = saved.savedAt;
       metrics.storeReachable.set(0);
       log.warn({ err: (err as Error).message, file: config.snapshotFile, savedAt: saved.savedAt, version: saved.contents.version }, 'store unreachable at start: serving the snapshot file');
@@ -184,7 +183,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     // A restart must not hand out dead members: one probe round (bounded by the longest timeout) first.
     await monitor.firstRound();
     if (workerCount > 1) {
-      pool = new WorkerPool({ count: workerCount, log: log.child({ component: 'workers' }), contents: () => lastContents, health: () => monitor.health(true) });
+      pool = new WorkerPool({ count: workerCount, log: log.child({ component: 'workers' }), completeImage: () => reloader.completeImage(), health: () => monitor.health(true) });
       // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
       // the whole view at most every HEALTH_BROADCAST_MS, not one per transition.
       monitor.onTransition(() => {
@@ -211,6 +210,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     log.info({ port: http.port, host: config.http.listen.host }, 'ops http listening');
   } catch (err) {
     stopRole?.();
+    reloader.stop();
     monitor.stop();
     if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
     await reporter.stop().catch(() => undefined);
@@ -234,29 +234,6 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       await stopFeed?.();
       await store.close();
     },
-  };
-}
-
-/** Saves each loaded snapshot to disk, one write at a time; a burst of loads writes only the newest. */
-function snapshotSaver(config: Config, log: Logger): (contents: StoreContents) => void {
-  let pending: StoreContents | undefined;
-  let writing = false;
-  const next = async (): Promise<void> => {
-    writing = true;
-    while (pending) {
-      const contents = pending;
-      pending = undefined;
-      try {
-        await writeSnapshotFile(config.snapshotFile, contents, config.dns.nodeName);
-      } catch (err) {
-        log.error({ err: (err as Error).message, file: config.snapshotFile }, 'could not save the snapshot file');
-      }
-    }
-    writing = false;
-  };
-  return (contents) => {
-    pending = contents;
-    if (!writing) void next();
   };
 }
 

@@ -9,14 +9,14 @@ import { AggregatorRegistry } from 'prom-client';
 type MetricsJson = Parameters<typeof AggregatorRegistry.aggregate>[0][number];
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
-import type { StoreContents } from '../store/rows.js';
+import type { SnapshotImage } from '../snapshot/image.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 export interface WorkerPoolOptions {
   readonly count: number;
   readonly log: Logger;
-  /** The newest store contents and health view, sent to every worker that starts. */
-  readonly contents: () => StoreContents | undefined;
+  /** An image of every zone served now, sent to every worker that starts; then the health view. */
+  readonly completeImage: () => Promise<SnapshotImage>;
   readonly health: () => HealthView;
 }
 
@@ -29,6 +29,12 @@ const RESTART_MAX_MS = 10_000;
 export class WorkerPool {
   readonly #opts: WorkerPoolOptions;
   readonly #ready = new Map<number, Worker>();
+  /**
+   * Workers that hold a complete snapshot and so can adopt the images of later reloads (which leave out the zones
+   * they already serve). A starting worker gets none of those until its complete image has been sent.
+   */
+  readonly #joined = new Set<number>();
+  #broadcasts = 0;
   #addresses: Address[] = [];
   #stopping = false;
   #restartDelay = RESTART_MIN_MS;
@@ -66,10 +72,10 @@ export class WorkerPool {
     const worker = cluster.fork({ LBDNS_WORKER: '1' });
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
-        if (msg.type === 'hello') {
-          const contents = this.#opts.contents();
-          if (contents) this.#send(worker, { type: 'contents', contents });
-          this.#send(worker, { type: 'health', view: [...this.#opts.health()] });
+        if (msg.type === 'hello' || msg.type === 'need-complete') {
+          if (msg.type === 'need-complete') this.#opts.log.warn({ worker: worker.process.pid, err: msg.error }, 'dns worker could not adopt an image; sending it a complete one');
+          this.#joined.delete(worker.id);
+          this.#join(worker);
         } else if (msg.type === 'ready') {
           this.#ready.set(worker.id, worker);
           this.#addresses = [...msg.addresses];
@@ -92,8 +98,23 @@ export class WorkerPool {
     });
   }
 
+  /** Sends a complete image; if a reload was broadcast meanwhile (which this worker missed), a newer one. */
+  #join(worker: Worker): void {
+    const seen = this.#broadcasts;
+    this.#opts.completeImage().then(
+      (image) => {
+        if (this.#broadcasts !== seen) return this.#join(worker);
+        this.#send(worker, { type: 'image', image });
+        this.#joined.add(worker.id);
+        this.#send(worker, { type: 'health', view: [...this.#opts.health()] });
+      },
+      (err: Error) => this.#opts.log.error({ worker: worker.process.pid, err: err.message }, 'no snapshot image for a dns worker'),
+    );
+  }
+
   #exited(worker: Worker, code: number | null, signal: string | null): void {
     this.#ready.delete(worker.id);
+    this.#joined.delete(worker.id);
     if (this.#stopping) return;
     const now = Date.now();
     if (now - this.#lastRestart > 60_000) this.#restartDelay = RESTART_MIN_MS;
@@ -116,12 +137,10 @@ export class WorkerPool {
     for (const w of Object.values(cluster.workers ?? {})) if (w) this.#send(w, msg);
   }
 
-  broadcastContents(contents: StoreContents): void {
-    this.#all({ type: 'contents', contents });
-  }
-
-  broadcastZones(names: readonly string[], part: StoreContents): void {
-    this.#all({ type: 'zones', names, part });
+  /** Sends a reload's image to every worker that holds a complete snapshot (the others get a complete one). */
+  broadcastImage(image: SnapshotImage): void {
+    this.#broadcasts++;
+    for (const w of Object.values(cluster.workers ?? {})) if (w && this.#joined.has(w.id)) this.#send(w, { type: 'image', image });
   }
 
   broadcastHealth(view: HealthView): void {

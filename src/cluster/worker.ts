@@ -1,4 +1,5 @@
 // A DNS worker process: its own snapshot, health view and WRR state, fed by the primary; it only answers.
+// Snapshots arrive as images built once by the primary's build thread and are adopted a chunk per event-loop turn.
 import { AggregatorRegistry } from 'prom-client';
 import { createAnswerContext } from '../answer-context.js';
 import { setUpGeo } from '../geo/setup.js';
@@ -11,8 +12,7 @@ import { createMetrics } from '../obs/metrics.js';
 import { pruneWrrState } from '../policies/wrr.js';
 import { startDnsServer } from '../server/dns-server.js';
 import { ResponseRateLimiter } from '../server/rrl.js';
-import { buildSnapshot } from '../snapshot/build.js';
-import { rebuildZones } from '../snapshot/partial.js';
+import { adoptImage, imageBytes, type SnapshotImage } from '../snapshot/image.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 function send(msg: FromWorker): void {
@@ -26,23 +26,33 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   let health: HealthView = EMPTY_HEALTH;
   const geo = await setUpGeo({ databasePath: config.geo.database, cacheSize: config.geo.cacheSize, metrics, snapshot: () => snapshot });
   const { context, policyState } = createAnswerContext(config, metrics, () => health, log, geo.state);
-  let firstContents: (() => void) | undefined;
-  const gotContents = new Promise<void>((resolve) => (firstContents = resolve));
+  let firstSnapshot: (() => void) | undefined;
+  const gotSnapshot = new Promise<void>((resolve) => (firstSnapshot = resolve));
+  // Images are adopted one after the other, in the order sent: each may lend zones from the one before.
+  let adopting = Promise.resolve();
+  const adopt = (image: SnapshotImage): void => {
+    adopting = adopting.then(async () => {
+      const started = performance.now();
+      try {
+        snapshot = await adoptImage(image, snapshot);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'could not adopt the snapshot image; still serving the previous one');
+        send({ type: 'need-complete', error: (err as Error).message });
+        return;
+      }
+      const ms = performance.now() - started;
+      metrics.adoptDuration.observe(ms / 1000);
+      pruneWrrState(policyState.wrr, new Set(snapshot.pools.map((p) => p.id)));
+      log.info({ version: snapshot.version, zones: snapshot.zones.size, imageBytes: imageBytes(image), ms: Math.round(ms) }, 'snapshot adopted');
+      firstSnapshot?.();
+    });
+  };
 
   process.on('message', (raw: ToWorker) => {
     switch (raw.type) {
-      case 'contents': {
-        snapshot = buildSnapshot(raw.contents).snapshot;
-        pruneWrrState(policyState.wrr, new Set(snapshot.pools.map((p) => p.id)));
-        firstContents?.();
+      case 'image':
+        adopt(raw.image);
         break;
-      }
-      case 'zones': {
-        // Full contents always come first (in answer to hello), so the other zones are already here.
-        snapshot = rebuildZones(snapshot, raw.part, raw.names).snapshot;
-        pruneWrrState(policyState.wrr, new Set(snapshot.pools.map((p) => p.id)));
-        break;
-      }
       case 'health':
         health = freezeView(new Map(raw.view));
         break;
@@ -55,7 +65,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   process.on('disconnect', () => process.exit(0));
   send({ type: 'hello' });
 
-  await gotContents;
+  await gotSnapshot;
   // Each worker sees a share of the queries, so each limits at its share of the configured rate.
   const rrl = new ResponseRateLimiter({ ...config.dns.rrl, ratePerSecond: Math.ceil(config.dns.rrl.ratePerSecond / workers) });
   try {

@@ -98,6 +98,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
     registers: [registry],
   });
+  const adoptDuration = new Histogram({
+    name: 'lbdns_snapshot_adopt_duration_seconds',
+    help: 'Wall time from a built snapshot image to the swap, adopted a chunk per event-loop turn (answers run between chunks)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [registry],
+  });
+  const snapshotFileErrors = new Counter({ name: 'lbdns_snapshot_file_write_errors_total', help: 'Snapshot file writes that failed (the node keeps serving)', registers: [registry] });
   const storeReachable = new Gauge({ name: 'lbdns_store_reachable', help: '1 while the store answers, 0 while this node serves its last good snapshot without it', aggregator: 'max', registers: [registry] });
   const propagationMode = new Gauge({
     name: 'lbdns_propagation_mode',
@@ -201,6 +208,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     zoneSerial,
     reloads,
     reloadDuration,
+    adoptDuration,
+    snapshotFileErrors,
     skippedRows,
     haRole,
     storeReachable,

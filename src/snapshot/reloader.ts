@@ -1,26 +1,34 @@
 // Holds the serving snapshot: builds a new one aside, swaps one reference, coalesces bursts of changes,
 // and reloads only the zones an edit named when that is all that changed.
+//
+// Builds run on the build thread (build-thread.ts), never on the thread that answers DNS: that thread only reads
+// the store, hands the rows over in slices and adopts the returned image a chunk per event-loop turn (image.ts says
+// why this split). A build or adoption that fails leaves the serving snapshot as it was.
 import { EMPTY_SNAPSHOT, type Snapshot } from '../core/snapshot.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { StoreContents } from '../store/rows.js';
-import { buildSnapshot, type BuildResult, type SkippedRow } from './build.js';
-import { mergeContents, rebuildZones } from './partial.js';
+import { BuildThread, type Built } from './build-thread.js';
+import { adoptImage, imageBytes, type SnapshotImage } from './image.js';
 
-/** What a successful load changed: everything, or the rows of a few zones. */
-export type Loaded = { readonly kind: 'full'; readonly contents: StoreContents } | { readonly kind: 'zones'; readonly contents: StoreContents; readonly names: readonly string[]; readonly part: StoreContents };
+/** What a successful load changed (everything, or a few zones), as the image every DNS worker adopts too. */
+export interface Loaded {
+  readonly kind: 'full' | 'zones';
+  readonly image: SnapshotImage;
+}
 
 export interface ReloaderOptions {
   readonly load: () => Promise<StoreContents>;
   /** Reads only the named zones' rows; without it every reload is a full one. */
   readonly loadZones?: (names: readonly string[]) => Promise<StoreContents>;
-  readonly build?: (contents: StoreContents) => BuildResult;
+  /** The snapshot file, written by the build thread after every change. */
+  readonly file?: { readonly path: string; readonly node: string };
   /** Changes arriving within this many ms of each other become one reload. */
   readonly debounceMs: number;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly onSwap?: (snapshot: Snapshot) => void;
-  /** Called after every successful load (e.g. to save the rows as the last known good, or to tell workers). */
+  /** Called after every successful load (e.g. to send the image to the DNS workers). */
   readonly onLoaded?: (loaded: Loaded) => void;
 }
 
@@ -31,8 +39,10 @@ const MAX_PARTIAL_ZONES = 8;
 
 export class Reloader {
   #current: Snapshot = EMPTY_SNAPSHOT;
-  #contents: StoreContents | undefined;
   #loaded = false;
+  readonly #thread: BuildThread;
+  /** An image of every zone of the serving snapshot, made once per snapshot for DNS workers that start. */
+  #complete: { readonly snapshot: Snapshot; readonly image: Promise<SnapshotImage> } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -47,6 +57,15 @@ export class Reloader {
 
   constructor(opts: ReloaderOptions) {
     this.#opts = opts;
+    const log = opts.log;
+    this.#thread = new BuildThread({
+      file: opts.file,
+      onSaved: (ms) => log.debug({ ms: Math.round(ms) }, 'snapshot file saved'),
+      onSaveFailed: (error) => {
+        opts.metrics.snapshotFileErrors.inc();
+        log.error({ err: error, file: opts.file?.path }, 'could not save the snapshot file; still serving');
+      },
+    });
   }
 
   /** The serving snapshot. Callers read it once per query. */
@@ -65,11 +84,35 @@ export class Reloader {
   }
 
   /** Installs rows that did not come from the store now (the snapshot file). */
-  install(contents: StoreContents): void {
-    const { snapshot, skipped } = (this.#opts.build ?? buildSnapshot)(contents);
-    for (const s of skipped) this.#opts.metrics.skippedRows.labels(s.table).inc();
-    this.#contents = contents;
-    this.#swap(snapshot);
+  async install(contents: StoreContents): Promise<void> {
+    // Rows from the file are not written back: the file keeps saying when the store last gave them.
+    const built = await this.#thread.full(contents, false);
+    for (const s of built.skipped) this.#opts.metrics.skippedRows.labels(s.table).inc();
+    this.#swap(await this.#adopt(built));
+  }
+
+  /** An image of every zone served now, for a DNS worker that holds none. */
+  completeImage(): Promise<SnapshotImage> {
+    const snapshot = this.#current;
+    if (this.#complete?.snapshot !== snapshot) {
+      const image = this.#thread.complete().then((b) => b.image);
+      image.catch(() => (this.#complete = undefined));
+      this.#complete = { snapshot, image };
+    }
+    return this.#complete.image;
+  }
+
+  /** The image laid over the serving snapshot; if that fails, the build thread is told to leave nothing out next time. */
+  async #adopt(built: Built): Promise<Snapshot> {
+    const started = performance.now();
+    try {
+      const snapshot = await adoptImage(built.image, this.#current);
+      this.#opts.metrics.adoptDuration.observe((performance.now() - started) / 1000);
+      return snapshot;
+    } catch (err) {
+      this.#thread.forget();
+      throw err;
+    }
   }
 
   /** Notes what a change touched, then schedules a reload. */
@@ -109,7 +152,7 @@ export class Reloader {
   async #reloadOnce(): Promise<void> {
     const { metrics, log } = this.#opts;
     const zones = [...this.#pendingZones];
-    const partial = !this.#pendingFull && this.#contents !== undefined && this.#opts.loadZones !== undefined && zones.length > 0 && zones.length <= MAX_PARTIAL_ZONES;
+    const partial = !this.#pendingFull && this.#loaded && this.#opts.loadZones !== undefined && zones.length > 0 && zones.length <= MAX_PARTIAL_ZONES;
     // Taken now: changes that arrive while this reload runs are kept for the next one.
     const hadFull = this.#pendingFull;
     this.#pendingZones = new Set();
@@ -119,17 +162,14 @@ export class Reloader {
     }
     const end = metrics.reloadDuration.startTimer();
     try {
-      let skipped: readonly SkippedRow[];
+      let built: Built;
       let loaded: Loaded;
       if (partial) {
         const part = await this.#opts.loadZones!(zones);
-        const built = rebuildZones(this.#current, part, zones);
-        const contents = mergeContents(this.#contents!, part, zones);
-        skipped = built.skipped;
-        loaded = { kind: 'zones', contents, names: zones, part };
-        this.#contents = contents;
+        built = await this.#thread.zones(part, zones);
+        loaded = { kind: 'zones', image: built.image };
+        this.#swap(await this.#adopt(built));
         this.#partialSinceFull = true;
-        this.#swap(built.snapshot);
       } else {
         const contents = await this.#opts.load();
         if (this.#loaded && !this.#partialSinceFull && contents.version === this.#current.version && this.#current !== EMPTY_SNAPSHOT) {
@@ -138,13 +178,12 @@ export class Reloader {
           this.#lastError = undefined;
           return;
         }
-        const built = (this.#opts.build ?? buildSnapshot)(contents);
-        skipped = built.skipped;
-        loaded = { kind: 'full', contents };
-        this.#contents = contents;
+        built = await this.#thread.full(contents);
+        loaded = { kind: 'full', image: built.image };
+        this.#swap(await this.#adopt(built));
         this.#partialSinceFull = false;
-        this.#swap(built.snapshot);
       }
+      const skipped = built.skipped;
       for (const s of skipped) {
         metrics.skippedRows.labels(s.table).inc();
         log.warn({ table: s.table, key: s.key, reason: s.reason }, 'row skipped');
@@ -155,7 +194,16 @@ export class Reloader {
       this.#opts.onLoaded?.(loaded);
       const snapshot = this.#current;
       log.info(
-        { version: snapshot.version, zones: snapshot.zones.size, reloaded: partial ? zones : 'all', skipped: skipped.length, ms: Math.round(end() * 1000) },
+        {
+          version: snapshot.version,
+          zones: snapshot.zones.size,
+          reloaded: partial ? zones : 'all',
+          rebuiltZones: built.rebuilt,
+          skipped: skipped.length,
+          buildMs: Math.round(built.ms),
+          imageBytes: imageBytes(built.image),
+          ms: Math.round(end() * 1000),
+        },
         'snapshot loaded',
       );
     } catch (err) {
@@ -184,5 +232,6 @@ export class Reloader {
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    void this.#thread.close();
   }
 }

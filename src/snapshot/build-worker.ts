@@ -1,0 +1,147 @@
+// The build thread: holds the newest store rows, builds the zones that changed into a SnapshotImage, writes the snapshot file.
+import { createHash } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildNetworkIndex } from '../geo/network-index.js';
+import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
+import { buildZones, type SkippedRow } from './build.js';
+import { encodeImage, imageBuffers, type SnapshotImage } from './image.js';
+import { mergeContents } from './partial.js';
+import { writeSnapshotFile } from './snapshot-file.js';
+import type { FromBuildThread, RowTable, ToBuildThread } from './build-thread.js';
+
+interface Setup {
+  readonly file?: { readonly path: string; readonly node: string };
+}
+
+const setup = workerData as Setup;
+const port = parentPort!;
+
+type Staging = { -readonly [K in RowTable]: unknown[] };
+const emptyStaging = (): Staging => ({ zones: [], records: [], pools: [], members: [], geoNetworks: [] });
+let staging = emptyStaging();
+let contents: StoreContents | undefined;
+/** Fingerprint of each zone's rows in `contents`, and of the geo_networks rows. */
+let zoneFps = new Map<string, string>();
+let geoFp = '';
+/** What the receivers serve after adopting the last image: a zone listed here at the same fingerprint is left out. */
+let held = new Map<string, string>();
+let heldGeo: string | undefined;
+
+const fingerprint = (value: unknown): string => createHash('sha1').update(JSON.stringify(value)).digest('base64');
+
+function byKey<T>(rows: readonly T[], key: (row: T) => number): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(r);
+  }
+  return out;
+}
+
+/** The rows of the zones with these ids: a StoreContents to build just them from. */
+function rowsOf(c: StoreContents, zones: readonly ZoneRow[]): StoreContents {
+  const ids = new Set(zones.map((z) => z.id));
+  const pools = (c.pools ?? []).filter((p) => ids.has(p.zoneId));
+  const poolIds = new Set(pools.map((p) => p.id));
+  return { version: c.version, zones, records: c.records.filter((r) => ids.has(r.zoneId)), pools, members: (c.members ?? []).filter((m) => poolIds.has(m.poolId)) };
+}
+
+/** Recomputes the fingerprints of the named zones (all when `names` is undefined). */
+function refingerprint(c: StoreContents, names?: ReadonlySet<string>): void {
+  const zones = names ? c.zones.filter((z) => names.has(z.name)) : c.zones;
+  const part = names ? rowsOf(c, zones) : c;
+  const records = byKey<RecordRow>(part.records, (r) => r.zoneId);
+  const pools = byKey<PoolRow>(part.pools ?? [], (p) => p.zoneId);
+  const members = byKey<PoolMemberRow>(part.members ?? [], (m) => m.poolId);
+  if (!names) zoneFps = new Map();
+  else for (const n of names) zoneFps.delete(n);
+  for (const z of zones) {
+    const zp = pools.get(z.id) ?? [];
+    zoneFps.set(z.name, fingerprint([z, records.get(z.id) ?? [], zp, zp.map((p) => members.get(p.id) ?? [])]));
+  }
+}
+
+/** Builds every zone whose fingerprint the receivers do not hold; `complete`: all of them, for a receiver with none. */
+function image(c: StoreContents, complete: boolean): { image: SnapshotImage; skipped: SkippedRow[]; rebuilt: number } {
+  const skipped: SkippedRow[] = [];
+  const order = c.zones.map((z) => [z.name, zoneFps.get(z.name)!] as const);
+  const changed = complete ? c.zones : c.zones.filter((z) => held.get(z.name) !== zoneFps.get(z.name));
+  const built = buildZones(rowsOf(c, changed), skipped);
+  let geo: readonly GeoNetworkRow[] | null = null;
+  if (complete || heldGeo !== geoFp) {
+    geo = c.geoNetworks ?? [];
+    for (const { row, reason } of buildNetworkIndex(geo).skipped) skipped.push({ table: 'geo_networks', key: `${row.id} ${row.network}`, reason });
+  }
+  // Zones built with an unusable SOA are not served: they leave the order too.
+  const rebuilt = new Set(changed.map((z) => z.name));
+  const served = order.filter(([name]) => built.zones.has(name) || !rebuilt.has(name));
+  const out = encodeImage({ version: c.version, builtAt: Date.now(), zones: built.zones, pools: built.pools }, served, geo);
+  if (!complete) {
+    held = new Map(served);
+    heldGeo = geoFp;
+  }
+  return { image: out, skipped, rebuilt: built.zones.size };
+}
+
+/** The snapshot file, one write at a time; a burst of changes writes only the newest rows. */
+let writing = false;
+let dirty = false;
+async function save(): Promise<void> {
+  if (!setup.file) return;
+  dirty = true;
+  if (writing) return;
+  writing = true;
+  while (dirty && contents) {
+    dirty = false;
+    const started = performance.now();
+    try {
+      await writeSnapshotFile(setup.file.path, contents, setup.file.node);
+      post({ op: 'saved', ms: performance.now() - started });
+    } catch (err) {
+      post({ op: 'save-failed', error: (err as Error).message });
+    }
+  }
+  writing = false;
+}
+
+function post(msg: FromBuildThread, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+port.on('message', (msg: ToBuildThread) => {
+  if (msg.op === 'rows') {
+    (staging[msg.table] as unknown[]).push(...msg.rows);
+    return;
+  }
+  if (msg.op === 'forget') {
+    held = new Map();
+    heldGeo = undefined;
+    return;
+  }
+  const started = performance.now();
+  try {
+    if (msg.op === 'full' || msg.op === 'zones') {
+      const rows = staging as unknown as StoreContents;
+      const incoming: StoreContents = { version: msg.version, zones: rows.zones, records: rows.records, pools: rows.pools, members: rows.members, geoNetworks: rows.geoNetworks };
+      staging = emptyStaging();
+      if (msg.op === 'full') {
+        contents = incoming;
+        refingerprint(contents);
+        geoFp = fingerprint(contents.geoNetworks ?? []);
+      } else {
+        if (!contents) throw new Error('a zone reload before any full load');
+        contents = mergeContents(contents, incoming, msg.names);
+        refingerprint(contents, new Set([...msg.names, ...incoming.zones.map((z) => z.name)]));
+      }
+    }
+    if (!contents) throw new Error('no store contents loaded yet');
+    const { image: out, skipped, rebuilt } = image(contents, msg.op === 'complete');
+    post({ op: 'built', id: msg.id, image: out, skipped, rebuilt, ms: performance.now() - started }, imageBuffers(out));
+    if (msg.op === 'zones' || (msg.op === 'full' && msg.save)) void save();
+  } catch (err) {
+    staging = emptyStaging();
+    post({ op: 'failed', id: msg.id, error: (err as Error).message });
+  }
+});

@@ -1,0 +1,339 @@
+// A snapshot as a list of byte chunks: encoded where it is built, adopted chunk by chunk where it is served.
+//
+// Why this form: the core answers from a graph of frozen JS objects (Maps, RRsetList, Pool) that respond() walks in
+// about 2 µs a query, and V8 cannot share or transfer JS objects between threads or processes. Everything costly
+// in a reload (parsing every row's text into wire RDATA, validation, zone cuts and empty non-terminals, sorting,
+// the snapshot file's JSON) therefore runs on the build thread (build-thread.ts), which sends this image; the
+// answering thread only turns each chunk back into objects, one chunk per turn of the event loop, so queries are
+// answered between chunks. The same image goes to the DNS worker processes, which adopt it the same way instead of
+// each building the snapshot from the rows.
+//
+// An image carries only what changed: every zone is listed with a fingerprint of its rows, and a zone whose
+// fingerprint the receiver already serves is taken from its current snapshot, objects and all. A full reload after a
+// geo_networks edit, or one seen by polling, then costs the answering thread what changed, not 100,000 records.
+import { deserialize, serialize } from 'node:v8';
+import { QTYPE } from '../core/constants.js';
+import { RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneNode } from '../core/snapshot.js';
+import { buildNetworkIndex } from '../geo/network-index.js';
+import type { GeoNetworkRow } from '../store/rows.js';
+
+export interface SnapshotImage {
+  readonly version: number;
+  readonly builtAt: number;
+  /** Every zone of the new snapshot, in order, with the fingerprint of the rows it was built from. */
+  readonly zones: readonly (readonly [name: string, fingerprint: string])[];
+  /** The rows the geo index is rebuilt from (few; the build thread reported bad ones); null: keep the current index. */
+  readonly geoNetworks: readonly GeoNetworkRow[] | null;
+  /** The zones not already served (and their pools), encoded; see adoptImage. */
+  readonly chunks: readonly Uint8Array[];
+}
+
+/** Sized so that adopting one chunk takes about a millisecond (measured: ~1 µs per name at 100,000 names). */
+const NODES_PER_CHUNK = 1000;
+const POOLS_PER_CHUNK = 150;
+
+/**
+ * Pools column by column: V8's serializer writes every property name of every object it meets, which made a chunk
+ * of pools as objects 16 MB for 80,000 members and 240 ms to read back; as columns it is a few MB and milliseconds.
+ */
+interface PoolColumns {
+  readonly id: number[];
+  readonly name: string[];
+  readonly zone: string[];
+  readonly policy: string[];
+  readonly ttl: number[];
+  readonly count: number[];
+  readonly allDown: Pool['allDown'][];
+  /** The health check as JSON: pools mostly share a few, so each distinct one is parsed once per chunk. */
+  readonly check: string[];
+  readonly members: number[];
+  readonly m: {
+    readonly id: number[];
+    readonly address: string[];
+    readonly probeAddress: (string | null)[];
+    readonly family: (4 | 6)[];
+    readonly weight: number[];
+    readonly priority: number[];
+    readonly enabled: boolean[];
+    readonly country: (string | null)[];
+    readonly continent: (string | null)[];
+    readonly region: (string | null)[];
+    readonly latitude: (number | null)[];
+    readonly longitude: (number | null)[];
+  };
+}
+
+function poolColumns(): PoolColumns {
+  return {
+    id: [], name: [], zone: [], policy: [], ttl: [], count: [], allDown: [], check: [], members: [],
+    m: { id: [], address: [], probeAddress: [], family: [], weight: [], priority: [], enabled: [], country: [], continent: [], region: [], latitude: [], longitude: [] },
+  };
+}
+
+type Chunk =
+  | { readonly t: 'pools'; readonly pools: PoolColumns; readonly bytes: Uint8Array }
+  | { readonly t: 'zone'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number; readonly ents: readonly string[]; readonly cuts: readonly string[] }
+  /** Per node: pool index (-1: none), set count; per set: type, ttl, rdata count, target count, each rdata's length. */
+  | { readonly t: 'nodes'; readonly zone: string; readonly names: readonly string[]; readonly meta: readonly number[]; readonly bytes: Uint8Array; readonly targets: readonly string[] };
+
+/** A standalone copy: serialize() may return a view of a larger pooled buffer, which must not be transferred. */
+function pack(chunk: Chunk): Uint8Array {
+  const b = serialize(chunk);
+  return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+class Bytes {
+  private buf = new Uint8Array(4096);
+  length = 0;
+
+  push(data: Uint8Array): void {
+    if (this.length + data.length > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + data.length));
+      next.set(this.buf.subarray(0, this.length));
+      this.buf = next;
+    }
+    this.buf.set(data, this.length);
+    this.length += data.length;
+  }
+
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.length);
+    this.length = 0;
+    return out;
+  }
+}
+
+/** Encodes built zones and their pools (`zones` holds those the receiver lacks; `order` lists every zone). */
+export function encodeImage(
+  built: { readonly version: number; readonly builtAt: number; readonly zones: ReadonlyMap<string, Zone>; readonly pools: readonly Pool[] },
+  order: readonly (readonly [string, string])[],
+  geoNetworks: readonly GeoNetworkRow[] | null,
+): SnapshotImage {
+  const snapshot = built;
+  const chunks: Uint8Array[] = [];
+  const poolIndex = new Map<Pool, number>();
+  const bytes = new Bytes();
+  let batch = poolColumns();
+  const flushPools = (): void => {
+    if (batch.id.length === 0) return;
+    chunks.push(pack({ t: 'pools', pools: batch, bytes: bytes.take() }));
+    batch = poolColumns();
+  };
+  for (const pool of snapshot.pools) {
+    poolIndex.set(pool, poolIndex.size);
+    const b = batch;
+    b.id.push(pool.id);
+    b.name.push(pool.name);
+    b.zone.push(pool.zone);
+    b.policy.push(pool.policy);
+    b.ttl.push(pool.ttl);
+    b.count.push(pool.count);
+    b.allDown.push(pool.allDown);
+    b.check.push(JSON.stringify(pool.check));
+    b.members.push(pool.members.length);
+    for (const m of pool.members) {
+      b.m.id.push(m.id);
+      b.m.address.push(m.address);
+      b.m.probeAddress.push(m.probeAddress);
+      b.m.family.push(m.family);
+      b.m.weight.push(m.weight);
+      b.m.priority.push(m.priority);
+      b.m.enabled.push(m.enabled);
+      b.m.country.push(m.location.country);
+      b.m.continent.push(m.location.continent);
+      b.m.region.push(m.location.region);
+      b.m.latitude.push(m.location.latitude);
+      b.m.longitude.push(m.location.longitude);
+      bytes.push(m.rdata);
+    }
+    if (b.id.length >= POOLS_PER_CHUNK) flushPools();
+  }
+  flushPools();
+  for (const zone of snapshot.zones.values()) {
+    chunks.push(
+      pack({ t: 'zone', name: zone.name, serial: zone.serial, soaTtl: zone.soa.ttl, soa: new Uint8Array(zone.soa.rdata[0]), negativeTtl: zone.negativeTtl, ents: [...zone.emptyNonTerminals], cuts: [...zone.cuts] }),
+    );
+    let names: string[] = [];
+    let meta: number[] = [];
+    let targets: string[] = [];
+    const flush = (): void => {
+      if (names.length === 0) return;
+      chunks.push(pack({ t: 'nodes', zone: zone.name, names, meta, bytes: bytes.take(), targets }));
+      names = [];
+      meta = [];
+      targets = [];
+    };
+    for (const node of zone.nodes.values()) {
+      names.push(node.name);
+      meta.push(node.pool ? poolIndex.get(node.pool)! : -1, node.rrsets.size);
+      for (const set of node.rrsets.values()) {
+        meta.push(set.type, set.ttl, set.rdata.length, set.targets.length);
+        for (const r of set.rdata) {
+          meta.push(r.length);
+          bytes.push(r);
+        }
+        targets.push(...set.targets);
+      }
+      if (names.length >= NODES_PER_CHUNK) flush();
+    }
+    flush();
+  }
+  return { version: snapshot.version, builtAt: snapshot.builtAt, zones: order, geoNetworks, chunks };
+}
+
+/** Every chunk's ArrayBuffer, for postMessage's transfer list. */
+export function imageBuffers(image: SnapshotImage): ArrayBuffer[] {
+  return image.chunks.map((c) => c.buffer as ArrayBuffer);
+}
+
+/** The size of an image in bytes. */
+export function imageBytes(image: SnapshotImage): number {
+  return image.chunks.reduce((n, c) => n + c.byteLength, 0);
+}
+
+// Shared with build.ts's result: RRsets that point at no name hold this one frozen list.
+const NO_TARGETS: string[] = Object.freeze([]) as unknown as string[];
+
+/** Lets the event loop run (I/O callbacks included) before the next chunk. */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[]): void {
+  const checks = new Map<string, HealthCheck>();
+  const m = c.m;
+  let j = 0;
+  let o = 0;
+  for (let i = 0; i < c.id.length; i++) {
+    const members: PoolMember[] = [];
+    for (const end = j + c.members[i]; j < end; j++) {
+      const family = m.family[j];
+      members.push(
+        Object.freeze({
+          id: m.id[j],
+          address: m.address[j],
+          probeAddress: m.probeAddress[j],
+          family,
+          rdata: bytes.subarray(o, (o += family === 6 ? 16 : 4)),
+          weight: m.weight[j],
+          priority: m.priority[j],
+          enabled: m.enabled[j],
+          location: Object.freeze({ country: m.country[j], continent: m.continent[j], region: m.region[j], latitude: m.latitude[j], longitude: m.longitude[j] }),
+        }),
+      );
+    }
+    let check = checks.get(c.check[i]);
+    if (check === undefined) {
+      const k = JSON.parse(c.check[i]) as HealthCheck;
+      check = Object.freeze({
+        kind: k.kind,
+        port: k.port,
+        path: k.path,
+        host: k.host,
+        expectStatusMin: k.expectStatusMin,
+        expectStatusMax: k.expectStatusMax,
+        insecure: k.insecure,
+        timeoutMs: k.timeoutMs,
+        intervalMs: k.intervalMs,
+        rise: k.rise,
+        fall: k.fall,
+      });
+      checks.set(c.check[i], check);
+    }
+    out.push(
+      Object.freeze({ id: c.id[i], name: c.name[i], zone: c.zone[i], policy: c.policy[i], ttl: c.ttl[i], count: c.count[i], allDown: c.allDown[i], check, members: Object.freeze(members) }),
+    );
+  }
+}
+
+/** The zone fingerprints each adopted snapshot was built from: what the next image may leave out. */
+const fingerprints = new WeakMap<Snapshot, ReadonlyMap<string, string>>();
+
+/** The zones (by fingerprint) a snapshot can lend to the next image: none for one that was not adopted from an image. */
+export function heldZones(snapshot: Snapshot): ReadonlyMap<string, string> {
+  return fingerprints.get(snapshot) ?? new Map();
+}
+
+/**
+ * Turns an image back into a Snapshot, one chunk per turn of the event loop (`pause` between chunks). Zones the
+ * image leaves out are taken from `current` (with their pools) when it holds them at the same fingerprint; an image
+ * that needs a zone `current` does not hold is refused (it was made for another receiver). The result has the
+ * shapes build.ts gives (same property order, same freezing), so respond() runs the same code on it.
+ */
+export async function adoptImage(image: SnapshotImage, current: Snapshot, pause: () => Promise<void> = yieldToLoop): Promise<Snapshot> {
+  const held = heldZones(current);
+  const pools: Pool[] = [];
+  const built = new Map<string, Zone>();
+  let zone: { head: Extract<Chunk, { t: 'zone' }>; nodes: Map<string, ZoneNode> } | undefined;
+  const finishZone = (): void => {
+    if (!zone) return;
+    const { head, nodes } = zone;
+    const soa: RRset = { type: QTYPE.SOA, ttl: head.soaTtl, rdata: [head.soa], targets: [] };
+    built.set(head.name, Object.freeze({ name: head.name, serial: head.serial, soa, negativeTtl: head.negativeTtl, nodes, emptyNonTerminals: new Set(head.ents), cuts: new Set(head.cuts) }));
+    zone = undefined;
+  };
+  for (let i = 0; i < image.chunks.length; i++) {
+    if (i > 0) await pause();
+    const chunk = deserialize(image.chunks[i]) as Chunk;
+    if (chunk.t === 'pools') {
+      adoptPools(chunk.pools, chunk.bytes, pools);
+    } else if (chunk.t === 'zone') {
+      finishZone();
+      zone = { head: chunk, nodes: new Map() };
+    } else {
+      if (!zone || zone.head.name !== chunk.zone) throw new Error(`snapshot image: nodes of ${chunk.zone} outside their zone`);
+      const { meta, bytes, targets, names } = chunk;
+      let m = 0;
+      let o = 0;
+      let t = 0;
+      for (const name of names) {
+        const poolAt = meta[m++];
+        const setCount = meta[m++];
+        const sets: RRset[] = [];
+        for (let s = 0; s < setCount; s++) {
+          const type = meta[m++];
+          const ttl = meta[m++];
+          const rdataCount = meta[m++];
+          const targetCount = meta[m++];
+          const rdata: Uint8Array[] = [];
+          for (let r = 0; r < rdataCount; r++) {
+            const len = meta[m++];
+            rdata.push(bytes.subarray(o, (o += len)));
+          }
+          sets.push({ type, ttl, rdata, targets: targetCount === 0 ? NO_TARGETS : targets.slice(t, (t += targetCount)) });
+        }
+        zone.nodes.set(name, Object.freeze({ name, rrsets: new RRsetList(sets), pool: poolAt < 0 ? undefined : pools[poolAt] }));
+      }
+    }
+  }
+  finishZone();
+  // Pools in zone order, as build.ts lists them: each zone's from the image or, for a lent zone, from `current`.
+  const poolsOf = (from: readonly Pool[]): Map<string, Pool[]> => {
+    const by = new Map<string, Pool[]>();
+    for (const p of from) {
+      let list = by.get(p.zone);
+      if (!list) by.set(p.zone, (list = []));
+      list.push(p);
+    }
+    return by;
+  };
+  const newPools = poolsOf(pools);
+  const oldPools = built.size === image.zones.length ? new Map<string, Pool[]>() : poolsOf(current.pools);
+  const zones = new Map<string, Zone>();
+  const allPools: Pool[] = [];
+  const fps = new Map<string, string>();
+  for (const [name, fp] of image.zones) {
+    let z = built.get(name);
+    let zonePools = newPools.get(name);
+    if (z === undefined) {
+      z = current.zones.get(name);
+      if (z === undefined || held.get(name) !== fp) throw new Error(`snapshot image needs zone ${name}, which the serving snapshot does not hold`);
+      zonePools = oldPools.get(name);
+    }
+    zones.set(name, z);
+    fps.set(name, fp);
+    if (zonePools) for (const p of zonePools) allPools.push(p);
+  }
+  const geoNetworks = image.geoNetworks ? buildNetworkIndex(image.geoNetworks).index : current.geoNetworks;
+  const snapshot: Snapshot = Object.freeze({ version: image.version, builtAt: image.builtAt, zones, pools: Object.freeze(allPools), ...(geoNetworks ? { geoNetworks } : {}) });
+  fingerprints.set(snapshot, fps);
+  return snapshot;
+}
