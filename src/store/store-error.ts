@@ -1,4 +1,4 @@
-// Turns PostgreSQL, PGlite and network failures into one-line LbdnsErrors, never leaking a password.
+// Turns PostgreSQL and network failures into one-line LbdnsErrors, never leaking a password.
 import { redactUrl } from '../config.js';
 import { LbdnsError } from '../errors.js';
 
@@ -36,6 +36,8 @@ export function toStoreError(err: unknown, ctx: ErrorContext): LbdnsError {
   if (code === '23505') return wrap('E_CONFLICT', ctx.conflict ?? message);
   if (code === '23P01') return wrap('E_CONFLICT', message);
   if (/^(23|22|P0)/.test(code)) return wrap('E_INPUT', message);
+  if (code === '28P01') return wrap('E_STORE', `wrong password for ${ctx.location}: ${message}`);
+  if (code === '28000') return wrap('E_STORE', `PostgreSQL at ${ctx.location} refused the login: ${message}`);
   if (code === '42P01' || code === '42883') {
     return wrap('E_STORE', `the database at ${ctx.location} has no lbdns schema (run "lbdns migrate"): ${message}`);
   }

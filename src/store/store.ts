@@ -1,12 +1,11 @@
-// The store as the rest of lbdns sees it: one interface, and openStore() picking PostgreSQL or embedded PGlite.
+// The store as the rest of lbdns sees it: one interface, and openStore() picking PostgreSQL or the embedded one.
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Logger } from 'pino';
 import { redactUrl, type Config } from '../config.js';
 import type { ParsedZone } from '../zonefile/parse.js';
 import type { Change, FeedStatus, WatchOptions } from './change-feed.js';
-import { findEmbeddedServer, openPglite, startEmbedded } from './embedded.js';
-import { pglitePool } from './pglite-pool.js';
+import { passwordFile, readEmbeddedInfo, startEmbedded, withPassword } from './embedded.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
@@ -243,10 +242,6 @@ export interface OpenStoreOptions {
   readonly changeFeed?: 'listen' | 'poll';
 }
 
-// In the embedded mode polling is the change feed itself (see embedded.ts), and reading one row
-// over a local socket is nearly free, so it runs often enough to apply edits well within a second.
-const EMBEDDED_POLL_MS = 200;
-
 const ignoreClientError = (): void => undefined;
 
 /**
@@ -265,32 +260,32 @@ export function pgKysely(url: string, max: number): Kysely<Database> {
 }
 
 /**
- * Opens the store: DATABASE_URL → PostgreSQL; otherwise the embedded PGlite in dataDir, hosted by the
- * server role on cfg.embeddedListen, and reached by the client role through that socket when a server
- * runs (embedded.json), else opened directly.
+ * Opens the store: DATABASE_URL → that PostgreSQL; otherwise the embedded PostgreSQL of dataDir, hosted
+ * by the server role on cfg.embeddedListen. The client role (the CLI) uses the running server's
+ * socket with the password from the data dir (embedded.json says where), and when no server runs,
+ * starts the embedded PostgreSQL itself for as long as the store is open. Either way the change
+ * feed LISTENs as on any PostgreSQL.
  */
 export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): Promise<Store> {
   const logger = opts.logger;
   const pollMs = opts.pollIntervalMs ?? 2000;
+  const feed = (url: string) => ({ listenUrl: opts.changeFeed === 'poll' ? undefined : url, pollMs });
   let store: SqlStore;
   if (cfg.databaseUrl !== undefined) {
     const location = redactUrl(cfg.databaseUrl);
     const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2);
-    store = new SqlStore(db, { location, logger, feed: { listenUrl: opts.changeFeed === 'poll' ? undefined : cfg.databaseUrl, pollMs } });
-  } else if (opts.role === 'server') {
-    const host = await startEmbedded(cfg.dataDir, cfg.embeddedListen, logger);
-    const location = `embedded PGlite in ${cfg.dataDir} (${redactUrl(host.url)})`;
-    const db = pgKysely(host.url, 3);
-    store = new SqlStore(db, { location, logger, feed: { pollMs: EMBEDDED_POLL_MS }, onClose: () => host.close() });
+    store = new SqlStore(db, { location, logger, feed: feed(cfg.databaseUrl) });
   } else {
-    const running = await findEmbeddedServer(cfg.dataDir);
+    const running = opts.role === 'client' ? readEmbeddedInfo(cfg.dataDir) : undefined;
     if (running !== undefined) {
-      const location = `embedded PGlite of lbdns pid ${running.pid} (${redactUrl(running.url)})`;
-      store = new SqlStore(pgKysely(running.url, 2), { location, logger, feed: { pollMs: EMBEDDED_POLL_MS } });
+      const location = `${running.url} (embedded, lbdns pid ${running.pid}, password from ${passwordFile(cfg.dataDir)})`;
+      const url = withPassword(running.url, cfg.dataDir);
+      store = new SqlStore(pgKysely(url, 2), { location, logger, feed: feed(url) });
     } else {
-      const pglite = await openPglite(cfg.dataDir);
-      const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pglitePool(pglite, { closeDb: true }) }) });
-      store = new SqlStore(db, { location: `embedded PGlite in ${cfg.dataDir}`, logger, feed: { pollMs: EMBEDDED_POLL_MS } });
+      const host = await startEmbedded(cfg.dataDir, cfg.embeddedListen, logger);
+      const location = `${host.publicUrl} (embedded, in ${cfg.dataDir})`;
+      const db = pgKysely(host.url, opts.role === 'server' ? 5 : 2);
+      store = new SqlStore(db, { location, logger, feed: feed(host.url), onClose: () => host.close() });
     }
   }
   if (opts.migrate ?? opts.role === 'client') {
