@@ -68,6 +68,21 @@ describe('DNS workers', () => {
     expect(new Set(answers)).toEqual(new Set(['192.0.2.88']));
   });
 
+  it('gives workers the primary\u2019s built snapshot to adopt, and they answer as it does', async () => {
+    // Each worker adopts images (a complete one at start, then each reload's) instead of building from rows.
+    const adopted = server.logs.filter((l) => l.msg === 'snapshot adopted' && l.worker !== undefined);
+    expect(new Set(adopted.map((l) => l.worker)).size).toBeGreaterThanOrEqual(2);
+    expect(adopted.every((l) => l.imageBytes > 0 && l.ms >= 0)).toBe(true);
+    const primary = server.logs.filter((l) => l.msg === 'snapshot loaded');
+    expect(Math.max(...adopted.map((l) => l.version))).toBe(Math.max(...primary.map((l) => l.version)));
+    // Every name asked from many source ports (so both workers answer) gets the answer the zone holds.
+    for (const [name, want] of [['www.example.test', '192.0.2.10,192.0.2.11'], ['workers.example.test', '192.0.2.88']]) {
+      const answers = await burst(name, 30);
+      expect(answers).toHaveLength(30);
+      expect(new Set(answers)).toEqual(new Set([want]));
+    }
+  });
+
   it('adds up the workers\u2019 counters on /metrics', async () => {
     const before = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     const count = (t: string) => Number(/lbdns_dns_queries_total\{qtype="TXT",rcode="NOERROR",transport="udp"\} (\d+)/.exec(t)?.[1] ?? 0);
