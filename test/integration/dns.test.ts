@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { dig } from '../helpers/dig.js';
+import { need } from '../helpers/prerequisite.js';
 import { ROOT, startInProcess, type TestServer } from '../helpers/server.js';
 import { buildQuery, decodeReply } from '../helpers/wire.js';
 
@@ -160,8 +161,8 @@ describe('dig against lbdns', () => {
     expect(r.answer).toHaveLength(2);
   });
 
-  it('serves an SQL edit within a second, and a CLI edit too', async () => {
-    if (!db.url) return;
+  it('serves an SQL edit within a second, and a CLI edit too', async (ctx) => {
+    need(ctx, db.url === undefined ? 'no PostgreSQL on 127.0.0.1:5432: this test edits with plain SQL over a pg connection' : undefined);
     await sql(`insert into records (zone_id, name, type, ttl, content) select id, 'fresh.example.test', 'A', 60, '192.0.2.77' from zones where name = 'example.test'`);
     const viaSql = await until(() => dig(H, server.dnsPort, ['fresh.example.test', '+short']), (r) => r.raw.includes('192.0.2.77'), 3000);
     expect(viaSql.value.raw).toContain('192.0.2.77');
