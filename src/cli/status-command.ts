@@ -12,6 +12,20 @@ function overall(nodes: readonly NodeHealth[]): 'up' | 'down' | 'mixed' | 'unkno
   return nodes.some((n) => n.up) ? 'mixed' : 'down';
 }
 
+/**
+ * A row older than twice the heartbeat its node promised (plus the reporter's tick and a write) is stale:
+ * the node stopped, lost the database, or no longer probes the member. Rows without a promise never are.
+ */
+export function isStale(n: NodeHealth): boolean {
+  return n.heartbeatSeconds !== null && n.heartbeatAge > 2 * n.heartbeatSeconds + 5;
+}
+
+/** "12s ago", or "40m ago (stale)". */
+function freshness(n: NodeHealth): string {
+  const text = age(0, n.heartbeatAge * 1000);
+  return isStale(n) ? `${text} (stale)` : text;
+}
+
 function toJson(s: PoolMemberStatus): unknown {
   const m = s.member;
   return {
@@ -30,6 +44,10 @@ function toJson(s: PoolMemberStatus): unknown {
       latencyMs: n.latencyMs,
       lastError: n.lastError,
       transitions: n.transitions,
+      heartbeatAt: isoTime(n.heartbeatAt),
+      heartbeatAgeSeconds: Math.round(n.heartbeatAge),
+      heartbeatIntervalSeconds: n.heartbeatSeconds,
+      stale: isStale(n),
     })),
   };
 }
@@ -51,7 +69,7 @@ export const statusCommand: Command = {
     const rows: string[][] = [];
     for (const s of status) {
       const member = s.member.enabled ? s.member.address : `${s.member.address} (drained)`;
-      if (s.nodes.length === 0) rows.push([s.pool, member, '-', 'unknown', '-', '-', '-', 'no node has reported it yet']);
+      if (s.nodes.length === 0) rows.push([s.pool, member, '-', 'unknown', '-', '-', '-', '-', 'no node has reported it yet']);
       for (const n of s.nodes) {
         rows.push([
           s.pool,
@@ -60,11 +78,12 @@ export const statusCommand: Command = {
           n.up ? 'up' : 'down',
           isoTime(n.since),
           n.lastCheck === null ? '-' : age(n.lastCheck, now),
+          freshness(n),
           n.latencyMs === null ? '-' : `${Math.round(n.latencyMs)} ms`,
           n.lastError ?? '-',
         ]);
       }
     }
-    for (const line of table([['POOL', 'MEMBER', 'NODE', 'STATE', 'SINCE', 'LAST CHECK', 'LATENCY', 'LAST ERROR'], ...rows])) ctx.out(line);
+    for (const line of table([['POOL', 'MEMBER', 'NODE', 'STATE', 'SINCE', 'LAST CHECK', 'HEARTBEAT', 'LATENCY', 'LAST ERROR'], ...rows])) ctx.out(line);
   },
 };

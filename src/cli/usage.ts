@@ -41,7 +41,7 @@ export const USAGE = {
   'geo add': { usage: ['geo add CIDR [--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y] [--note TEXT]'], summary: 'place the clients of a network (private ranges, known resolvers) at a location' },
   'geo rm': { usage: ['geo rm CIDR'], summary: 'remove a geo network' },
   'geo list': { usage: ['geo list [--json]'], summary: 'list geo networks' },
-  'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, latency, last error)" },
+  'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error)" },
   'explain': { usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'], summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer" },
   help: { usage: ['help'], summary: 'show this help' },
 } as const satisfies Readonly<Record<string, Usage>>;

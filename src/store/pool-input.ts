@@ -178,6 +178,7 @@ const reportSchema = z.array(
     latencyMs: z.number().finite().nonnegative().nullable(),
     lastError: z.string().nullable(),
     transitions: z.number().int().nonnegative(),
+    heartbeatSeconds: z.number().finite().positive().optional(),
   }),
 );
 
@@ -200,6 +201,7 @@ export function healthRows(node: string, reports: readonly HealthReport[]): Reco
       // Probe errors are short, but a stray HTML body must not fill the table.
       last_error: r.lastError === null ? null : r.lastError.slice(0, 500),
       transitions: Math.min(r.transitions, 2147483647),
+      heartbeat_interval: r.heartbeatSeconds ?? null,
     });
   }
   return [...byMember.values()];

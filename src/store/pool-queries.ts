@@ -285,20 +285,23 @@ export async function removeGeoNetwork(db: Db, text: string): Promise<void> {
 
 /**
  * One statement for the whole batch: a JSON array unpacked by jsonb_to_recordset, which both pg and
- * PGlite pass as one text parameter. Members deleted since the node probed them are skipped.
+ * PGlite pass as one text parameter. Members deleted since the node probed them are skipped. Every row
+ * written gets heartbeat_at = now(): the database's clock says how fresh it is (migrations/0004).
  */
 export async function reportHealth(db: Db, node: string, reports: readonly HealthReport[]): Promise<{ readonly written: number }> {
   const rows = healthRows(node, reports);
   if (rows.length === 0) return { written: 0 };
   const r = await sql`
-    insert into member_health (member_id, node, up, since, last_check, latency_ms, last_error, transitions)
-    select r.member_id, ${node}::text, r.up, r.since, r.last_check, r.latency_ms, r.last_error, r.transitions
+    insert into member_health (member_id, node, up, since, last_check, latency_ms, last_error, transitions, heartbeat_at, heartbeat_interval)
+    select r.member_id, ${node}::text, r.up, r.since, r.last_check, r.latency_ms, r.last_error, r.transitions, now(), r.heartbeat_interval
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(member_id integer, up boolean, since timestamptz,
-           last_check timestamptz, latency_ms double precision, last_error text, transitions integer)
+           last_check timestamptz, latency_ms double precision, last_error text, transitions integer,
+           heartbeat_interval double precision)
      where exists (select 1 from pool_members m where m.id = r.member_id)
     on conflict (member_id, node) do update set
       up = excluded.up, since = excluded.since, last_check = excluded.last_check,
-      latency_ms = excluded.latency_ms, last_error = excluded.last_error, transitions = excluded.transitions`.execute(db);
+      latency_ms = excluded.latency_ms, last_error = excluded.last_error, transitions = excluded.transitions,
+      heartbeat_at = excluded.heartbeat_at, heartbeat_interval = excluded.heartbeat_interval`.execute(db);
   return { written: Number(r.numAffectedRows ?? 0) };
 }
 
@@ -316,7 +319,8 @@ export async function healthStatus(db: Db, filter: { readonly pool?: string }): 
     .selectFrom('member_health as h')
     .innerJoin('pool_members as hm', 'hm.id', 'h.member_id')
     .innerJoin('pools as hp', 'hp.id', 'hm.pool_id')
-    .select(['h.member_id', 'h.node', 'h.up', 'h.since', 'h.last_check', 'h.latency_ms', 'h.last_error', 'h.transitions'])
+    .select(['h.member_id', 'h.node', 'h.up', 'h.since', 'h.last_check', 'h.latency_ms', 'h.last_error', 'h.transitions', 'h.heartbeat_at', 'h.heartbeat_interval'])
+    .select(sql<number>`extract(epoch from now() - h.heartbeat_at)::float8`.as('heartbeat_age'))
     .orderBy('h.node');
   if (filter.pool !== undefined) h = h.where('hp.name', '=', poolName(filter.pool));
   const health = await h.execute();
@@ -333,6 +337,9 @@ export async function healthStatus(db: Db, filter: { readonly pool?: string }): 
         latencyMs: h.latency_ms,
         lastError: h.last_error,
         transitions: h.transitions,
+        heartbeatAt: millis(h.heartbeat_at) as number,
+        heartbeatAge: Math.max(0, Number(h.heartbeat_age)),
+        heartbeatSeconds: h.heartbeat_interval,
       }),
     );
   }

@@ -85,6 +85,9 @@ export interface MemberHealthTable {
   latency_ms: number | null;
   last_error: string | null;
   transitions: number;
+  /** Set by the writing statement (now()), never by the client. */
+  heartbeat_at: ColumnType<Date, never, never>;
+  heartbeat_interval: Defaulted<number | null>;
 }
 
 export interface GeoNetworksTable extends LocationColumns {

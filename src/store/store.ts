@@ -145,6 +145,8 @@ export interface HealthReport {
   readonly lastError: string | null;
   /** State changes seen so far. */
   readonly transitions: number;
+  /** Seconds within which the node writes the row again while it probes the member (its heartbeat); absent: unknown. */
+  readonly heartbeatSeconds?: number;
 }
 
 /** A member_health row: what one node last reported about one member. */
@@ -156,6 +158,12 @@ export interface NodeHealth {
   readonly latencyMs: number | null;
   readonly lastError: string | null;
   readonly transitions: number;
+  /** When the node last wrote the row (the database's clock): how fresh this view is. */
+  readonly heartbeatAt: number;
+  /** Seconds since then, by the database's clock (no skew with the reader's clock). */
+  readonly heartbeatAge: number;
+  /** The heartbeat the node promised, in seconds; null: unknown (a row from before heartbeats). */
+  readonly heartbeatSeconds: number | null;
 }
 
 export interface PoolMemberStatus {

@@ -115,15 +115,15 @@ describe('lbdns pool, member, geo and status', { timeout: 120_000 }, () => {
     const [a] = await store.listMembers('lb.example.test');
     const t = Date.parse('2030-01-01T00:00:00Z');
     await store.reportHealth('ns1', [{ memberId: a.id, up: true, since: t, lastCheck: Date.now() - 3000, latencyMs: 2.4, lastError: null, transitions: 1 }]);
-    await store.reportHealth('ns2', [{ memberId: a.id, up: false, since: t + 1000, lastCheck: Date.now() - 3000, latencyMs: null, lastError: 'HTTP 503', transitions: 2 }]);
+    await store.reportHealth('ns2', [{ memberId: a.id, up: false, since: t + 1000, lastCheck: Date.now() - 3000, latencyMs: null, lastError: 'HTTP 503', transitions: 2, heartbeatSeconds: 30 }]);
     const text = (await lbdns(['status'])).stdout.split('\n');
-    expect(text[0]).toMatch(/^POOL\s+MEMBER\s+NODE\s+STATE\s+SINCE\s+LAST CHECK\s+LATENCY\s+LAST ERROR$/);
-    expect(text[1]).toMatch(/^lb\.example\.test\s+192\.0\.2\.10\s+ns1\s+up\s+2030-01-01T00:00:00Z\s+\d+s ago\s+2 ms\s+-$/);
-    expect(text[2]).toMatch(/^lb\.example\.test\s+192\.0\.2\.10\s+ns2\s+down\s+2030-01-01T00:00:01Z\s+\d+s ago\s+-\s+HTTP 503$/);
-    expect(text[3]).toMatch(/^lb\.example\.test\s+192\.0\.2\.20\s+-\s+unknown\s+-\s+-\s+-\s+no node has reported it yet$/);
+    expect(text[0]).toMatch(/^POOL\s+MEMBER\s+NODE\s+STATE\s+SINCE\s+LAST CHECK\s+HEARTBEAT\s+LATENCY\s+LAST ERROR$/);
+    expect(text[1]).toMatch(/^lb\.example\.test\s+192\.0\.2\.10\s+ns1\s+up\s+2030-01-01T00:00:00Z\s+\d+s ago\s+\d+s ago\s+2 ms\s+-$/);
+    expect(text[2]).toMatch(/^lb\.example\.test\s+192\.0\.2\.10\s+ns2\s+down\s+2030-01-01T00:00:01Z\s+\d+s ago\s+\d+s ago\s+-\s+HTTP 503$/);
+    expect(text[3]).toMatch(/^lb\.example\.test\s+192\.0\.2\.20\s+-\s+unknown\s+-\s+-\s+-\s+-\s+no node has reported it yet$/);
     const json = JSON.parse((await lbdns(['status', 'lb.example.test', '--json'])).stdout);
     expect(json).toEqual([
-      expect.objectContaining({ address: '192.0.2.10', state: 'mixed', nodes: [expect.objectContaining({ node: 'ns1', state: 'up', since: '2030-01-01T00:00:00Z' }), expect.objectContaining({ node: 'ns2', state: 'down', lastError: 'HTTP 503' })] }),
+      expect.objectContaining({ address: '192.0.2.10', state: 'mixed', nodes: [expect.objectContaining({ node: 'ns1', state: 'up', since: '2030-01-01T00:00:00Z', heartbeatIntervalSeconds: null, stale: false }), expect.objectContaining({ node: 'ns2', state: 'down', lastError: 'HTTP 503', heartbeatIntervalSeconds: 30, stale: false })] }),
       expect.objectContaining({ address: '192.0.2.20', state: 'unknown', nodes: [] }),
     ]);
     await fails(['status', 'none.example.test'], 1, 'no pool "none.example.test"');

@@ -320,13 +320,33 @@ describe('member health', () => {
     const status = await store.healthStatus({ pool: 'LB.example.test.' });
     expect(status.map((s) => s.member.address)).toEqual([a.address, b.address]);
     expect(status[0]).toMatchObject({ pool: 'lb.example.test', member: { id: a.id } });
+    const fresh = { heartbeatAt: expect.any(Number), heartbeatAge: expect.any(Number), heartbeatSeconds: null };
     expect(status[0].nodes).toEqual([
-      { node: 'node-a', up: true, since: t0 + 8000, lastCheck: t0 + 8000, latencyMs: 4, lastError: 'timeout after 2000 ms', transitions: 3 },
-      { node: 'node-b', up: false, since: t0 + 1000, lastCheck: t0 + 6000, latencyMs: null, lastError: 'connect ECONNREFUSED', transitions: 2 },
+      { node: 'node-a', up: true, since: t0 + 8000, lastCheck: t0 + 8000, latencyMs: 4, lastError: 'timeout after 2000 ms', transitions: 3, ...fresh },
+      { node: 'node-b', up: false, since: t0 + 1000, lastCheck: t0 + 6000, latencyMs: null, lastError: 'connect ECONNREFUSED', transitions: 2, ...fresh },
     ]);
     expect(status[1].nodes).toEqual([]);
     expect((await store.healthStatus()).length).toBe(2);
     expect(await failure(store.healthStatus({ pool: 'none.example.test' }))).toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+
+  it('stamps every write with a heartbeat by the database clock, and the interval the node promised', async () => {
+    const [a] = await store.listMembers('lb.example.test');
+    const report = { memberId: a.id, up: true, since: Date.now(), lastCheck: Date.now(), latencyMs: 1, lastError: null, transitions: 1, heartbeatSeconds: 30 };
+    await store.reportHealth('node-hb', [report]);
+    const row = async () => (await store.healthStatus({ pool: 'lb.example.test' }))[0].nodes.find((n) => n.node === 'node-hb')!;
+    const first = await row();
+    expect(first.heartbeatSeconds).toBe(30);
+    expect(first.heartbeatAge).toBeGreaterThanOrEqual(0);
+    expect(first.heartbeatAge).toBeLessThan(60);
+    expect(Math.abs(first.heartbeatAt - Date.now())).toBeLessThan(60_000);
+    await new Promise((r) => setTimeout(r, 50));
+    // The same state written again (a heartbeat): only the heartbeat moves.
+    await store.reportHealth('node-hb', [{ ...report, heartbeatSeconds: 10 }]);
+    const second = await row();
+    expect(second.heartbeatAt).toBeGreaterThan(first.heartbeatAt);
+    expect(second).toMatchObject({ up: true, since: report.since, lastCheck: report.lastCheck, transitions: 1, heartbeatSeconds: 10 });
+    expect(await failure(store.reportHealth('node-hb', [{ ...report, heartbeatSeconds: 0 }]))).toMatchObject({ code: 'E_STORE' });
   });
 
   it('rejects a malformed report with E_STORE only, and writes nothing', async () => {
