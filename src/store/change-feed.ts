@@ -1,4 +1,5 @@
 // Tells a node about committed edits: LISTEN lbdns_changes when it can, polling config_version otherwise.
+import net from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -18,7 +19,7 @@ export interface FeedStatus {
   readonly via: 'listen' | 'poll';
   /** True when LISTEN is the normal way but is down and polling stands in for it. */
   readonly degraded: boolean;
-  /** False while the store cannot be reached at all (the last poll failed). */
+  /** False while the store cannot be reached at all (the last poll failed or went unanswered). */
   readonly storeReachable: boolean;
   readonly error?: string;
 }
@@ -26,6 +27,8 @@ export interface FeedStatus {
 export interface WatchOptions {
   /** The version the caller has already seen (e.g. of its last loadContents); newer ones are reported at once. */
   readonly sinceVersion?: number;
+  /** Told each time the LISTEN connection misses a heartbeat (one call per failure, for a counter). */
+  readonly onHeartbeatFailure?: (error: string) => void;
 }
 
 export interface FeedSource {
@@ -35,11 +38,23 @@ export interface FeedSource {
   readonly listenUrl?: string;
   /** Poll period while LISTEN is down, or always when there is no listenUrl. */
   readonly pollMs: number;
+  /** A poll not answered within this many ms counts as the store unreachable; absent: wait for the answer. */
+  readonly pollDeadlineMs?: number;
+  /** TCP keepalive idle time of the LISTEN connection. */
+  readonly keepAliveMs?: number;
+  /** Called when a heartbeat or a poll goes unanswered: the other connections over the same path are as suspect. */
+  readonly onLinkLost?: () => void;
   readonly logger?: Logger;
 }
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
+/**
+ * A heartbeat every second, each answered within 1.5 s: a link that dies just after an answer is
+ * declared dead at most 1 s + 1.5 s (+ a turn of the event loop) later, inside the 3 s promised.
+ */
+export const HEARTBEAT_INTERVAL_MS = 1000;
+export const HEARTBEAT_DEADLINE_MS = 1500;
 
 function parsePayload(payload: string | undefined): Change | undefined {
   try {
@@ -49,6 +64,34 @@ function parsePayload(payload: string | undefined): Change | undefined {
   } catch {
     return undefined;
   }
+}
+
+class DeadlineError extends Error {}
+
+/** Rejects with a DeadlineError when `p` has not settled within `ms`; the timer does not keep the process alive. */
+function withDeadline<T>(p: Promise<T>, ms: number | undefined, what: string): Promise<T> {
+  if (ms === undefined) return p;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer in ${ms} ms`)), ms);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** One LISTEN connection and the socket under it, which a half-open link forces us to destroy by hand. */
+interface Link {
+  readonly client: pg.Client;
+  readonly socket: net.Socket;
+  beat?: NodeJS.Timeout;
 }
 
 /** Starts watching; resolves once the first LISTEN attempt (or the first poll) is done, with a stop function. */
@@ -61,20 +104,17 @@ export async function watchChanges(
   const log = src.logger;
   let stopped = false;
   let last = opts.sinceVersion;
-  let client: pg.Client | undefined;
+  let link: Link | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let reconnectDelay = RECONNECT_MIN_MS;
-  let polling = false;
+  let polling: Promise<void> | undefined;
   let status: FeedStatus | undefined;
 
   const setStatus = (s: FeedStatus): void => {
     const changed = status === undefined || status.via !== s.via || status.degraded !== s.degraded || status.storeReachable !== s.storeReachable;
     status = s;
-    if (!changed) return;
-    if (s.degraded || !s.storeReachable) log?.warn({ feed: s }, 'change feed degraded');
-    else log?.info({ feed: s }, 'change feed ready');
-    onStatus(s);
+    if (changed) onStatus(s);
   };
 
   // A polled version replaces `last` outright: it may even go down, after a database restore.
@@ -86,25 +126,36 @@ export async function watchChanges(
   /** Reads the version and reports it when it moved; returns false when the store did not answer. */
   const check = async (): Promise<boolean> => {
     try {
-      const v = await src.version();
+      const read = (): Promise<number> => withDeadline(src.version(), src.pollDeadlineMs, 'reading config_version');
+      // A pooled connection can have died unnoticed since its last use (cut by onLinkLost a moment ago,
+      // or PostgreSQL restarted): one more try gets a fresh one. An unanswered read is not tried again.
+      const v = await read().catch((err: unknown) => {
+        if (err instanceof DeadlineError) throw err;
+        return read();
+      });
       if (stopped) return true;
       if (last === undefined) last = v;
       else if (v !== last) emit({ zone: null, table: '*', version: v }, true);
       return true;
     } catch (err) {
-      if (!stopped) setStatus({ via: 'poll', degraded: src.listenUrl !== undefined, storeReachable: false, error: (err as Error).message });
+      if (stopped) return false;
+      setStatus({ via: 'poll', degraded: src.listenUrl !== undefined, storeReachable: false, error: (err as Error).message });
+      // Unanswered rather than refused: the connection it waits on may be half-open, like any other in the pool.
+      if (err instanceof DeadlineError) src.onLinkLost?.();
       return false;
     }
   };
 
-  const poll = async (): Promise<void> => {
-    if (polling || stopped) return;
-    polling = true;
-    try {
-      if (await check()) setStatus({ via: 'poll', degraded: src.listenUrl !== undefined, storeReachable: true });
-    } finally {
-      polling = false;
-    }
+  const poll = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    polling ??= (async () => {
+      try {
+        if ((await check()) && link === undefined) setStatus({ via: 'poll', degraded: src.listenUrl !== undefined, storeReachable: true });
+      } finally {
+        polling = undefined;
+      }
+    })();
+    return polling;
   };
 
   const startPolling = (): void => {
@@ -115,15 +166,24 @@ export async function watchChanges(
     pollTimer = undefined;
   };
 
-  const listenDown = (err: unknown): void => {
-    const c = client;
-    client = undefined;
-    c?.removeAllListeners('notification');
-    c?.end().catch(() => {});
+  /** Forgets a LISTEN connection at once; its socket is destroyed because a half-open one would never finish a polite end. */
+  const drop = (l: Link): void => {
+    if (l.beat !== undefined) clearInterval(l.beat);
+    l.client.removeAllListeners('notification');
+    l.socket.destroy();
+  };
+
+  const listenDown = (l: Link, err: unknown): void => {
+    if (link !== l) return;
+    link = undefined;
+    drop(l);
     if (stopped) return;
     const error = err instanceof Error ? err.message : String(err);
-    setStatus({ via: 'poll', degraded: true, storeReachable: status?.storeReachable ?? true, error });
+    // Polling starts now, not one period later: edits must not wait for the reconnection. Before any
+    // status was reported, reachability is unknown: the poll started here reports it.
+    if (status !== undefined) setStatus({ via: 'poll', degraded: true, storeReachable: status.storeReachable, error });
     startPolling();
+    void poll();
     if (reconnectTimer === undefined) {
       reconnectTimer = setTimeout(() => {
         reconnectTimer = undefined;
@@ -133,37 +193,80 @@ export async function watchChanges(
     }
   };
 
+  const heartbeat = (l: Link): NodeJS.Timeout => {
+    let pending = false;
+    return setInterval(() => {
+      if (pending || link !== l) return;
+      pending = true;
+      let answered = false;
+      const deadline = setTimeout(() => {
+        // Decided after the I/O phase of this loop turn: an answer that waited behind a long
+        // synchronous task (a big snapshot build) is read first and is not mistaken for a dead link.
+        setImmediate(() => {
+          if (answered || link !== l) return;
+          const error = `heartbeat unanswered for ${HEARTBEAT_DEADLINE_MS} ms`;
+          log?.warn({ err: error }, 'change feed heartbeat failed: polling until LISTEN is back');
+          opts.onHeartbeatFailure?.(error);
+          src.onLinkLost?.();
+          listenDown(l, new Error(error));
+        });
+      }, HEARTBEAT_DEADLINE_MS);
+      l.client.query('SELECT 1').then(
+        () => {
+          answered = true;
+          pending = false;
+          clearTimeout(deadline);
+        },
+        (err) => {
+          answered = true;
+          clearTimeout(deadline);
+          listenDown(l, err);
+        },
+      );
+    }, HEARTBEAT_INTERVAL_MS);
+  };
+
   const listen = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: src.listenUrl, connectionTimeoutMillis: 5000, keepAlive: true });
-    c.on('error', (err) => {
-      if (client === c) listenDown(err);
+    const socket = new net.Socket();
+    const c = new pg.Client({
+      connectionString: src.listenUrl,
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: src.keepAliveMs ?? 0,
+      stream: () => socket,
     });
-    c.on('end', () => {
-      if (client === c) listenDown(new Error('LISTEN connection closed'));
-    });
+    const l: Link = { client: c, socket };
+    c.on('error', (err) => listenDown(l, err));
+    c.on('end', () => listenDown(l, new Error('LISTEN connection closed')));
     c.on('notification', (n) => {
       if (n.channel !== CHANNEL || stopped) return;
       const change = parsePayload(n.payload);
       if (change === undefined) log?.warn({ payload: n.payload }, 'unreadable change notification ignored');
       else emit(change, false);
     });
-    client = c;
+    link = l;
     try {
       await c.connect();
-      await c.query(`LISTEN ${CHANNEL}`);
+      // The LISTEN itself can go unanswered on a half-open path: it gets the heartbeat's deadline.
+      await withDeadline(c.query(`LISTEN ${CHANNEL}`), HEARTBEAT_DEADLINE_MS, 'LISTEN');
     } catch (err) {
-      if (client === c) listenDown(err);
+      listenDown(l, err);
       return;
     }
-    if (stopped || client !== c) return;
+    if (stopped || link !== l) return;
+    l.beat = heartbeat(l);
     reconnectDelay = RECONNECT_MIN_MS;
     stopPolling();
-    // Edits committed while LISTEN was down (or before the caller's sinceVersion) are caught up here.
-    if (await check()) setStatus({ via: 'listen', degraded: false, storeReachable: true });
+    // Edits committed while LISTEN was down (or before the caller's sinceVersion) are caught up here;
+    // until that read succeeds the node is not up to date, so it does not claim to be listening.
+    if (!(await check())) listenDown(l, new Error('LISTEN is up but config_version could not be read'));
+    else if (link === l) setStatus({ via: 'listen', degraded: false, storeReachable: true });
   };
 
   if (src.listenUrl !== undefined) {
     await listen();
+    // LISTEN failed: the first poll (started by listenDown) says whether the store answers at all.
+    if (link === undefined) await poll();
   } else {
     await poll();
     startPolling();
@@ -173,8 +276,12 @@ export async function watchChanges(
     stopped = true;
     stopPolling();
     if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
-    const c = client;
-    client = undefined;
-    if (c !== undefined) await c.end().catch(() => {});
+    const l = link;
+    link = undefined;
+    if (l === undefined) return;
+    if (l.beat !== undefined) clearInterval(l.beat);
+    // A polite end when the link answers; a dead link must not hold up the shutdown.
+    await withDeadline(l.client.end(), HEARTBEAT_DEADLINE_MS, 'closing LISTEN').catch(() => {});
+    drop(l);
   };
 }

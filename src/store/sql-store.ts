@@ -7,7 +7,7 @@ import { LbdnsError } from '../errors.js';
 import { isRecordType, parseContent } from '../records/content.js';
 import { parseDomainName } from '../records/domain-name.js';
 import { parseZoneFile, type ParsedZone } from '../zonefile/parse.js';
-import { watchChanges, type Change, type FeedStatus, type WatchOptions } from './change-feed.js';
+import { watchChanges, type Change, type FeedSource, type FeedStatus, type WatchOptions } from './change-feed.js';
 import { parseHostAddress, parseNetwork } from './inet.js';
 import { migrate } from './migrate.js';
 import * as pools from './pool-queries.js';
@@ -92,7 +92,7 @@ function suffixes(name: string): string[] {
 export interface SqlStoreOptions {
   readonly location: string;
   readonly logger?: Logger;
-  readonly feed: { readonly listenUrl?: string; readonly pollMs: number };
+  readonly feed: Omit<FeedSource, 'version' | 'logger'>;
   /** Runs after the kysely instance is destroyed (e.g. stops the embedded server). */
   readonly onClose?: () => Promise<void>;
 }

@@ -1,4 +1,5 @@
 // The store as the rest of lbdns sees it: one interface, and openStore() picking PostgreSQL or the embedded one.
+import net from 'node:net';
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Logger } from 'pino';
@@ -253,14 +254,49 @@ export interface OpenStoreOptions {
 const ignoreClientError = (): void => undefined;
 
 /**
+ * TCP keepalive idle time of every PostgreSQL connection: a peer that vanished without a FIN or RST
+ * (a partition, a failover) is found by the kernel in seconds rather than after the OS default of 2 h.
+ */
+const PG_KEEPALIVE_MS = 5000;
+/** A config_version poll not answered in this time means the store is unreachable (a query is ~1 ms). */
+const POLL_DEADLINE_MS = 3000;
+
+/** The sockets under a pg pool, kept so that a link found half-open can be cut by hand. */
+export class PgSockets {
+  readonly #open = new Set<net.Socket>();
+
+  /** For pg's `stream` option: a new socket per connection, remembered until it closes. */
+  readonly create = (): net.Socket => {
+    const s = new net.Socket();
+    this.#open.add(s);
+    s.once('close', () => this.#open.delete(s));
+    return s;
+  };
+
+  /** Destroys every connection: the queries on them fail at once and the pool opens new ones. */
+  destroyAll(): void {
+    for (const s of this.#open) s.destroy();
+    this.#open.clear();
+  }
+}
+
+/**
  * A kysely over a pg pool that survives its connections dying. pg-pool listens for 'error' only on
  * idle clients; a client checked out when PostgreSQL goes away (a query or a transaction in flight)
  * emits 'error' with no listener, which node turns into an uncaught exception. Each client gets a
  * listener of its own for its whole life: the query in flight is rejected with the same error (pg
  * rejects every pending query first), and pg-pool discards the broken client on release.
  */
-export function pgKysely(url: string, max: number): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
+export function pgKysely(url: string, max: number, sockets: PgSockets = new PgSockets()): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 10_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: PG_KEEPALIVE_MS,
+    stream: sockets.create,
+  });
   pool.on('connect', (client) => client.on('error', ignoreClientError));
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', ignoreClientError);
@@ -277,23 +313,33 @@ export function pgKysely(url: string, max: number): Kysely<Database> {
 export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): Promise<Store> {
   const logger = opts.logger;
   const pollMs = opts.pollIntervalMs ?? 2000;
-  const feed = (url: string) => ({ listenUrl: opts.changeFeed === 'poll' ? undefined : url, pollMs });
+  // Every variant reaches a PostgreSQL over sockets: the feed may cut them all when it finds the path
+  // silent, because a query waiting on a half-open connection would wait for ever (holding up every
+  // later reload) while the feed polls around it.
+  const feed = (url: string, sockets: PgSockets) => ({
+    listenUrl: opts.changeFeed === 'poll' ? undefined : url,
+    pollMs,
+    pollDeadlineMs: POLL_DEADLINE_MS,
+    keepAliveMs: PG_KEEPALIVE_MS,
+    onLinkLost: () => sockets.destroyAll(),
+  });
+  const sockets = new PgSockets();
   let store: SqlStore;
   if (cfg.databaseUrl !== undefined) {
     const location = redactUrl(cfg.databaseUrl);
-    const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2);
-    store = new SqlStore(db, { location, logger, feed: feed(cfg.databaseUrl) });
+    const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2, sockets);
+    store = new SqlStore(db, { location, logger, feed: feed(cfg.databaseUrl, sockets) });
   } else {
     const running = opts.role === 'client' ? readEmbeddedInfo(cfg.dataDir) : undefined;
     if (running !== undefined) {
       const location = `${running.url} (embedded, lbdns pid ${running.pid}, password from ${passwordFile(cfg.dataDir)})`;
       const url = withPassword(running.url, cfg.dataDir);
-      store = new SqlStore(pgKysely(url, 2), { location, logger, feed: feed(url) });
+      store = new SqlStore(pgKysely(url, 2, sockets), { location, logger, feed: feed(url, sockets) });
     } else {
       const host = await startEmbedded(cfg.dataDir, cfg.embeddedListen, logger);
       const location = `${host.publicUrl} (embedded, in ${cfg.dataDir})`;
-      const db = pgKysely(host.url, opts.role === 'server' ? 5 : 2);
-      store = new SqlStore(db, { location, logger, feed: feed(host.url), onClose: () => host.close() });
+      const db = pgKysely(host.url, opts.role === 'server' ? 5 : 2, sockets);
+      store = new SqlStore(db, { location, logger, feed: feed(host.url, sockets), onClose: () => host.close() });
     }
   }
   if (opts.migrate ?? opts.role === 'client') {
