@@ -40,6 +40,11 @@ function versionOf(native: string): string {
   return pkg.version.split('.')[0];
 }
 
+/** Major version of the bundled PostgreSQL; reads nothing but the package. */
+export function pgMajor(): string {
+  return versionOf(nativeDir());
+}
+
 /** uid and gid of the system user, creating it (no home, no shell) when it does not exist yet. */
 function systemUser(): Required<RunAs> {
   const lookup = (): Required<RunAs> | undefined => {

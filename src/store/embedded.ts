@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from '../config.js';
 import { LbdnsError } from '../errors.js';
 import { checkCluster, clearStalePostmaster, ensurePassword, initCluster, PG_USER, pidAlive, readPassword, startPostmaster } from './embedded-cluster.js';
-import { pgRuntime } from './embedded-runtime.js';
+import { pgMajor, pgRuntime } from './embedded-runtime.js';
 
 export { passwordFile, pgdataDir } from './embedded-cluster.js';
 
@@ -82,9 +82,10 @@ export async function startEmbedded(dataDir: string, listen: ListenAddress, logg
   if (running !== undefined && (await answers(running.url))) {
     throw new LbdnsError('E_STARTUP', `the data dir ${dataDir} is in use by lbdns pid ${running.pid} (${running.url})`);
   }
+  // Checked before anything is written, so that a data dir of another engine is left as it was.
+  const exists = checkCluster(dataDir, pgMajor());
   mkdirSync(dataDir, { recursive: true });
   const rt = pgRuntime(dataDir);
-  const exists = checkCluster(dataDir, rt.major);
   const t0 = Date.now();
   const password = ensurePassword(dataDir, () => randomBytes(24).toString('base64url'));
   if (!exists) {

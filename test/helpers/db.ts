@@ -1,4 +1,4 @@
-// A throwaway database per test file: a fresh database on the local PostgreSQL when it answers, else embedded PGlite.
+// A throwaway database per test file: a fresh database on the local PostgreSQL when it answers, else the embedded store.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ const ADMIN_URL = process.env.LBDNS_TEST_PG_ADMIN_URL ?? 'postgres://postgres@12
 export interface TestDatabase {
   /** undefined: no PostgreSQL here; use the embedded store in dataDir. */
   readonly url: string | undefined;
-  /** Always set: a temp dir for PGlite (when url is undefined) or anything else the test needs. */
+  /** Always set: a temp dir for the embedded store (when url is undefined) or anything else the test needs. */
   readonly dataDir: string;
   drop(): Promise<void>;
 }
@@ -73,5 +73,7 @@ export function storeConfig(db: TestDatabase): Config['store'] {
 export function sqlUrl(db: TestDatabase): string {
   if (db.url !== undefined) return db.url;
   const info = JSON.parse(readFileSync(join(db.dataDir, 'embedded.json'), 'utf8')) as { url: string };
-  return info.url;
+  const url = new URL(info.url);
+  url.password = encodeURIComponent(readFileSync(join(db.dataDir, 'embedded-password'), 'utf8').trim());
+  return url.toString();
 }
