@@ -1,4 +1,4 @@
-// Rate limiting and TCP limits on the real server: floods are limited per network, slow TCP clients never block UDP.
+// Rate limiting and TCP limits on the real server: floods are limited per network, slow TCP clients never block UDP, the total TCP limit holds.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,5 +154,89 @@ describe('TCP limits', () => {
     expect(await closed(s, 2000)).toBe(true);
     const r = await dig(H, server.dnsPort, ['www.example.test', '+tcp']);
     expect(r.status).toBe('NOERROR');
+  });
+});
+
+describe('the total TCP connection limit', () => {
+  // A server of its own: a total far below the 1,000 connections above and an idle timeout long enough that none of
+  // the connections held open here can close by itself while the test runs.
+  const TOTAL = 40;
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startInProcess({
+      DATABASE_URL: db.url,
+      LBDNS_DATA_DIR: db.dataDir,
+      LBDNS_TCP_MAX_CONNECTIONS: String(TOTAL),
+      LBDNS_TCP_MAX_PER_CLIENT: '25',
+      LBDNS_TCP_IDLE_MS: '60000',
+    });
+  });
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  function open(localAddress: string): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: H, port: limited.dnsPort, localAddress });
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  }
+
+  /** One query over `s`: the reply's id, or undefined when the connection closes (or stays silent) first. */
+  function ask(s: net.Socket, id: number, ms = 2000): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      let buf = Buffer.alloc(0);
+      const done = (v: number | undefined) => {
+        clearTimeout(timer);
+        s.off('data', onData);
+        s.off('close', onClose);
+        resolve(v);
+      };
+      const onData = (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(buf.readUInt16BE(2));
+      };
+      const onClose = () => done(undefined);
+      const timer = setTimeout(() => done(undefined), ms);
+      s.on('data', onData);
+      s.once('close', onClose);
+      s.on('error', () => undefined);
+      if (!s.destroyed) s.write(frame(buildQuery({ id, name: 'www.example.test' })));
+    });
+  }
+
+  async function metric(pattern: RegExp): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${limited.httpPort}/metrics`)).text();
+    return Number(pattern.exec(text)?.[1] ?? 0);
+  }
+
+  it('refuses a connection past the total from a client that has none, and takes one again once another closes', async () => {
+    const sockets: net.Socket[] = [];
+    try {
+      // Two clients of 20, each under its per-client limit of 25: only the total can refuse the next one.
+      for (let i = 0; i < TOTAL; i++) sockets.push(await open(`127.0.8.${1 + (i % 2)}`));
+      const ids = await Promise.all(sockets.map((s, i) => ask(s, 1000 + i)));
+      expect(ids).toEqual(sockets.map((_, i) => 1000 + i));
+      expect(await metric(/^lbdns_dns_tcp_connections (\d+)$/m)).toBe(TOTAL);
+
+      const extra = await open('127.0.8.3');
+      expect(await ask(extra, 7)).toBeUndefined();
+      expect(await closed(extra, 1000)).toBe(true);
+      expect(await metric(/^lbdns_dns_tcp_rejected_total\{limit="total"\} (\d+)$/m)).toBe(1);
+      expect(await metric(/^lbdns_dns_tcp_rejected_total\{limit="per_client"\} (\d+)$/m)).toBe(0);
+      // The connections already open are untouched, and UDP is answered all along.
+      expect(await ask(sockets[0], 8)).toBe(8);
+      expect((await dig(H, limited.dnsPort, ['www.example.test', '-b', '127.0.8.3'])).status).toBe('NOERROR');
+
+      sockets.pop()!.destroy();
+      for (let i = 0; i < 100 && (await metric(/^lbdns_dns_tcp_connections (\d+)$/m)) !== TOTAL - 1; i++) await new Promise((r) => setTimeout(r, 20));
+      const again = await open('127.0.8.3');
+      sockets.push(again);
+      expect(await ask(again, 9)).toBe(9);
+      expect(await metric(/^lbdns_dns_tcp_rejected_total\{limit="total"\} (\d+)$/m)).toBe(1);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
   });
 });

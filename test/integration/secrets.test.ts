@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, pgAvailable, type TestDatabase } from '../helpers/db.js';
+import { dig } from '../helpers/dig.js';
+import { need } from '../helpers/prerequisite.js';
 import { ROOT, startChild, type ChildServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -44,17 +46,29 @@ describe('secrets', () => {
     expect(`${err.stdout}${err.stderr}`).not.toContain(SECRET);
   });
 
-  it.skipIf(!havePg)('a running server keeps the password out of logs, metrics and readiness', async () => {
+  it('a running server keeps the password out of logs (query log on, queries sent), metrics, readiness and status', async (ctx) => {
+    need(ctx, havePg ? undefined : 'no PostgreSQL on 127.0.0.1:5432 to give a password to');
     let server: ChildServer | undefined;
     try {
       server = await startChild({ DATABASE_URL: withPassword(db.url!), LBDNS_DATA_DIR: db.dataDir, LBDNS_QUERY_LOG_SAMPLE: '1' });
+      // Every query logged (sample 1): an answer, a name outside our zones, and one over TCP.
+      const asked = [
+        await dig('127.0.0.1', server.dnsPort, ['www.example.test', 'A']),
+        await dig('127.0.0.1', server.dnsPort, ['www.example.org', 'A']),
+        await dig('127.0.0.1', server.dnsPort, ['example.test', 'SOA', '+tcp']),
+      ];
+      expect(asked.map((r) => r.status)).toEqual(['NOERROR', 'REFUSED', 'NOERROR']);
+      const logged = () => server!.logs.filter((l) => l.event === 'query');
+      for (let i = 0; i < 100 && logged().length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(logged().map((l) => [l.qname, l.transport])).toEqual([['www.example.test', 'udp'], ['www.example.org', 'udp'], ['example.test', 'tcp']]);
       const base = `http://127.0.0.1:${server.httpPort}`;
-      const texts = await Promise.all(['/metrics', '/readyz', '/healthz'].map(async (p) => (await fetch(base + p)).text()));
+      const texts = await Promise.all(['/metrics', '/readyz', '/healthz', '/status'].map(async (p) => (await fetch(base + p)).text()));
       for (const t of texts) expect(t).not.toContain(SECRET);
       expect(JSON.stringify(server.logs)).not.toContain(SECRET);
       expect(JSON.stringify(server.logs)).toMatch(/\*\*\*/);
     } finally {
       await server?.stop();
     }
+    expect(JSON.stringify(server.logs)).not.toContain(SECRET);
   });
 });
