@@ -19,6 +19,8 @@ export interface HealthReporterOptions {
   /** A state change is written this soon (changes arriving meanwhile go in the same statement). */
   readonly urgentMs?: number;
   readonly now?: () => number;
+  /** Spreads first heartbeats (0 ≤ x < 1). */
+  readonly random?: () => number;
 }
 
 interface Tracked {
@@ -28,6 +30,8 @@ interface Tracked {
   receivedAt: number;
   /** Time between the last two results: the probe interval as seen here. */
   gap: number;
+  /** A heartbeat is scheduled for the last write; false once stopped (see #collectHeartbeats). */
+  beating: boolean;
 }
 
 /**
@@ -39,20 +43,87 @@ const KEEP_GAPS = 3;
 /** Members without a result for this long (or 10 probe gaps) are forgotten, looked for this often. */
 const FORGET_MS = 3_600_000;
 const PURGE_EVERY_MS = 600_000;
+/**
+ * A member's first heartbeat comes after 1 to 1 + FIRST_SPREAD intervals. Every member's first row is
+ * written in the first probe round (a few seconds), and without the spread all their heartbeats would
+ * come in that same few seconds of every interval: 80,000 rows in 5 s of each 30, the storm again.
+ */
+const FIRST_SPREAD = 0.5;
+
+/**
+ * Heartbeats due, earliest first: a binary min-heap over parallel arrays (no object per entry).
+ * An entry carries the write time it follows; one that no longer matches the member's is skipped.
+ */
+class HeartbeatHeap {
+  readonly #due: number[] = [];
+  readonly #id: number[] = [];
+  readonly #at: number[] = [];
+
+  get size(): number {
+    return this.#due.length;
+  }
+
+  peekDue(): number {
+    return this.#due.length ? this.#due[0] : Infinity;
+  }
+
+  push(due: number, id: number, at: number): void {
+    let i = this.#due.length;
+    this.#due.push(due);
+    this.#id.push(id);
+    this.#at.push(at);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.#due[parent] <= due) break;
+      this.#move(parent, i);
+      i = parent;
+    }
+    this.#set(i, due, id, at);
+  }
+
+  /** Removes the earliest entry and returns its member and write time. */
+  pop(): { readonly id: number; readonly at: number } {
+    const top = { id: this.#id[0], at: this.#at[0] };
+    const lastDue = this.#due.pop()!;
+    const lastId = this.#id.pop()!;
+    const lastAt = this.#at.pop()!;
+    const n = this.#due.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && this.#due[child + 1] < this.#due[child]) child++;
+      if (this.#due[child] >= lastDue) break;
+      this.#move(child, i);
+      i = child;
+    }
+    this.#set(i, lastDue, lastId, lastAt);
+    return top;
+  }
+
+  #move(from: number, to: number): void {
+    this.#set(to, this.#due[from], this.#id[from], this.#at[from]);
+  }
+
+  #set(i: number, due: number, id: number, at: number): void {
+    this.#due[i] = due;
+    this.#id[i] = id;
+    this.#at[i] = at;
+  }
+}
 
 export class HealthReporter {
   readonly #members = new Map<number, Tracked>();
   readonly #transitions = new Map<number, number>();
   /** Members whose row goes in the next write. */
   readonly #due = new Set<number>();
-  // Rows in the order written, with the time: written in batches at increasing times, so the oldest
-  // are always at the head and finding the heartbeats due is a walk from there, never a scan.
-  #fifoIds: number[] = [];
-  #fifoTimes: number[] = [];
-  #fifoHead = 0;
+  // Finding the heartbeats due is a walk from the heap's top, never a scan of the members.
+  readonly #heartbeats = new HeartbeatHeap();
   readonly #opts: HealthReporterOptions;
   readonly #heartbeatMs: number;
   readonly #now: () => number;
+  readonly #random: () => number;
   readonly #timer: NodeJS.Timeout;
   #urgent: NodeJS.Timeout | undefined;
   #writing = false;
@@ -65,6 +136,7 @@ export class HealthReporter {
     this.#opts = opts;
     this.#heartbeatMs = opts.heartbeatMs ?? 30_000;
     this.#now = opts.now ?? (() => Date.now());
+    this.#random = opts.random ?? Math.random;
     const tick = opts.tickMs ?? Math.max(100, Math.min(2000, this.#heartbeatMs));
     this.#timer = setInterval(() => void this.flush(), tick);
     this.#timer.unref();
@@ -92,7 +164,7 @@ export class HealthReporter {
     };
     let m = this.#members.get(id);
     if (!m) {
-      m = { report, writtenAt: undefined, receivedAt: now, gap: 0 };
+      m = { report, writtenAt: undefined, receivedAt: now, gap: 0, beating: false };
       this.#members.set(id, m);
     } else {
       m.report = report;
@@ -106,8 +178,8 @@ export class HealthReporter {
         void this.flush();
       }, this.#opts.urgentMs ?? 100);
       this.#urgent.unref();
-    } else if (now - m.writtenAt >= this.#heartbeatMs) {
-      // Probed less often than the heartbeat: its heartbeat was dropped (see flush), so this result is it.
+    } else if (!m.beating && now - m.writtenAt >= this.#heartbeatMs) {
+      // Its heartbeat had stopped (no result for a while, see #collectHeartbeats): this result restarts it.
       this.#due.add(id);
     }
   };
@@ -132,14 +204,16 @@ export class HealthReporter {
     try {
       await this.#opts.write(batch);
       this.#rowsWritten += batch.length;
+      const hb = this.#heartbeatMs;
       for (const r of batch) {
         const m = this.#members.get(r.memberId);
         if (!m) continue;
+        const first = m.writtenAt === undefined;
         m.writtenAt = now;
         // Heartbeat 0 writes every result as it comes: nothing to rewrite on time.
-        if (this.#heartbeatMs === 0) continue;
-        this.#fifoIds.push(r.memberId);
-        this.#fifoTimes.push(now);
+        if (hb === 0) continue;
+        m.beating = true;
+        this.#heartbeats.push(now + hb + (first ? Math.floor(this.#random() * FIRST_SPREAD * hb) : 0), r.memberId, now);
       }
       if (this.#failing) this.#opts.log.info('member health written to the store again');
       this.#failing = false;
@@ -159,15 +233,16 @@ export class HealthReporter {
 
   #collectHeartbeats(now: number): void {
     const hb = this.#heartbeatMs;
-    while (this.#fifoHead < this.#fifoIds.length && this.#fifoTimes[this.#fifoHead] + hb <= now) {
-      const id = this.#fifoIds[this.#fifoHead];
-      const at = this.#fifoTimes[this.#fifoHead];
-      this.#fifoHead++;
+    while (this.#heartbeats.peekDue() <= now) {
+      const { id, at } = this.#heartbeats.pop();
       const m = this.#members.get(id);
       // Written again since (a later entry stands for it), or already going out.
       if (!m || m.writtenAt !== at || this.#due.has(id)) continue;
       // Its heartbeat stops; the entry stays (with the probe gap seen) so a later result is written at once.
-      if (now - m.receivedAt > Math.max(KEEP_HEARTBEATS * hb, KEEP_GAPS * m.gap)) continue;
+      if (now - m.receivedAt > Math.max(KEEP_HEARTBEATS * hb, KEEP_GAPS * m.gap)) {
+        m.beating = false;
+        continue;
+      }
       this.#due.add(id);
     }
     if (now - this.#lastPurge >= PURGE_EVERY_MS) {
@@ -178,12 +253,6 @@ export class HealthReporter {
           this.#transitions.delete(id);
         }
       }
-    }
-    // Drop the consumed head now and then, so the arrays do not grow without end.
-    if (this.#fifoHead > 4096 && this.#fifoHead * 2 > this.#fifoIds.length) {
-      this.#fifoIds = this.#fifoIds.slice(this.#fifoHead);
-      this.#fifoTimes = this.#fifoTimes.slice(this.#fifoHead);
-      this.#fifoHead = 0;
     }
   }
 
