@@ -125,6 +125,29 @@ describe('the geo policy through the chooser', () => {
     expect(firsts.filter((a) => a === '192.0.2.21')).toHaveLength(2);
   });
 
+  it('within the chosen set, first and any-place shares follow the weights (1,1,2,4, count 2, 10,000 answers)', () => {
+    const de = [1, 1, 2, 4].map((weight, i) => member(`192.0.2.${40 + i}`, { weight, location: at('DE') }));
+    const far = member('192.0.2.49', { weight: 8, location: at('FR') });
+    const wp = pool([...de, far], { policy: 'geo', count: 2 });
+    const { choose } = chooser(where({ country: 'DE' }));
+    const first = new Map<string, number>();
+    const any = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const got = choose(wp, 4, client).members.map((m) => m.address);
+      expect(new Set(got).size).toBe(2);
+      first.set(got[0], (first.get(got[0]) ?? 0) + 1);
+      for (const a of got) any.set(a, (any.get(a) ?? 0) + 1);
+    }
+    expect(any.has(far.address)).toBe(false);
+    de.forEach((m, i) => {
+      const want = ([12.5, 12.5, 25, 50] as const)[i];
+      expect(Math.abs((first.get(m.address) ?? 0) / 100 - want)).toBeLessThanOrEqual(1);
+      expect(Math.abs((any.get(m.address) ?? 0) / 200 - want)).toBeLessThanOrEqual(1);
+    });
+    // The weight-4 member is owed 2·4/8 = 1 answer per answer: it is in all of them.
+    expect(any.get(de[3].address)).toBe(10_000);
+  });
+
   it('keeps one WRR rotation per pool, family, level and place', () => {
     const { state } = chooser(UNKNOWN_LOCATION);
     const run = (loc: ClientLocation) => {
