@@ -18,7 +18,8 @@ import { setUpGeo } from './geo/setup.js';
 import { HA_ROLES, watchRoleFile, type HaRole } from './ha/role.js';
 import { Reloader } from './snapshot/reloader.js';
 import { readSnapshotFile } from './snapshot/snapshot-file.js';
-import { openStore, type FeedStatus, type Store } from './store/store.js';
+import { openStore, type Store } from './store/store.js';
+import { ReadinessState } from './server/readiness.js';
 import { HealthMonitor } from './health/monitor.js';
 import { HealthReporter } from './health/reporter.js';
 import { pruneWrrState } from './policies/wrr.js';
@@ -71,13 +72,21 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   const { context, policyState } = createAnswerContext(config, metrics, () => monitor.health(), log, geo.state);
   let pool: WorkerPool | undefined;
   let healthBroadcast: NodeJS.Timeout | undefined;
+  const readiness: ReadinessState = new ReadinessState({
+    mode: config.feed.mode,
+    metrics,
+    log,
+    reloadError: (): string | undefined => reloader.lastError,
+    // Back from an outage (or LISTEN back): whatever changed meanwhile is read now.
+    onStoreAnswering: () => reloader.schedule(),
+  });
   const reloader = new Reloader({
     onSwap: (snapshot) => {
       monitor.setPools(snapshot.pools);
       pruneWrrState(policyState.wrr, new Set(snapshot.pools.map((p) => p.id)));
     },
-    load: () => store.loadContents(),
-    loadZones: (names) => store.loadZoneContents(names),
+    load: readiness.track(() => store.loadContents()),
+    loadZones: readiness.track((names: readonly string[]) => store.loadZoneContents(names)),
     debounceMs: config.feed.debounceMs,
     log: log.child({ component: 'snapshot' }),
     metrics,
@@ -86,12 +95,8 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     onLoaded: (loaded) => {
       pool?.broadcastImage(loaded.image);
       pool?.broadcastHealth(monitor.health(true));
-      servingFromFile = undefined;
-      metrics.lastSync.set(Date.now() / 1000);
     },
   });
-  let feed: FeedStatus = { via: config.store.databaseUrl && config.feed.mode === 'listen' ? 'listen' : 'poll', degraded: false, storeReachable: true };
-  let servingFromFile: string | undefined;
   let role: HaRole | undefined;
   const stopRole = config.roleFile
     ? watchRoleFile(config.roleFile, (r) => {
@@ -100,17 +105,6 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
         for (const known of HA_ROLES) metrics.haRole.labels(known).set(known === r ? 1 : 0);
       })
     : undefined;
-  let started = false;
-  const onFeed = (s: FeedStatus): void => {
-    if (s.via !== feed.via || s.degraded !== feed.degraded) log.warn({ from: feed.via, to: s.via, degraded: s.degraded, error: s.error }, 'propagation mode switched');
-    feed = s;
-    metrics.propagationMode.labels('listen').set(s.via === 'listen' ? 1 : 0);
-    metrics.propagationMode.labels('poll').set(s.via === 'poll' ? 1 : 0);
-    metrics.storeReachable.set(s.storeReachable ? 1 : 0);
-    // Back from an outage: whatever changed meanwhile is read now.
-    if (s.storeReachable && started) reloader.schedule();
-  };
-  onFeed(feed);
   try {
     // The ops port opens first: probes may target it (the sample pool does), and /readyz says
     // "not ready" until a snapshot is loaded and the DNS sockets are bound.
@@ -127,6 +121,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       log: log.child({ component: 'http' }),
       readiness: () => {
         const snap = reloader.current();
+        const stored = readiness.view();
         return {
           ready: reloader.loaded && (dns?.addresses.length ?? 0) > 0,
           detail: {
@@ -136,14 +131,14 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
               version: snap.version,
               zones: snap.zones.size,
               ageSeconds: snap.builtAt ? (Date.now() - snap.builtAt) / 1000 : null,
-              source: servingFromFile ? `file saved ${servingFromFile}` : 'store',
+              source: stored.source,
             },
-            store: feed.storeReachable && !reloader.lastError && !servingFromFile ? 'reachable' : 'unreachable',
+            store: stored.store,
             sinceLastSyncSeconds: reloader.lastSuccess ? (Date.now() - reloader.lastSuccess) / 1000 : null,
-            propagation: { mode: feed.via, degraded: feed.degraded, error: feed.error ?? null },
+            propagation: stored.propagation,
             dns: dns?.addresses ?? [],
             workers: pool ? { ready: pool.readyCount, pids: pool.pids, restarts: pool.restarts } : null,
-            lastReloadError: reloader.lastError ?? null,
+            lastReloadError: stored.lastReloadError,
           },
         };
       },
@@ -170,16 +165,13 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
         throw new LbdnsError('E_STARTUP', `cannot load from the store (${(err as Error).message}) and there is no usable snapshot file at ${config.snapshotFile}`);
       }
       await reloader.install(saved.contents);
-      servingFromFile = saved.savedAt;
-      metrics.storeReachable.set(0);
+      readiness.servingFile(saved.savedAt);
       log.warn({ err: (err as Error).message, file: config.snapshotFile, savedAt: saved.savedAt, version: saved.contents.version }, 'store unreachable at start: serving the snapshot file');
     }
-    started = true;
-    stopFeed = await store.watchChanges(
-      (change) => reloader.changed(change),
-      onFeed,
-      { sinceVersion: reloader.current().version },
-    );
+    stopFeed = await store.watchChanges((change) => reloader.changed(change), readiness.feed, {
+      sinceVersion: reloader.current().version,
+      onHeartbeatFailure: readiness.heartbeatFailed,
+    });
     // A restart must not hand out dead members: one probe round (bounded by the longest timeout) first.
     await monitor.firstRound();
     if (workerCount > 1) {

@@ -112,6 +112,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['mode'] as const,
     aggregator: 'max', registers: [registry],
   });
+  const feedHeartbeatFailures = new Counter({
+    name: 'lbdns_store_feed_heartbeat_failures_total',
+    help: 'Heartbeats the LISTEN connection left unanswered past their deadline (each one switches to polling and reconnects)',
+    registers: [registry],
+  });
   const lastSync = new Gauge({ name: 'lbdns_store_last_sync_timestamp_seconds', help: 'When this node last read the store successfully (Unix time)', aggregator: 'max', registers: [registry] });
   const haRole = new Gauge({
     name: 'lbdns_ha_role',
@@ -214,6 +219,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     haRole,
     storeReachable,
     propagationMode,
+    feedHeartbeatFailures,
     lastSync,
     memberUp,
     probeDuration,
