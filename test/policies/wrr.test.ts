@@ -209,6 +209,16 @@ describe('wrr: state', () => {
     expect(firsts).toBe('ababab');
   });
 
+  it('a clone (what explain runs on) answers as the live rotation would, and moving it leaves the live one alone', () => {
+    const list = [1, 2, 3, 4, 5].map((w, i) => ({ member: member(`192.0.2.${i + 1}`, { weight: w }), weight: w }));
+    const live: WrrState = new Map();
+    for (let i = 0; i < 7; i++) wrrSelect(live, 'k', list, 2);
+    const copy: WrrState = new Map([['k', live.get('k')!.clone()]]);
+    const ahead = Array.from({ length: 20 }, () => wrrSelect(copy, 'k', list, 2).map((m) => m.id).join());
+    expect([...copy.get('k')!.credits()]).not.toEqual([...live.get('k')!.credits()]);
+    expect(Array.from({ length: 20 }, () => wrrSelect(live, 'k', list, 2).map((m) => m.id).join())).toEqual(ahead);
+  });
+
   it('pruning forgets pools that are gone', () => {
     const state: WrrState = new Map([['1/4', new WrrRotation()], ['1/6', new WrrRotation()], ['2/4', new WrrRotation()]]);
     pruneWrrState(state, new Set([2]));
