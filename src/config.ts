@@ -124,7 +124,7 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   readonly store: {
-    /** undefined: embedded PGlite in dataDir. */
+    /** undefined: the embedded PostgreSQL in dataDir. */
     readonly databaseUrl: string | undefined;
     readonly dataDir: string;
     readonly embeddedListen: ListenAddress;

@@ -34,7 +34,7 @@ export interface WatchOptions {
 export interface FeedSource {
   /** Reads config_version. */
   readonly version: () => Promise<number>;
-  /** A connection string for a dedicated LISTEN connection; absent: poll only (embedded PGlite). */
+  /** A connection string for a dedicated LISTEN connection; absent: poll only (LBDNS_CHANGE_FEED=poll). */
   readonly listenUrl?: string;
   /** Poll period while LISTEN is down, or always when there is no listenUrl. */
   readonly pollMs: number;

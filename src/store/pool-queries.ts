@@ -284,8 +284,8 @@ export async function removeGeoNetwork(db: Db, text: string): Promise<void> {
 }
 
 /**
- * One statement for the whole batch: a JSON array unpacked by jsonb_to_recordset, which both pg and
- * PGlite pass as one text parameter. Members deleted since the node probed them are skipped. Every row
+ * One statement for the whole batch: a JSON array unpacked by jsonb_to_recordset, which pg passes as
+ * one text parameter. Members deleted since the node probed them are skipped. Every row
  * written gets heartbeat_at = now(): the database's clock says how fresh it is (migrations/0004).
  */
 export async function reportHealth(db: Db, node: string, reports: readonly HealthReport[]): Promise<{ readonly written: number }> {

@@ -1,7 +1,7 @@
 // Kysely's view of the tables in migrations/*.sql; only src/store/ sees these types.
 import type { ColumnType, Generated } from 'kysely';
 
-/** int8 columns: pg hands them over as strings, PGlite as numbers; the store converts with Number(). */
+/** int8 columns: pg hands them over as strings; the store converts with Number(). */
 type Int8 = ColumnType<string | number, number | undefined, number>;
 
 export interface ZonesTable {

@@ -1,4 +1,4 @@
-// The Store over kysely: the same queries for PostgreSQL and PGlite, errors mapped to one-line LbdnsErrors.
+// The Store over kysely: the queries for PostgreSQL (external or embedded), errors mapped to one-line LbdnsErrors.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
