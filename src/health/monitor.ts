@@ -64,7 +64,8 @@ export const MAX_PROBES_IN_FLIGHT = 512;
  * one after another, each ending by its timeout. The margin is the CPU the loop spends starting and ending probes, which
  * delays the next wave: 4,000 failing HTTP probes of 150 ms took 1.6–2.8 s rather than 6 × 150 ms on the 2-core
  * development machine shared with other work (0.2–0.5 ms a probe); 1 ms a member is allowed, plus 250 ms for late timers.
- * Past the bound the members left stay unknown, and an unknown member is not handed out (policies/candidates.ts).
+ * A round still receiving results at its bound goes on (logged); one that stalls is cut, its members left unknown, and
+ * an unknown member is not handed out (policies/candidates.ts).
  */
 export function firstRoundBoundMs(members: number, longestTimeoutMs: number): number {
   if (members === 0) return 0;
@@ -105,6 +106,8 @@ export class HealthMonitor {
   private firstTimer: NodeJS.Timeout | undefined;
   /** Logs how the first round ended, given how many members it left without a result. */
   private firstDone: ((cut: number) => void) | undefined;
+  /** When a member of the first round last got its first result (monotonic ms). */
+  private firstResultAt = 0;
   private resolveFirst!: () => void;
   private readonly first: Promise<void>;
 
@@ -173,21 +176,34 @@ export class HealthMonitor {
         for (const job of wanted.values()) longest = Math.max(longest, job.check.timeoutMs);
         const boundMs = firstRoundBoundMs(wanted.size, longest);
         const startedAt = performance.now();
+        this.firstResultAt = startedAt;
         this.firstDone = (cut) => {
           const line = { members: wanted.size, boundMs, tookMs: Math.round(performance.now() - startedAt) };
           // Those left are unknown, and candidates.ts never hands out an unknown member while another has a result.
-          if (cut > 0) this.log.warn({ ...line, unprobed: cut }, 'first probe round cut at its bound: members without a result are not answered');
+          if (cut > 0) this.log.warn({ ...line, unprobed: cut }, 'first probe round cut: no result for a whole timeout past its bound; members without one are not answered');
           else this.log.info(line, 'first probe round done');
         };
         this.log.info({ members: wanted.size, inFlight: MAX_PROBES_IN_FLIGHT, longestTimeoutMs: longest, boundMs }, 'first probe round started');
-        this.firstTimer = setTimeout(() => this.finishFirst(), boundMs);
+        // At the bound, a round still receiving results is CPU-bound (a loaded machine), not stuck: it goes on, said
+        // once, and is cut only when a whole timeout passes without a result, which only a hung probe can cause.
+        const window = Math.max(longest, 250);
+        let overrun = false;
+        const check = (): void => {
+          if (!this.firstPending) return;
+          if (performance.now() - this.firstResultAt >= window) return this.finishFirst();
+          if (!overrun) this.log.warn({ members: wanted.size, boundMs, left: this.firstPending.size }, 'first probe round past its bound, results still coming in: waiting for them');
+          overrun = true;
+          this.firstTimer = setTimeout(check, window);
+        };
+        this.firstTimer = setTimeout(check, boundMs);
       }
     }
   }
 
   /**
-   * Resolves when every enabled member of the first setPools() has one result (a timeout is one), or at
-   * firstRoundBoundMs() if some probe outlives its own deadline.
+   * Resolves when every enabled member of the first setPools() has one result (a timeout is one). Past
+   * firstRoundBoundMs() it waits on only while results keep coming in, so a probe that outlives its own deadline ends
+   * the round at most one timeout after the bound.
    */
   firstRound(): Promise<void> {
     return this.first;
@@ -328,6 +344,7 @@ export class HealthMonitor {
 
   private settleFirst(memberId: number): void {
     if (!this.firstPending?.delete(memberId)) return;
+    this.firstResultAt = performance.now();
     if (this.firstPending.size === 0) this.finishFirst();
   }
 

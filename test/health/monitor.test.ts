@@ -129,7 +129,21 @@ describe('HealthMonitor with real servers', () => {
     expect(lines.find((l) => l.msg === 'first probe round done')).toMatchObject({ members: 1 });
   });
 
-  it('a probe that outlives its deadline: the round ends at its bound, says so, and the member without a result is not answered', async () => {
+  it('a round still receiving results at its bound (a machine short of CPU) goes on until every member has one, and says so', async () => {
+    // Results come in every 100 ms, the last at 600 ms: past the bound of 150 + 250 + 6 ms, yet never a stall.
+    const probe: ProbeFn = (target) => new Promise((r) => setTimeout(() => r({ ok: true, reason: 'HTTP 200', latencyMs: 1 }), Number(target.address.split('.')[3]) * 100));
+    const { monitor, lines } = monitorOf({ probe });
+    monitor.setPools([pool([1, 2, 3, 4, 5, 6].map((i) => member(`192.0.2.${i}`, { id: 800 + i })), { check: check({ timeoutMs: 150, intervalMs: 60_000 }) })]);
+    const started = performance.now();
+    await monitor.firstRound();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(590);
+    expect(monitor.health().size).toBe(6);
+    expect(lines.find((l) => String(l.msg).startsWith('first probe round past its bound'))).toMatchObject({ level: 40, boundMs: firstRoundBoundMs(6, 150) });
+    expect(lines.find((l) => l.msg === 'first probe round done')).toMatchObject({ members: 6 });
+    expect(lines.some((l) => String(l.msg).startsWith('first probe round cut'))).toBe(false);
+  });
+
+  it('a probe that outlives its deadline: the round is cut once no result has come for a timeout past its bound, and the member without a result is not answered', async () => {
     // Only a broken probe can hang past its own timeout; the bound keeps the sockets from waiting for it for ever.
     const probe: ProbeFn = (target) => (target.address === '192.0.2.71' ? Promise.resolve({ ok: true, reason: 'HTTP 200', latencyMs: 1 }) : new Promise<ProbeResult>(() => {}));
     const { monitor, lines } = monitorOf({ probe });
