@@ -10,6 +10,7 @@ import { dig } from '../helpers/dig.js';
 import { ROOT, startChild, type ChildServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
+// CI runs as root; the root path (postgres as lbdns-pg) must be tested there.
 const isRoot = process.getuid?.() === 0;
 let server: ChildServer;
 let dataDir: string;
@@ -56,7 +57,8 @@ describe('embedded store', () => {
     expect(r.answer.length).toBeGreaterThan(0);
   });
 
-  it.skipIf(!isRoot)('runs its PostgreSQL as lbdns-pg when lbdns runs as root', () => {
+  it.skipIf(!isRoot && process.env.CI !== 'true')('runs its PostgreSQL as lbdns-pg when lbdns runs as root (skipped: tests not run as root; fails under CI)', () => {
+    expect(isRoot, 'these tests must run as root to check the lbdns-pg path').toBe(true);
     const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${postmaster}/status`, 'utf8'))![1]);
     expect(uid).not.toBe(0);
     expect(readFileSync('/etc/passwd', 'utf8')).toMatch(new RegExp(`^lbdns-pg:x:${uid}:`, 'm'));
