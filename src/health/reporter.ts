@@ -4,7 +4,10 @@
 // only delays these rows until it is back. Writing every probe result cost members ÷ probe interval
 // row writes a second per node (80,000 members every 5 s: 16,000/s) on the shared database, for rows
 // only `lbdns status` reads. So a member's row is written when its state changes (within `urgentMs`)
-// and otherwise at most once per `heartbeatMs`: the row's heartbeat_at then says how fresh it is.
+// and otherwise at most once per `heartbeatMs`, and only with a result newer than the row: the row's
+// heartbeat_at then says how fresh it is, and heartbeat_interval what the node promised (the heartbeat,
+// or the member's probe interval when that is longer). A member no longer probed here (deleted,
+// drained) is simply no longer written: its row ages, and `lbdns status` calls it stale.
 import type { Logger } from '../obs/log.js';
 import type { HealthReport } from '../store/store.js';
 import type { ProbeReport } from './monitor.js';
@@ -30,16 +33,10 @@ interface Tracked {
   receivedAt: number;
   /** Time between the last two results: the probe interval as seen here. */
   gap: number;
-  /** A heartbeat is scheduled for the last write; false once stopped (see #collectHeartbeats). */
+  /** A heartbeat is scheduled for the last write; false when it found no newer result (see #collectHeartbeats). */
   beating: boolean;
 }
 
-/**
- * A member no longer probed here (deleted, drained, moved to another pool) stops getting heartbeats once
- * its last result is older than this many heartbeats or probe gaps: its row then ages visibly.
- */
-const KEEP_HEARTBEATS = 4;
-const KEEP_GAPS = 3;
 /** Members without a result for this long (or 10 probe gaps) are forgotten, looked for this often. */
 const FORGET_MS = 3_600_000;
 const PURGE_EVERY_MS = 600_000;
@@ -152,6 +149,8 @@ export class HealthReporter {
     const id = r.state.memberId;
     const now = this.#now();
     if (r.transition) this.#transitions.set(id, (this.#transitions.get(id) ?? 0) + 1);
+    let m = this.#members.get(id);
+    const gap = m ? now - m.receivedAt : 0;
     const report: HealthReport = {
       memberId: id,
       up: r.state.up,
@@ -160,15 +159,15 @@ export class HealthReporter {
       latencyMs: r.state.lastLatencyMs,
       lastError: r.state.lastError,
       transitions: this.#transitions.get(id) ?? 0,
-      heartbeatSeconds: this.#heartbeatMs > 0 ? this.#heartbeatMs / 1000 : undefined,
+      // Probed less often than the heartbeat, the row is written at each result: that is the promise then.
+      heartbeatSeconds: this.#heartbeatMs > 0 ? Math.max(this.#heartbeatMs, gap) / 1000 : undefined,
     };
-    let m = this.#members.get(id);
     if (!m) {
-      m = { report, writtenAt: undefined, receivedAt: now, gap: 0, beating: false };
+      m = { report, writtenAt: undefined, receivedAt: now, gap, beating: false };
       this.#members.set(id, m);
     } else {
       m.report = report;
-      m.gap = now - m.receivedAt;
+      m.gap = gap;
       m.receivedAt = now;
     }
     if (r.transition || m.writtenAt === undefined) {
@@ -179,7 +178,7 @@ export class HealthReporter {
       }, this.#opts.urgentMs ?? 100);
       this.#urgent.unref();
     } else if (!m.beating && now - m.writtenAt >= this.#heartbeatMs) {
-      // Its heartbeat had stopped (no result for a while, see #collectHeartbeats): this result restarts it.
+      // Its heartbeat found no newer result and stopped (see #collectHeartbeats): this result restarts it.
       this.#due.add(id);
     }
   };
@@ -232,14 +231,13 @@ export class HealthReporter {
   }
 
   #collectHeartbeats(now: number): void {
-    const hb = this.#heartbeatMs;
     while (this.#heartbeats.peekDue() <= now) {
       const { id, at } = this.#heartbeats.pop();
       const m = this.#members.get(id);
       // Written again since (a later entry stands for it), or already going out.
       if (!m || m.writtenAt !== at || this.#due.has(id)) continue;
-      // Its heartbeat stops; the entry stays (with the probe gap seen) so a later result is written at once.
-      if (now - m.receivedAt > Math.max(KEEP_HEARTBEATS * hb, KEEP_GAPS * m.gap)) {
+      // Nothing newer than the row: the heartbeat stops until the next result, which is written then.
+      if (m.receivedAt <= at) {
         m.beating = false;
         continue;
       }
