@@ -1,6 +1,6 @@
 // The answering core: (snapshot, question, client, pool chooser) → sections and rcode. Pure and synchronous.
 import { QCLASS, QTYPE, RCODE } from './constants.js';
-import { isAtOrBelow, parentName } from './names.js';
+import { isAtOrBelow, nameToWire, parentName } from './names.js';
 import type { ClientSubnet, Query } from './query.js';
 import { findZone, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneNode } from './snapshot.js';
 
@@ -33,7 +33,7 @@ export interface AnswerContext {
   readonly choose: (pool: Pool, family: 4 | 6, client: Client) => PoolChoice;
 }
 
-export type AnswerKind = 'answer' | 'nodata' | 'nxdomain' | 'referral' | 'refused' | 'notimp' | 'servfail' | 'chaos';
+export type AnswerKind = 'answer' | 'nodata' | 'nxdomain' | 'referral' | 'refused' | 'notimp' | 'servfail' | 'chaos' | 'yxdomain';
 
 export interface Answer {
   readonly rcode: number;
@@ -102,23 +102,44 @@ function findCut(zone: Zone, name: string, qtype: number): string | undefined {
   return found;
 }
 
+interface Found {
+  readonly node: ZoneNode | undefined;
+  readonly wildcard: string | undefined;
+  readonly exists: boolean;
+  /** The DNAME the name lies below (RFC 6672 §3.2); `node` is then the DNAME's owner. */
+  readonly dname: RRset | undefined;
+}
+
+const NOT_FOUND: Found = Object.freeze({ node: undefined, wildcard: undefined, exists: false, dname: undefined });
+const EMPTY_NON_TERMINAL: Found = Object.freeze({ node: undefined, wildcard: undefined, exists: true, dname: undefined });
+
 /**
  * Looks a name up inside its zone: exact node, or one synthesised from a wildcard (RFC 4592), then
- * `wildcard` is the closest encloser the "*" hangs from.
+ * `wildcard` is the closest encloser the "*" hangs from, or the DNAME of the closest encloser.
  */
-function lookup(zone: Zone, name: string): { node: ZoneNode | undefined; wildcard: string | undefined; exists: boolean } {
+function lookup(zone: Zone, name: string): Found {
   const node = zone.nodes.get(name);
-  if (node) return { node, wildcard: undefined, exists: true };
-  if (zone.emptyNonTerminals.has(name)) return { node: undefined, wildcard: undefined, exists: true };
-  // Closest encloser: the nearest ancestor that exists; its "*" child is the source of synthesis.
+  if (node) return { node, wildcard: undefined, exists: true, dname: undefined };
+  if (zone.emptyNonTerminals.has(name)) return EMPTY_NON_TERMINAL;
+  // Closest encloser: the nearest ancestor that exists; its "*" child is the source of synthesis. Nothing
+  // exists below a DNAME (the zone file reader refuses such data), so a DNAME above the name is at the encloser.
   for (let ce = parentName(name); ce !== undefined; ce = parentName(ce)) {
-    if (zone.nodes.has(ce) || zone.emptyNonTerminals.has(ce) || ce === zone.name) {
+    const encloser = zone.nodes.get(ce);
+    if (encloser !== undefined || zone.emptyNonTerminals.has(ce) || ce === zone.name) {
+      const dname = encloser?.rrsets.get(QTYPE.DNAME);
+      if (dname !== undefined) return { node: encloser, wildcard: undefined, exists: true, dname };
       const source = zone.nodes.get(ce === '' ? '*' : `*.${ce}`);
-      return source ? { node: source, wildcard: ce, exists: true } : { node: undefined, wildcard: undefined, exists: false };
+      return source ? { node: source, wildcard: ce, exists: true, dname: undefined } : NOT_FOUND;
     }
     if (ce === zone.name || ce === '') break;
   }
-  return { node: undefined, wildcard: undefined, exists: false };
+  return NOT_FOUND;
+}
+
+/** RFC 6672 §2.2: the owner's suffix of `name` replaced by the DNAME's target; undefined when over 255 octets. */
+function substitute(name: string, owner: string, target: string): string | undefined {
+  const result = `${name.slice(0, name.length - owner.length - 1)}.${target}`;
+  return result.length + 2 > 255 ? undefined : result;
 }
 
 function addressSets(node: ZoneNode): RRset[] {
@@ -235,6 +256,25 @@ export function answerQuery(snapshot: Snapshot, query: Query, client: Client, ct
       return d;
     }
     if (step === 0 && found.wildcard !== undefined) d.rateName = found.wildcard;
+    if (found.dname !== undefined) {
+      // RFC 6672 §3.2: the DNAME, then a CNAME synthesised with the DNAME's TTL, then the chase of its target.
+      const owner = (found.node as ZoneNode).name;
+      pushSet(d.answer, owner, found.dname);
+      const target = substitute(name, owner, found.dname.targets[0]);
+      if (target === undefined) {
+        d.kind = 'yxdomain';
+        d.rcode = RCODE.YXDOMAIN;
+        return d;
+      }
+      d.answer.push({ name, type: QTYPE.CNAME, cls: QCLASS.IN, ttl: found.dname.ttl, rdata: nameToWire(target) });
+      const next = findZone(snapshot, target);
+      seenTargets ??= new Set([query.qname]);
+      if (qtype === QTYPE.CNAME || !next || step === MAX_CHAIN || seenTargets.has(target)) return d;
+      seenTargets.add(target);
+      name = target;
+      zone = next;
+      continue;
+    }
     const node = found.node;
     if (!node) {
       negative(d, zone, 'nodata');

@@ -1,4 +1,4 @@
-// DNS numbers the core speaks: types, classes, rcodes, opcodes (RFC 1035, 6891, 7871, 8482).
+// DNS numbers the core speaks: types, classes, rcodes, opcodes (RFC 1035, 3597, 6672, 6891, 7871, 8482).
 
 export const QTYPE = {
   A: 1,
@@ -9,15 +9,30 @@ export const QTYPE = {
   HINFO: 13,
   MX: 15,
   TXT: 16,
+  RP: 17,
   AAAA: 28,
+  LOC: 29,
   SRV: 33,
+  NAPTR: 35,
+  CERT: 37,
+  DNAME: 39,
   OPT: 41,
   DS: 43,
+  SSHFP: 44,
+  DNSKEY: 48,
+  TLSA: 52,
+  SMIMEA: 53,
+  CDS: 59,
+  CDNSKEY: 60,
+  OPENPGPKEY: 61,
+  SVCB: 64,
+  HTTPS: 65,
   IXFR: 251,
   AXFR: 252,
   MAILB: 253,
   MAILA: 254,
   ANY: 255,
+  URI: 256,
   CAA: 257,
 } as const;
 
@@ -47,6 +62,8 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  /** RFC 6672 §2.2: a DNAME substitution made a name longer than 255 octets. */
+  YXDOMAIN: 6,
   /** Extended (RFC 6891): 16 = 0x10, carried as 1 in the OPT's extended-rcode byte. */
   BADVERS: 16,
 } as const;

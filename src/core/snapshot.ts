@@ -4,7 +4,7 @@ export interface RRset {
   readonly type: number;
   readonly ttl: number;
   readonly rdata: readonly Uint8Array[];
-  /** Names this RRset points at (NS/MX/SRV targets, a CNAME's target), for chasing and glue. */
+  /** Names this RRset points at (NS/MX/SRV targets, a CNAME's or DNAME's target), for chasing and glue. */
   readonly targets: readonly string[];
 }
 

@@ -9,6 +9,15 @@ export interface Field {
 
 const SPACE = /[ \t\r\n]/;
 
+/** Index of the quote that closes a string whose body starts at `from`. */
+function closingQuote(text: string, from: number, what: string): number {
+  for (let j = from; j < text.length; j++) {
+    if (text[j] === '\\') j++;
+    else if (text[j] === '"') return j;
+  }
+  throw new LbdnsError('E_INPUT', `${what} has an unterminated quoted string`);
+}
+
 /** Splits RDATA text on blanks outside quotes. `what` opens any error message. */
 export function splitFields(text: string, what: string): Field[] {
   const fields: Field[] = [];
@@ -35,6 +44,12 @@ export function splitFields(text: string, what: string): Field[] {
         if (j < text.length && !SPACE.test(text[j])) {
           throw new LbdnsError('E_INPUT', `${what} needs a space after a quoted string`);
         }
+        break;
+      }
+      // RFC 9460 §2.1: a SvcParam is written key="value", the quoted value part of the word.
+      if (!quoted && c === '"' && text[j - 1] === '=') {
+        j = closingQuote(text, j + 1, what) + 1;
+        if (j < text.length && !SPACE.test(text[j])) throw new LbdnsError('E_INPUT', `${what} needs a space after a quoted string`);
         break;
       }
       if (!quoted && c === '"') throw new LbdnsError('E_INPUT', `${what} has a quote inside a word`);

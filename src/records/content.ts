@@ -1,9 +1,12 @@
 // Validates operator-typed record content per type and returns the canonical content string of src/store/rows.ts.
+import { QTYPE } from '../core/constants.js';
 import { LbdnsError } from '../errors.js';
 import { RECORD_TYPES, type RecordType } from '../store/rows.js';
 import { fieldBytes, quoteBytes, splitFields, type Field } from './character-string.js';
 import { parseDomainName } from './domain-name.js';
+import { genericText, isGeneric, parseGeneric } from './generic.js';
 import { canonicalIPv6, parseIPv4 } from './ip-address.js';
+import { DNS2_TYPE_TEXT, NATIVE_CODECS, type NativeType } from './native-types.js';
 
 export { encodeRdata } from './rdata.js';
 
@@ -15,8 +18,39 @@ const CAA_TAG = /^[A-Za-z0-9]{1,15}$/;
 
 type Parser = (text: string, origin: string | undefined) => string;
 
+/** The types that dns2 encodes; the rest of RECORD_TYPES have codecs of our own. */
+type Dns2Type = Exclude<RecordType, NativeType>;
+
 export function isRecordType(type: string): type is RecordType {
   return (RECORD_TYPES as readonly string[]).includes(type);
+}
+
+export function isNativeType(type: string): type is NativeType {
+  return Object.hasOwn(NATIVE_CODECS, type);
+}
+
+const CODE_TO_TYPE: ReadonlyMap<number, RecordType> = new Map(RECORD_TYPES.map((t) => [(QTYPE as Record<string, number>)[t], t]));
+
+/**
+ * Types that hold no zone data: SOA is the zone's own row; OPT and 128–255 (TKEY, TSIG, IXFR, AXFR, MAILB, MAILA,
+ * ANY) are meta and query types (RFC 6895 §3.1); 0 is reserved.
+ */
+const notData = (code: number): boolean => code === 0 || code === QTYPE.SOA || code === QTYPE.OPT || (code >= 128 && code <= 255);
+
+/**
+ * The stored spelling of a record type: a mnemonic lbdns knows, else RFC 3597 "TYPEnnn" (TYPE1 becomes A).
+ * Throws LbdnsError('E_INPUT') for other mnemonics and for types that are not data.
+ */
+export function canonicalRecordType(text: string): string {
+  const upper = text.toUpperCase();
+  if (isRecordType(upper)) return upper;
+  const m = /^TYPE([0-9]{1,5})$/.exec(upper);
+  if (m === null || Number(m[1]) > 65535) {
+    fail(`record type ${show(text)} is not supported (use one of ${RECORD_TYPES.join(', ')}, or TYPEnnn with RFC 3597 content "\\# length hex")`);
+  }
+  const code = Number(m[1]);
+  if (notData(code)) fail(`record type ${show(text)} is not a data type a zone can hold`);
+  return CODE_TO_TYPE.get(code) ?? `TYPE${code}`;
 }
 
 /** Quoted, shortened echo of operator input for error messages. */
@@ -43,7 +77,7 @@ function plainFields(type: RecordType, text: string, shape: string): string[] {
 const target = (type: RecordType, root: boolean) => (text: string, origin: string | undefined): string =>
   parseDomainName(plainFields(type, text, 'name')[0], { origin, root }, `${type} record target`);
 
-const PARSERS: Readonly<Record<RecordType, Parser>> = {
+const PARSERS: Readonly<Record<Dns2Type, Parser>> = {
   A(text) {
     return parseIPv4(text) ?? fail(`A record content ${show(text)} is not an IPv4 address`);
   },
@@ -91,14 +125,46 @@ const PARSERS: Readonly<Record<RecordType, Parser>> = {
   },
 };
 
+/** Canonical content of wire RDATA of `type` (a canonical type spelling), for RFC 3597 input. */
+function contentOfWire(type: string, rdata: Uint8Array): string {
+  if (isNativeType(type)) return NATIVE_CODECS[type].toText(rdata, false);
+  if (isRecordType(type)) return PARSERS[type as Dns2Type](DNS2_TYPE_TEXT[type](rdata), undefined);
+  return genericText(rdata);
+}
+
 /**
  * Canonical content for `type` from operator text. With `origin` (zone-file style, canonical)
  * names without a trailing dot are relative to it; without it every name is absolute.
+ * Any type also takes RFC 3597 "\# length hex" text; known types are turned into their own form.
  * Throws LbdnsError('E_INPUT') with one line naming the problem.
  */
 export function parseContent(type: string, text: string, origin?: string): { content: string } {
-  const t = type.toUpperCase();
-  if (!isRecordType(t)) fail(`record type ${show(type)} is not supported (use one of ${RECORD_TYPES.join(', ')})`);
+  const t = canonicalRecordType(type);
   const o = origin === undefined || origin === '.' ? origin : origin.toLowerCase().replace(/\.$/, '');
-  return { content: PARSERS[t](text.trim(), o) };
+  const body = text.trim();
+  const what = `${t} record content ${show(body)}`;
+  if (body.startsWith('\\#')) {
+    const fields = splitFields(body, what);
+    if (isGeneric(fields)) return { content: contentOfWire(t, parseGeneric(fields, `${t} record`)) };
+  }
+  if (isNativeType(t)) {
+    const codec = NATIVE_CODECS[t];
+    return { content: codec.toText(codec.fromText(splitFields(body, what), o), false) };
+  }
+  if (isRecordType(t)) return { content: PARSERS[t as Dns2Type](body, o) };
+  return fail(`${t} record content must be RFC 3597 generic text "\\# length hex" (e.g. "\\# 4 c0000201"), not ${show(body)}`);
+}
+
+/** Wire RDATA of canonical content of a type with a codec of our own or of a TYPEnnn; undefined for dns2's types. */
+export function ownRdata(type: string, content: string): Uint8Array | undefined {
+  const fields = splitFields(content, `${type} content`);
+  if (isNativeType(type)) return NATIVE_CODECS[type].fromText(fields, undefined);
+  if (isRecordType(type)) return undefined;
+  return parseGeneric(fields, `${type} record`);
+}
+
+/** Zone-file text of canonical content of a type with a codec of our own: names absolute, with their trailing dot. */
+export function nativeFileText(type: NativeType, content: string): string {
+  const codec = NATIVE_CODECS[type];
+  return codec.toText(codec.fromText(splitFields(content, `${type} content`), undefined), true);
 }

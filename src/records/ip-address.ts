@@ -57,3 +57,13 @@ export function formatIPv6Groups(groups: readonly number[]): string {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
+
+/** The 16 octets of a valid IPv6 address (check it with canonicalIPv6 first). */
+export function ipv6ToBytes(text: string): Uint8Array {
+  const out = new Uint8Array(16);
+  ipv6Groups(text).forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}

@@ -1,19 +1,22 @@
-// Wire RDATA of record content, written by dns2's own codecs so that what we encode is what dns2 decodes.
+// Wire RDATA of record content: dns2's own codecs for the RFC 1035-era types (what we encode is what dns2 decodes), ours for the rest.
 import dns2 from 'dns2';
 import type { Writer } from 'dns2';
 import type { RecordType } from '../store/rows.js';
 import { fieldBytes, splitFields } from './character-string.js';
-import { parseContent } from './content.js';
+import { canonicalRecordType, ownRdata, parseContent } from './content.js';
 
 interface Codec {
   encode(record: object, writer: Writer): void;
 }
 
+/** The types whose wire form dns2 writes; src/records/native-types.ts writes the others. */
+type Dns2Type = Extract<RecordType, 'A' | 'AAAA' | 'NS' | 'CNAME' | 'PTR' | 'MX' | 'SRV' | 'TXT' | 'CAA'>;
+
 // dns2's typings declare only the generic Resource codec; the per-type ones exist at runtime.
-const CODECS = dns2.Packet.Resource as unknown as Readonly<Record<RecordType, Codec>>;
+const CODECS = dns2.Packet.Resource as unknown as Readonly<Record<Dns2Type, Codec>>;
 
 /** The fields dns2's codec for `type` reads, from canonical content. */
-function dns2Record(type: RecordType, content: string): object {
+function dns2Record(type: Dns2Type, content: string): object {
   const parts = content.split(' ');
   switch (type) {
     case 'A':
@@ -42,9 +45,11 @@ function dns2Record(type: RecordType, content: string): object {
  * row from SQL throws LbdnsError('E_INPUT') here rather than going out on the wire.
  */
 export function encodeRdata(type: string, content: string): Uint8Array {
-  const t = type.toUpperCase() as RecordType;
+  const t = canonicalRecordType(type);
   const canonical = parseContent(t, content).content;
+  const own = ownRdata(t, canonical);
+  if (own !== undefined) return own;
   const writer = new dns2.Packet.Writer();
-  CODECS[t].encode(dns2Record(t, canonical), writer);
+  CODECS[t as Dns2Type].encode(dns2Record(t as Dns2Type, canonical), writer);
   return writer.toBuffer();
 }

@@ -23,6 +23,7 @@ function targetsOf(type: number, content: string): string | undefined {
   switch (type) {
     case QTYPE.NS:
     case QTYPE.CNAME:
+    case QTYPE.DNAME:
       return content;
     case QTYPE.MX:
       return content.split(' ')[1];

@@ -6,9 +6,15 @@
 // - `content` is the canonical presentation text of the RDATA, as src/records/content.ts
 //   produces it (A "192.0.2.1"; AAAA RFC 5952 form; NS/CNAME/PTR "target.example.test";
 //   MX "10 mail.example.test"; TXT one or more quoted strings '"v=spf1 -all" "x"';
-//   SRV "10 5 5060 sip.example.test"; CAA '0 issue "ca.example"').
+//   SRV "10 5 5060 sip.example.test"; CAA '0 issue "ca.example"'; the newer types as
+//   src/records/native-types.ts writes them, e.g. HTTPS "1 . alpn=h2,h3 port=443"; any other data
+//   type as type "TYPEnnn" with RFC 3597 content "\# 4 c0000201").
 
-export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'NS', 'MX', 'TXT', 'SRV', 'CAA', 'PTR'] as const;
+export const RECORD_TYPES = [
+  'A', 'AAAA', 'CNAME', 'NS', 'MX', 'TXT', 'SRV', 'CAA', 'PTR',
+  'DNAME', 'HINFO', 'RP', 'NAPTR', 'LOC', 'URI', 'CERT', 'SSHFP', 'DS', 'CDS', 'DNSKEY', 'CDNSKEY', 'TLSA', 'SMIMEA',
+  'OPENPGPKEY', 'SVCB', 'HTTPS',
+] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
 
 export interface ZoneRow {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { LbdnsError } from '../errors.js';
-import { isRecordType, parseContent } from '../records/content.js';
+import { canonicalRecordType, parseContent } from '../records/content.js';
 import { parseDomainName } from '../records/domain-name.js';
 import { parseZoneFile, type ParsedZone } from '../zonefile/parse.js';
 import { watchChanges, type Change, type FeedSource, type FeedStatus, type WatchOptions } from './change-feed.js';
@@ -65,11 +65,8 @@ const toRecord = (r: RecordSelect): RecordRow =>
 const zoneName = (text: string): string => parseDomainName(text, {}, 'zone name');
 const ownerName = (text: string): string => parseDomainName(text, { wildcard: true }, 'record name');
 
-function recordType(text: string): string {
-  const type = text.toUpperCase();
-  if (!isRecordType(type)) parseContent(type, ''); // throws the one-line "not supported" error
-  return type;
-}
+/** The stored spelling (RFC 3597: TYPE1 is A, unknown types TYPEnnn); throws the one-line "not supported" error. */
+const recordType = (text: string): string => canonicalRecordType(text);
 
 function checkTtl(ttl: number | undefined | null, what: string): void {
   if (ttl !== undefined && ttl !== null && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= MAX_TTL)) {

@@ -1,6 +1,6 @@
 // Writes a zone as an RFC 1035 master file that named-checkzone accepts and parseZoneFile reads back unchanged.
 import { LbdnsError } from '../errors.js';
-import { parseContent } from '../records/content.js';
+import { isNativeType, nativeFileText, parseContent } from '../records/content.js';
 import type { RecordRow, ZoneRow } from '../store/rows.js';
 
 /** Absolute presentation form of a canonical name. */
@@ -25,8 +25,10 @@ function fileContent(record: RecordRow): string {
       return `${parts[0]} ${abs(parts[1])}`;
     case 'SRV':
       return `${parts.slice(0, 3).join(' ')} ${abs(parts[3])}`;
-    default:
-      return content;
+    default: {
+      const type = record.type.toUpperCase();
+      return isNativeType(type) ? nativeFileText(type, content) : content;
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // Reads an RFC 1035 master file into a zone's SOA and records; our own small strict parser, not a third-party one.
 import { LbdnsError } from '../errors.js';
-import { isRecordType, parseContent } from '../records/content.js';
+import { canonicalRecordType, parseContent } from '../records/content.js';
 import { isInZone, parseDomainName } from '../records/domain-name.js';
 import { parseTtl } from './ttl.js';
 import { tokenize, type Entry, type Token } from './tokenize.js';
@@ -134,9 +134,9 @@ export function parseZoneFile(text: string, opts: ParseZoneOptions): ParsedZone 
     }
     if (i >= tokens.length) fail(entry.line, 'missing record type');
     const typeToken = tokens[i++];
-    const type = typeToken.text.toUpperCase();
     const rdata = tokens.slice(i);
-    if (type !== 'SOA' && !isRecordType(type)) fail(entry.line, `record type ${typeToken.text} is not supported`);
+    // RFC 3597 §5: TYPEnnn stands for any type, TYPE1 for A; the rest are stored as TYPEnnn.
+    const type = typeToken.text.toUpperCase() === 'SOA' ? 'SOA' : at(entry.line, () => canonicalRecordType(typeToken.text));
     if (rdata.length === 0) fail(entry.line, `missing RDATA for ${type}`);
     previousOwner = owner;
     if (type === 'SOA') {
@@ -191,10 +191,27 @@ export function parseZoneFile(text: string, opts: ParseZoneOptions): ParsedZone 
   };
 }
 
-/** Zone-level rules: names inside the zone, no duplicates, CNAME alone at its name (RFC 1034 §3.6.2). */
+/**
+ * Zone-level rules: names inside the zone, no duplicates, CNAME alone at its name (RFC 1034 §3.6.2), one DNAME
+ * per name and nothing below it (RFC 6672 §2.3-2.4: a server would never answer from data the DNAME hides).
+ */
 function checkZoneContents(apex: string, records: readonly Pending[], fail: (line: number, problem: string) => never): void {
   const seen = new Map<string, number>();
   const byName = new Map<string, { cname?: number; other?: number }>();
+  const dnames = new Map<string, number>();
+  for (const r of records) {
+    if (r.type !== 'DNAME') continue;
+    const first = dnames.get(r.name);
+    if (first !== undefined) fail(r.line, `a second DNAME at ${r.name} (the first is on line ${first}); a name holds at most one`);
+    dnames.set(r.name, r.line);
+  }
+  for (const r of records) {
+    if (dnames.size === 0) break;
+    for (let p = r.name.indexOf('.'); p >= 0; p = r.name.indexOf('.', p + 1)) {
+      const owner = dnames.get(r.name.slice(p + 1));
+      if (owner !== undefined) fail(r.line, `${r.name} is below the DNAME on line ${owner}, which hides it (RFC 6672 §2.3)`);
+    }
+  }
   for (const r of records) {
     if (!isInZone(r.name, apex)) fail(r.line, `${r.name} is outside the zone ${apex}`);
     const key = `${r.name} ${r.type} ${r.content}`;

@@ -73,7 +73,14 @@ export function tokenize(text: string, fail: Fail): Entry[] {
           j++;
         }
       }
-      if (text[j] === '"') fail(line, 'a quote inside a word (put a blank before it)');
+      // RFC 9460 §2.1: a SvcParam is written key="value", the quoted value part of the word.
+      if (text[j] === '"' && text[j - 1] === '=') {
+        j++;
+        while (j < text.length && text[j] !== '"' && text[j] !== '\n') j += text[j] === '\\' && text[j + 1] !== '\n' ? 2 : 1;
+        if (j >= text.length || text[j] !== '"') fail(line, 'unterminated quoted string');
+        j++;
+        if (j < text.length && !DELIMITERS.has(text[j])) fail(line, 'a quoted string must be followed by a blank');
+      } else if (text[j] === '"') fail(line, 'a quote inside a word (put a blank before it)');
       tokens.push({ text: text.slice(i, j), quoted: false, line });
       i = j;
     }
