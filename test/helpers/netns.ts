@@ -40,6 +40,8 @@ export const NODES = {
   a: { addr: '198.18.0.11', name: 'node-a', conf: 'keepalived.primary.conf' },
   b: { addr: '198.18.0.12', name: 'node-b', conf: 'keepalived.secondary.conf' },
 } as const;
+/** The zone whose SOA the keepalived check and the watcher ask for (zones/example.test.zone). */
+export const CHECK_ZONE = 'example.test';
 /** What `www.example.test A` holds in zones/example.test.zone: any other answer is wrong. */
 export const WWW_ADDRESSES = ['192.0.2.10', '192.0.2.11'] as const;
 
@@ -470,6 +472,8 @@ export class Lab {
       LBDNS_SEED_DIR: this.opts.zonesDir ?? join(ROOT, 'zones'),
       LBDNS_DATA_DIR: join(node.dir, 'data'),
       LBDNS_LOG_LEVEL: 'info',
+      // The test runner and the benchmark build dist/ once: sources others edit meanwhile must not stop a restart.
+      ...(process.env.LBDNS_SKIP_BUILD_CHECK ? { LBDNS_SKIP_BUILD_CHECK: process.env.LBDNS_SKIP_BUILD_CHECK } : {}),
     };
     const out = this.log(`lbdns-${id}.log`);
     out.write(`--- start ${++node.lbdnsStarts} at ${new Date().toISOString()}\n`);
@@ -522,6 +526,7 @@ export class Lab {
         VIP,
         NODE_ADDR: NODES[id].addr,
         DNS_PORT: '53',
+        CHECK_ZONE,
         SCRIPT_DIR: scriptsDir(),
         RUN_DIR: node.dir,
       }),
@@ -547,7 +552,7 @@ export class Lab {
   startWatcher(id: NodeId): void {
     const node = this.nodes[id];
     const out = this.log(`watcher-${id}.log`);
-    const child = spawn('ip', ['netns', 'exec', node.ns, 'bash', join(scriptsDir(), 'watch-lbdns.sh'), NODES[id].addr, '53', join(node.dir, 'lbdns-watch')], {
+    const child = spawn('ip', ['netns', 'exec', node.ns, 'bash', join(scriptsDir(), 'watch-lbdns.sh'), NODES[id].addr, '53', join(node.dir, 'lbdns-watch'), CHECK_ZONE], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(out, { end: false });

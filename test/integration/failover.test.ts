@@ -5,11 +5,15 @@
 // unanswered while the VIP moves, but no reply may ever be wrong. Needs root, keepalived,
 // iproute2, dig and the local PostgreSQL's Unix socket; without them it is skipped, except in
 // CI, where a missing prerequisite is a failure.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { createTestDatabase, pgAvailable, type TestDatabase } from '../helpers/db.js';
 import {
+  CHECK_ZONE,
   Lab,
   NODES,
+  ROOT,
   VIP,
   WWW_ADDRESSES,
   alive,
@@ -88,6 +92,40 @@ describe('keepalived pair failover (network namespaces)', () => {
       expect(www.flags).toContain('aa');
       expect(www.answer.map((r) => r.data).sort()).toEqual([...WWW_ADDRESSES]);
       expect(lab.dig(NODES.b.addr, ['CH', 'TXT', 'id.server']).answer.map((r) => r.data)).toEqual([`"${NODES.b.name}"`]);
+    });
+  });
+
+  it('the keepalived check and the watcher pass only on the authoritative SOA of a served zone', async (ctx) => {
+    need(ctx);
+    await step(async (lab) => {
+      // Run from the client namespace against node-b's own address, as keepalived runs it against its own node.
+      const run = (script: string, args: string[], env: Record<string, string> = {}) => {
+        const r = spawnSync('ip', ['netns', 'exec', lab.client, script === 'check' ? 'sh' : 'bash', join(ROOT, 'keepalived', `${script}-lbdns.sh`), ...args], {
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+          timeout: 10_000,
+        });
+        return { status: r.status, stderr: r.stderr };
+      };
+      expect(run('check', [NODES.b.addr, '53', CHECK_ZONE]).status).toBe(0);
+      expect(run('check', [NODES.b.addr, '53', `${CHECK_ZONE.toUpperCase()}.`]).status).toBe(0);
+      expect(run('check', [NODES.b.addr, '53'], { LBDNS_CHECK_ZONE: CHECK_ZONE }).status).toBe(0);
+      // A zone the node does not serve: lbdns answers (REFUSED), which is not its zone data.
+      expect(run('check', [NODES.b.addr, '53', 'not-served.test']).status).toBe(1);
+      // A name inside the zone that is not its apex: NOERROR and AA, but no SOA in the answer.
+      expect(run('check', [NODES.b.addr, '53', `www.${CHECK_ZONE}`]).status).toBe(1);
+      // Nothing listens there: refused.
+      expect(run('check', [NODES.b.addr, '54', CHECK_ZONE]).status).toBe(1);
+      // No zone at all: the check fails, saying why, rather than passing on nothing.
+      const none = run('check', [NODES.b.addr, '53']);
+      expect(none.status).toBe(2);
+      expect(none.stderr).toContain('no zone to check');
+      // The watcher refuses to start without a zone, and on the argument order from before ZONE existed.
+      for (const args of [[NODES.b.addr, '53', '/nonexistent/track'], [NODES.b.addr, '53', '/nonexistent/track', '200', '3']]) {
+        const w = run('watch', args);
+        expect(w.status).toBe(2);
+        expect(w.stderr).toContain('must be a zone');
+      }
     });
   });
 
