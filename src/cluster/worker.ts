@@ -28,6 +28,10 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   const { context, policyState } = createAnswerContext(config, metrics, () => health, log, geo.state);
   let firstSnapshot: (() => void) | undefined;
   const gotSnapshot = new Promise<void>((resolve) => (firstSnapshot = resolve));
+  // The sockets wait for the primary's health view too: answering with none, every pool would look all-down and
+  // hand out unprobed members, and a keepalived pair could move the VIP here before the first probe round counts.
+  let firstHealth: (() => void) | undefined;
+  const gotHealth = new Promise<void>((resolve) => (firstHealth = resolve));
   // Images are adopted one after the other, in the order sent: each may lend zones from the one before.
   let adopting = Promise.resolve();
   const adopt = (image: SnapshotImage): void => {
@@ -55,6 +59,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
         break;
       case 'health':
         health = freezeView(new Map(raw.view));
+        firstHealth?.();
         break;
       case 'metrics':
         void metrics.registry.getMetricsAsJSON().then((json) => send({ type: 'metrics', id: raw.id, json }));
@@ -65,7 +70,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   process.on('disconnect', () => process.exit(0));
   send({ type: 'hello' });
 
-  await gotSnapshot;
+  await Promise.all([gotSnapshot, gotHealth]);
   // Each worker sees a share of the queries, so each limits at its share of the configured rate.
   const rrl = new ResponseRateLimiter({ ...config.dns.rrl, ratePerSecond: Math.ceil(config.dns.rrl.ratePerSecond / workers) });
   try {
