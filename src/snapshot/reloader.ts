@@ -27,7 +27,8 @@ export interface ReloaderOptions {
   readonly debounceMs: number;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly onSwap?: (snapshot: Snapshot) => void;
+  /** `poolsChanged` false: every Pool object is the one the previous snapshot held (e.g. a geo_networks edit). */
+  readonly onSwap?: (snapshot: Snapshot, poolsChanged: boolean) => void;
   /** Called after every successful load (e.g. to send the image to the DNS workers). */
   readonly onLoaded?: (loaded: Loaded) => void;
 }
@@ -218,6 +219,8 @@ export class Reloader {
   }
 
   #swap(snapshot: Snapshot): void {
+    const before = this.#current.pools;
+    const poolsChanged = before.length !== snapshot.pools.length || snapshot.pools.some((p, i) => p !== before[i]);
     this.#current = snapshot;
     this.#loaded = true;
     const m = this.#opts.metrics;
@@ -226,7 +229,7 @@ export class Reloader {
     m.snapshotSwapped(snapshot.builtAt);
     m.zoneSerial.reset();
     for (const z of snapshot.zones.values()) m.zoneSerial.labels(z.name).set(z.serial);
-    this.#opts.onSwap?.(snapshot);
+    this.#opts.onSwap?.(snapshot, poolsChanged);
   }
 
   stop(): void {
