@@ -220,7 +220,9 @@ export class Reloader {
 
   #swap(snapshot: Snapshot): void {
     const before = this.#current.pools;
-    const poolsChanged = before.length !== snapshot.pools.length || snapshot.pools.some((p, i) => p !== before[i]);
+    // The first swap always counts as a change, even to no pools: the health monitor's first round (which the DNS
+    // sockets wait for) starts only when it is handed the pools, and an empty store would otherwise never open them.
+    const poolsChanged = !this.#loaded || before.length !== snapshot.pools.length || snapshot.pools.some((p, i) => p !== before[i]);
     this.#current = snapshot;
     this.#loaded = true;
     const m = this.#opts.metrics;
