@@ -6,6 +6,7 @@
 // queries completed), lost queries, RSS, and average / p99 reply time at a light load. Medians of --runs runs go to
 // stdout as a table and to --json. docs/performance.md explains every column.
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -323,6 +324,48 @@ async function measureSet(dir: string, specs: readonly RowSpec[], lbdns: LbdnsPr
   return { runs, medians };
 }
 
+/** Full reloads forced during a steady query load, and what the answers saw meanwhile. */
+interface ReloadPhase {
+  readonly label: string;
+  readonly reloads: number;
+  /** The server's own 'snapshot loaded' times for these reloads (read the store, build aside, adopt, swap). */
+  readonly reloadMs: readonly number[];
+  readonly sent: number;
+  readonly lost: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+const RELOADS = 4;
+const RELOAD_EVERY_MS = 2500;
+
+/**
+ * Sends LIGHT_RATE queries/s (static and pool names over every zone) for as long as RELOADS edits spaced
+ * RELOAD_EVERY_MS take, each edit forcing a full reload of the 100k/10k data set: a geo_networks edit (a change no
+ * zone owns) or an SOA timer of every zone (so every zone is rebuilt and adopted, the worst case).
+ */
+async function measureReloads(databaseUrl: string, big: LbdnsProcess, label: string, edit: (c: pg.Client, i: number) => Promise<unknown>): Promise<ReloadPhase> {
+  const queries = [...lightQueries(SCALE_ROWS[2]), ...lightQueries(SCALE_ROWS[3])];
+  const before = big.snapshotMs.length;
+  const seconds = Math.ceil(((RELOADS + 1) * RELOAD_EVERY_MS) / 1000) + 2;
+  const load = lightLoad(big.dnsPort, queries, LIGHT_RATE, seconds);
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    for (let i = 0; i < RELOADS; i++) {
+      await sleep(RELOAD_EVERY_MS);
+      await edit(c, i);
+    }
+  } finally {
+    await c.end();
+  }
+  const result = await load;
+  const deadline = Date.now() + 30_000;
+  while (big.snapshotMs.length - before < RELOADS && Date.now() < deadline) await sleep(100);
+  const reloadMs = big.snapshotMs.slice(before);
+  return { label, reloads: reloadMs.length, reloadMs, sent: result.sent, lost: result.sent - result.answered, p99Ms: result.p99Ms, maxMs: result.maxMs };
+}
+
 /**
  * The large data set: fill it, start a fresh lbdns on it, report start-up (snapshot build, start → ready, RSS per
  * process) and the static and wrr rows again. A server that does not get ready in --scale-timeout is reported as
@@ -390,6 +433,14 @@ async function measureScale(dir: string, databaseUrl: string, probePort: number)
   await warmUp(dir, SCALE_ROWS, big.dnsPort);
   const set = await measureSet(dir, SCALE_ROWS, big, undefined);
   const memoryAfter = treeMemory(big.id.pid);
+  log(`full reloads under ${LIGHT_RATE} queries/s: ${RELOADS} geo_networks edits, then ${RELOADS} edits of every zone's SOA`);
+  const reloadPhases = [
+    await measureReloads(databaseUrl, big, 'geo_networks edit (no zone changed)', (c, i) =>
+      c.query(`update geo_networks set region = $1 where network = '100.64.4.0/24'`, [i % 2 === 0 ? 'bench-reload' : null]),
+    ),
+    await measureReloads(databaseUrl, big, 'every zone\'s SOA edited (all rebuilt)', (c) => c.query(`update zones set refresh = refresh + 1 where name like '%.scale.test'`)),
+  ];
+  for (const r of reloadPhases) log(`${r.label}: ${r.reloads} reloads (${r.reloadMs.join('/')} ms), ${r.lost} of ${r.sent} queries lost, p99 ${fmt(r.p99Ms, 2)} ms, max ${fmt(r.maxMs, 1)} ms`);
   await big.stop();
   const rssMax = Math.max(...memoryAfter.map((m) => m.rssMb), ...memoryAtReady.map((m) => m.rssMb));
   return {
@@ -412,9 +463,12 @@ async function measureScale(dir: string, databaseUrl: string, probePort: number)
       samples,
       rows: set.medians,
       runs: set.runs,
+      reloadsUnderLoad: reloadPhases,
       targets: {
         snapshotUnder2s: { value: snapshotMax, met: snapshotMax < 2000 },
         rssUnder400MbPerProcess: { value: rssMax, met: rssMax < 400 },
+        reloadsLoseNothing: { value: Math.max(...reloadPhases.map((r) => r.lost)), met: reloadPhases.every((r) => r.lost === 0) },
+        reloadP99AtMost5Ms: { value: Math.max(...reloadPhases.map((r) => r.p99Ms)), met: reloadPhases.every((r) => r.p99Ms <= 5) },
       },
     },
   };
@@ -548,6 +602,12 @@ async function main(): Promise<number> {
       console.log(`  idle CPU after that              ${fmt(scale.idleCpuPercent as number, 2)} % of a core`);
     }
     else console.log(`  open files at the timeout        ${(scale.openFdsAtTimeout as { fds: number }[]).map((p) => p.fds).join(', ')}; CPU used ${fmt(scale.cpuSecondsUsed as number, 1)} s`);
+    if (scale.ready) {
+      console.log(`\n  Full reloads under ${LIGHT_RATE} queries/s (target: 0 lost, p99 ≤ 5 ms)`);
+      for (const r of scale.reloadsUnderLoad as ReloadPhase[]) {
+        console.log(`  ${r.label.padEnd(40)} ${r.reloads} reloads (${r.reloadMs.join(' / ')} ms): ${r.lost} of ${r.sent} lost, p99 ${fmt(r.p99Ms, 2)} ms, max ${fmt(r.maxMs, 1)} ms`);
+      }
+    }
     const h = scale.probeTransitions as { membersUp: number; membersDown: number };
     console.log(`  probe results logged             ${h.membersUp} members up, ${h.membersDown} down (of ${(scale.dataSet as Record<string, number>).pool_members})`);
   }

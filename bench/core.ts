@@ -1,6 +1,7 @@
 // The answer path without sockets: decode, answer (health-aware chooser, prom-client hooks), encode, per query.
 // A developer's tool for finding where the CPU goes; `npm run bench` measures the server over the wire.
-//   npm run bench:core [-- --iterations N] [--pools N]
+//   npm run bench:core [-- --iterations N] [--pools N] [--built]
+// The snapshot is the one a server answers from: built, encoded as an image and adopted (--built: used as built).
 import { parseArgs } from 'node:util';
 import type { Snapshot } from '../src/core/snapshot.js';
 import { respond } from '../src/core/respond.js';
@@ -11,10 +12,12 @@ import { freezeView } from '../src/health/health-view.js';
 import { createLogger } from '../src/obs/log.js';
 import { createMetrics } from '../src/obs/metrics.js';
 import { buildSnapshot } from '../src/snapshot/build.js';
+import { adoptImage, encodeImage } from '../src/snapshot/image.js';
+import { EMPTY_SNAPSHOT } from '../src/core/snapshot.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, ZoneRow } from '../src/store/rows.js';
 import { buildQuery } from '../test/helpers/wire.js';
 
-const { values } = parseArgs({ options: { iterations: { type: 'string', default: '300000' }, pools: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({ options: { iterations: { type: 'string', default: '300000' }, pools: { type: 'string', default: '1000' }, built: { type: 'boolean', default: false } } });
 const N = Number(values.iterations);
 const POOLS = Number(values.pools);
 
@@ -36,7 +39,8 @@ for (const p of pools) {
   }
 }
 const geoNetworks: GeoNetworkRow[] = [{ id: 1, network: '100.64.1.0/24', country: 'DE', continent: null, region: null, latitude: null, longitude: null }];
-const snapshot: Snapshot = buildSnapshot({ version: 1, zones: [zone], records, pools, members, geoNetworks }).snapshot;
+const built: Snapshot = buildSnapshot({ version: 1, zones: [zone], records, pools, members, geoNetworks }).snapshot;
+const snapshot: Snapshot = values.built ? built : await adoptImage(encodeImage(built, [[zone.name, '']], geoNetworks), EMPTY_SNAPSHOT);
 
 const config = loadConfig({ LBDNS_NODE_NAME: 'bench' });
 const metrics = createMetrics({ defaultMetrics: false });
@@ -53,7 +57,7 @@ const rows: [string, Buffer[]][] = [
   [`wrr over ${POOLS} pools`, Array.from({ length: POOLS }, (_, p) => buildQuery({ name: `lb${p}.bench.test`, edns }))],
 ];
 
-console.log(`respond() without sockets, ${N.toLocaleString('en-US')} queries per row (3 rounds, best shown)`);
+console.log(`respond() without sockets, ${N.toLocaleString('en-US')} queries per row (3 rounds, best shown), snapshot ${values.built ? 'as built' : 'adopted from an image'}`);
 for (const [label, packets] of rows) {
   let best = Infinity;
   for (let round = 0; round < 3; round++) {
