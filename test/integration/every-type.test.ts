@@ -130,6 +130,23 @@ describe.skipIf(missing !== undefined)(`every record type (${missing ?? 'nsd and
     expect(exported).toMatch(/^generic-a\.every-type\.test\.\s+IN A 192\.0\.2\.2$/m);
   });
 
+  // In a zone of its own, so that the serial of the zone compared with NSD stays the file's.
+  it('record add takes the new types and RFC 3597 text, and the server answers them', async () => {
+    await cli(['zone', 'add', 'cli-types.test']);
+    const added = await cli(['record', 'add', 'cli.cli-types.test', 'HTTPS', '1', '.', 'alpn="h2,h3"', 'port=8443']);
+    expect(added.stdout).toMatch(/^added cli\.cli-types\.test HTTPS 1 \. alpn=h2,h3 port=8443 /);
+    const generic = await cli(['record', 'add', 'cli.cli-types.test', 'type65282', '\\#', '2', 'ABCD']);
+    expect(generic.stdout).toMatch(/^added cli\.cli-types\.test TYPE65282 \\# 2 abcd /);
+    let answer: DigRecord[] = [];
+    for (let i = 0; i < 50 && answer.length === 0; i++) {
+      answer = (await dig('127.0.0.1', server.dnsPort, ['cli.cli-types.test', 'TYPE65282', '+norec'])).answer;
+      if (answer.length === 0) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(answer.map((r) => r.data)).toEqual(['\\# 2 ABCD']);
+    const https = await dig('127.0.0.1', server.dnsPort, ['cli.cli-types.test', 'HTTPS', '+norec']);
+    expect(https.answer.map((r) => r.data)).toEqual(['1 . alpn="h2,h3" port=8443']);
+  });
+
   it('synthesises a CNAME from a DNAME with its TTL, chases it, and answers YXDOMAIN when the result is too long', async () => {
     const chased = await dig('127.0.0.1', server.dnsPort, ['x.inzone.every-type.test', 'A', '+norec']);
     expect(chased.status).toBe('NOERROR');
