@@ -456,8 +456,8 @@ export class Lab {
     return s;
   }
 
-  /** `node bin/lbdns.js serve` inside the node's namespace, on VIP:53 and its own address; resolves when ready. */
-  async startLbdns(id: NodeId, timeoutMs = 60_000): Promise<void> {
+  /** `node bin/lbdns.js serve` inside the node's namespace, on VIP:53 and its own address; resolves when ready. `overrides` replace the lab's settings. */
+  async startLbdns(id: NodeId, timeoutMs = 60_000, overrides: Readonly<Record<string, string>> = {}): Promise<void> {
     const node = this.nodes[id];
     if (node.lbdns && node.lbdns.exitCode === null && node.lbdns.signalCode === null) throw new Error(`lbdns ${id} is already running`);
     const env: Record<string, string> = {
@@ -474,6 +474,7 @@ export class Lab {
       LBDNS_LOG_LEVEL: 'info',
       // The test runner and the benchmark build dist/ once: sources others edit meanwhile must not stop a restart.
       ...(process.env.LBDNS_SKIP_BUILD_CHECK ? { LBDNS_SKIP_BUILD_CHECK: process.env.LBDNS_SKIP_BUILD_CHECK } : {}),
+      ...overrides,
     };
     const out = this.log(`lbdns-${id}.log`);
     out.write(`--- start ${++node.lbdnsStarts} at ${new Date().toISOString()}\n`);

@@ -148,6 +148,36 @@ describe('keepalived pair failover (network namespaces)', () => {
     });
   }, 60_000);
 
+  it('keeps the VIP away from a node-a that answers but does not serve the zone', async (ctx) => {
+    need(ctx);
+    await step(async (lab, prober) => {
+      // node-a on a second, empty database (nothing seeded): it answers id.server, and REFUSED for example.test.
+      const empty = await createTestDatabase();
+      try {
+        const startedAt = now();
+        await lab.startLbdns('a', 60_000, {
+          DATABASE_URL: socketUrl(empty.url!),
+          LBDNS_SEED_DIR: join(empty.dataDir, 'no-zones'),
+          LBDNS_DATA_DIR: join(empty.dataDir, 'data'),
+        });
+        expect(lab.dig(NODES.a.addr, ['CH', 'TXT', 'id.server']).answer.map((r) => r.data)).toEqual([`"${NODES.a.name}"`]);
+        const soa = lab.dig(NODES.a.addr, [CHECK_ZONE, 'SOA']);
+        expect(soa.answer).toEqual([]);
+        // Longer than rise 2 + preempt_delay 5 s: a check on id.server would have handed it the VIP by now.
+        await sleep(9000);
+        expect(lab.role('a')).toBe('FAULT');
+        expect(lab.role('b')).toBe('MASTER');
+        expect(lab.holdsVip('a')).toBe(false);
+        const outage = measureOutage(prober.results, startedAt);
+        expect(outage.wrong).toEqual([]);
+        expect(prober.latestNode()).toBe(NODES.b.name);
+      } finally {
+        await lab.killLbdns('a', 'SIGTERM');
+        await empty.drop();
+      }
+    });
+  }, 90_000);
+
   it('(b) gives the VIP back to node-a once its lbdns answers again, after preempt_delay', async (ctx) => {
     need(ctx);
     await step(async (lab, prober) => {
