@@ -91,7 +91,7 @@ describe('records', () => {
     const cases: [() => Promise<unknown>, string, string][] = [
       [() => store.addRecord({ name: 'x.nowhere.test', type: 'A', content: '192.0.2.1' }), 'E_NOT_FOUND', 'no zone contains "x.nowhere.test"'],
       [() => store.addRecord({ name: 'x.rec.test', type: 'A', content: '300.1.1.1' }), 'E_INPUT', 'A record content "300.1.1.1" is not an IPv4 address'],
-      [() => store.addRecord({ name: 'x.rec.test', type: 'SOA', content: 'x' }), 'E_INPUT', 'record type "SOA" is not supported (use one of A, AAAA, CNAME, NS, MX, TXT, SRV, CAA, PTR)'],
+      [() => store.addRecord({ name: 'x.rec.test', type: 'SOA', content: 'x' }), 'E_INPUT', 'record type "SOA" is not supported (use one of A, AAAA, CNAME, NS, MX, TXT, SRV, CAA, PTR, DNAME, HINFO, RP, NAPTR, LOC, URI, CERT, SSHFP, DS, CDS, DNSKEY, CDNSKEY, TLSA, SMIMEA, OPENPGPKEY, SVCB, HTTPS, or TYPEnnn with RFC 3597 content "\\# length hex")'],
       [() => store.addRecord({ name: 'www.rec.test', type: 'CNAME', content: 'x.rec.test' }), 'E_CONFLICT', 'record www.rec.test: CNAME cannot coexist with other data'],
       [() => store.addRecord({ name: 'rec.test', type: 'CNAME', content: 'x.rec.test' }), 'E_INPUT', 'record rec.test: CNAME is not allowed at the zone apex'],
       [() => store.addRecord({ name: 'www.rec.test', type: 'MX', content: '10 mail.rec.test' }), 'E_CONFLICT', 'record www.rec.test MX 10 mail.rec.test already exists'],
