@@ -42,8 +42,11 @@ export interface FeedSource {
   readonly pollDeadlineMs?: number;
   /** TCP keepalive idle time of the LISTEN connection. */
   readonly keepAliveMs?: number;
-  /** Called when a heartbeat or a poll goes unanswered: the other connections over the same path are as suspect. */
-  readonly onLinkLost?: () => void;
+  /**
+   * Called when a heartbeat or a poll goes unanswered: the other connections over the same path are as
+   * suspect. The poll that follows waits for the promise it returns (the connections being gone).
+   */
+  readonly onLinkLost?: () => void | Promise<void>;
   readonly logger?: Logger;
 }
 
@@ -141,7 +144,7 @@ export async function watchChanges(
       if (stopped) return false;
       setStatus({ via: 'poll', degraded: src.listenUrl !== undefined, storeReachable: false, error: (err as Error).message });
       // Unanswered rather than refused: the connection it waits on may be half-open, like any other in the pool.
-      if (err instanceof DeadlineError) src.onLinkLost?.();
+      if (err instanceof DeadlineError) void Promise.resolve(src.onLinkLost?.()).catch(() => {});
       return false;
     }
   };
@@ -173,7 +176,8 @@ export async function watchChanges(
     l.socket.destroy();
   };
 
-  const listenDown = (l: Link, err: unknown): void => {
+  /** `cut`: a poll must wait for it (the pooled connections being replaced) so as not to use a dying one. */
+  const listenDown = (l: Link, err: unknown, cut?: Promise<unknown>): void => {
     if (link !== l) return;
     link = undefined;
     drop(l);
@@ -183,7 +187,8 @@ export async function watchChanges(
     // status was reported, reachability is unknown: the poll started here reports it.
     if (status !== undefined) setStatus({ via: 'poll', degraded: true, storeReachable: status.storeReachable, error });
     startPolling();
-    void poll();
+    if (cut === undefined) void poll();
+    else void cut.then(poll);
     if (reconnectTimer === undefined) {
       reconnectTimer = setTimeout(() => {
         reconnectTimer = undefined;
@@ -207,8 +212,8 @@ export async function watchChanges(
           const error = `heartbeat unanswered for ${HEARTBEAT_DEADLINE_MS} ms`;
           log?.warn({ err: error }, 'change feed heartbeat failed: polling until LISTEN is back');
           opts.onHeartbeatFailure?.(error);
-          src.onLinkLost?.();
-          listenDown(l, new Error(error));
+          const cut = withDeadline(Promise.resolve(src.onLinkLost?.()), HEARTBEAT_DEADLINE_MS, 'closing pooled connections').catch(() => {});
+          listenDown(l, new Error(error), cut);
         });
       }, HEARTBEAT_DEADLINE_MS);
       l.client.query('SELECT 1').then(

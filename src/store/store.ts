@@ -273,10 +273,14 @@ export class PgSockets {
     return s;
   };
 
-  /** Destroys every connection: the queries on them fail at once and the pool opens new ones. */
-  destroyAll(): void {
-    for (const s of this.#open) s.destroy();
+  /**
+   * Destroys every connection: the queries on them fail at once and the pool opens new ones. Resolves
+   * once every socket has closed, when pg has told the pool to forget each idle client.
+   */
+  destroyAll(): Promise<void> {
+    const closing = [...this.#open].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()).destroy()));
     this.#open.clear();
+    return Promise.all(closing).then(() => undefined);
   }
 }
 
