@@ -100,6 +100,29 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       pool?.broadcastHealth(monitor.health(true));
     },
   });
+  let firstRoundDone!: () => void;
+  const firstRoundOver = new Promise<void>((resolve) => (firstRoundDone = resolve));
+  if (workerCount > 1) {
+    // Forked now, so that their start (~0.4 s of module loading each) overlaps the store load and the first
+    // probe round; they get the snapshot, and so open their sockets, only once that round is over.
+    pool = new WorkerPool({
+      count: workerCount,
+      log: log.child({ component: 'workers' }),
+      completeImage: () => reloader.completeImage(),
+      health: () => monitor.health(true),
+      joinAfter: firstRoundOver,
+    });
+    // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
+    // the whole view at most every HEALTH_BROADCAST_MS, not one per transition.
+    monitor.onTransition(() => {
+      if (healthBroadcast !== undefined) return;
+      healthBroadcast = setTimeout(() => {
+        healthBroadcast = undefined;
+        pool?.broadcastHealth(monitor.health(true));
+      }, HEALTH_BROADCAST_MS);
+    });
+    pool.launch();
+  }
   let role: HaRole | undefined;
   const stopRole = config.roleFile
     ? watchRoleFile(config.roleFile, (r) => {
@@ -177,19 +200,10 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     });
     // A restart must not hand out dead members: one probe round (bounded by the longest timeout) first.
     await monitor.firstRound();
-    if (workerCount > 1) {
-      pool = new WorkerPool({ count: workerCount, log: log.child({ component: 'workers' }), completeImage: () => reloader.completeImage(), health: () => monitor.health(true) });
-      // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
-      // the whole view at most every HEALTH_BROADCAST_MS, not one per transition.
-      monitor.onTransition(() => {
-        if (healthBroadcast !== undefined) return;
-        healthBroadcast = setTimeout(() => {
-          healthBroadcast = undefined;
-          pool?.broadcastHealth(monitor.health(true));
-        }, HEALTH_BROADCAST_MS);
-      });
+    firstRoundDone();
+    if (pool) {
       dns = pool;
-      await pool.start();
+      await pool.ready();
     } else dns = await startDnsServer({
       listen: config.dns.listen,
       tcpIdleMs: config.dns.tcpIdleMs,
@@ -210,6 +224,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
     await reporter.stop().catch(() => undefined);
     await dns?.close();
+    await pool?.close();
     await http?.close();
     await stopFeed?.();
     await store.close().catch(() => undefined);

@@ -18,6 +18,11 @@ export interface WorkerPoolOptions {
   /** An image of every zone served now, sent to every worker that starts; then the health view. */
   readonly completeImage: () => Promise<SnapshotImage>;
   readonly health: () => HealthView;
+  /**
+   * Workers get their first image only once this settles (the primary's first probe round): they are forked
+   * early so that their start-up overlaps the store load and the probes, but none answers before health is known.
+   */
+  readonly joinAfter?: Promise<void>;
 }
 
 type Address = { host: string; port: number; transport: 'udp' | 'tcp' };
@@ -41,6 +46,7 @@ export class WorkerPool {
   #lastRestart = 0;
   #metricsId = 0;
   readonly #pendingMetrics = new Map<number, { left: number; parts: MetricsJson[]; resolve: (parts: MetricsJson[]) => void }>();
+  #started: Promise<void> | undefined;
   restarts = 0;
 
   constructor(opts: WorkerPoolOptions) {
@@ -61,11 +67,23 @@ export class WorkerPool {
 
   /** Forks every worker and resolves when all of them answer DNS. */
   async start(): Promise<void> {
+    this.launch();
+    await this.ready();
+  }
+
+  /** Forks every worker now; ready() tells when they all answer. */
+  launch(): void {
+    if (this.#started) return;
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ serialization: 'advanced' });
     cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
-    const started = Array.from({ length: this.#opts.count }, () => this.#fork());
-    await Promise.all(started);
+    this.#started = Promise.all(Array.from({ length: this.#opts.count }, () => this.#fork())).then(() => undefined);
+    // A start that fails elsewhere closes the pool before anyone awaits ready(): not an unhandled rejection.
+    this.#started.catch(() => undefined);
+  }
+
+  ready(): Promise<void> {
+    return this.#started ?? Promise.reject(new Error('the dns workers were never launched'));
   }
 
   #fork(): Promise<void> {
@@ -100,10 +118,14 @@ export class WorkerPool {
 
   /** Sends a complete image; if a reload was broadcast meanwhile (which this worker missed), a newer one. */
   #join(worker: Worker): void {
+    (this.#opts.joinAfter ?? Promise.resolve()).then(() => this.#sendComplete(worker), () => undefined);
+  }
+
+  #sendComplete(worker: Worker): void {
     const seen = this.#broadcasts;
     this.#opts.completeImage().then(
       (image) => {
-        if (this.#broadcasts !== seen) return this.#join(worker);
+        if (this.#broadcasts !== seen) return this.#sendComplete(worker);
         this.#send(worker, { type: 'image', image });
         this.#joined.add(worker.id);
         this.#send(worker, { type: 'health', view: [...this.#opts.health()] });
