@@ -168,6 +168,7 @@ export function wrrSelect(state: WrrState, key: string, list: readonly Candidate
   }
   cur[best] -= total;
   if (slots === 1) return [list[best].member];
+  if (slots === 2 && share) return [list[best].member, list[second(rotation, best)].member];
   const picked = [best];
   if (!share) {
     for (let i = 0; i < n; i++) if (i !== best) picked.push(i);
@@ -198,13 +199,26 @@ export function wrrSelect(state: WrrState, key: string, list: readonly Candidate
   }
   const out = new Array<PoolMember>(slots);
   out[0] = list[best].member;
-  if (slots === 2) {
-    out[1] = list[picked[1]].member;
-    return out;
-  }
   const rest = picked.slice(1).sort((a, b) => cur[b] - cur[a] || a - b);
   for (let k = 0; k < rest.length; k++) out[k + 1] = list[rest[k]].member;
   return out;
+}
+
+/**
+ * The one other place of a count-2 answer (the common case, kept free of allocations): the member in every answer
+ * if there is one besides the first (at most one can be, with two places), else the highest credit.
+ */
+function second(rotation: WrrRotation, best: number): number {
+  const { credit, add, unit } = rotation;
+  if (add[best] >= 0) credit[best] -= unit;
+  let pick = -1;
+  for (let i = 0; i < add.length; i++) {
+    if (i === best) continue;
+    if (add[i] < 0) return i;
+    if (pick === -1 || credit[i] > credit[pick]) pick = i;
+  }
+  credit[pick] -= unit;
+  return pick;
 }
 
 /** Forgets state for pools no longer served (call after a snapshot swap; keys start with `${pool.id}/`). */
