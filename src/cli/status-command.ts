@@ -13,11 +13,12 @@ function overall(nodes: readonly NodeHealth[]): 'up' | 'down' | 'mixed' | 'unkno
 }
 
 /**
- * A row older than twice the heartbeat its node promised (plus the reporter's tick and a write) is stale:
- * the node stopped, lost the database, or no longer probes the member. Rows without a promise never are.
+ * A row older than twice the heartbeat its node promised (the first heartbeat after a row may take up to
+ * two, src/health/reporter.ts), plus 10 s for the reporter's tick and the write, is stale: the node
+ * stopped, lost the database, or no longer probes the member. Rows without a promise never are.
  */
 export function isStale(n: NodeHealth): boolean {
-  return n.heartbeatSeconds !== null && n.heartbeatAge > 2 * n.heartbeatSeconds + 5;
+  return n.heartbeatSeconds !== null && n.heartbeatAge > 2 * n.heartbeatSeconds + 10;
 }
 
 /** "12s ago", or "40m ago (stale)". */

@@ -44,8 +44,10 @@ const PURGE_EVERY_MS = 600_000;
  * A member's first heartbeat comes after 1 to 1 + FIRST_SPREAD intervals. Every member's first row is
  * written in the first probe round (a few seconds), and without the spread all their heartbeats would
  * come in that same few seconds of every interval: 80,000 rows in 5 s of each 30, the storm again.
+ * Spread over a whole interval, the rows come evenly (members ÷ interval a second); the price is one
+ * first heartbeat up to two intervals after the first row, which the stale rule of `lbdns status` allows.
  */
-const FIRST_SPREAD = 0.5;
+const FIRST_SPREAD = 1;
 
 /**
  * Heartbeats due, earliest first: a binary min-heap over parallel arrays (no object per entry).
@@ -123,7 +125,7 @@ export class HealthReporter {
   readonly #random: () => number;
   readonly #timer: NodeJS.Timeout;
   #urgent: NodeJS.Timeout | undefined;
-  #writing = false;
+  #inflight: Promise<void> | undefined;
   #again = false;
   #failing = false;
   #rowsWritten = 0;
@@ -185,10 +187,24 @@ export class HealthReporter {
 
   /** Writes the rows due now: state changes, first results, and heartbeats whose time has come. */
   async flush(): Promise<void> {
-    if (this.#writing) {
+    if (this.#inflight) {
       this.#again = true;
       return;
     }
+    this.#inflight = this.#writeDue();
+    try {
+      await this.#inflight;
+    } finally {
+      this.#inflight = undefined;
+    }
+    if (this.#again) {
+      this.#again = false;
+      await this.flush();
+    }
+  }
+
+  /** One write of what is due; never rejects (a failed write leaves its rows due). */
+  async #writeDue(): Promise<void> {
     const now = this.#now();
     this.#collectHeartbeats(now);
     if (this.#due.size === 0) return;
@@ -199,7 +215,6 @@ export class HealthReporter {
       const m = this.#members.get(id);
       if (m) batch.push(m.report);
     }
-    this.#writing = true;
     try {
       await this.#opts.write(batch);
       this.#rowsWritten += batch.length;
@@ -221,12 +236,6 @@ export class HealthReporter {
       for (const id of ids) this.#due.add(id);
       if (!this.#failing) this.#opts.log.warn({ err: (err as Error).message }, 'cannot write member health to the store; will retry');
       this.#failing = true;
-    } finally {
-      this.#writing = false;
-    }
-    if (this.#again) {
-      this.#again = false;
-      await this.flush();
     }
   }
 
@@ -257,6 +266,8 @@ export class HealthReporter {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     if (this.#urgent) clearTimeout(this.#urgent);
+    // A write under way finishes first (a caller that drops the store next must not cut it off), then the rest.
+    while (this.#inflight) await this.#inflight;
     await this.flush();
   }
 }
