@@ -23,6 +23,7 @@ import { ReadinessState } from './server/readiness.js';
 import { HealthMonitor } from './health/monitor.js';
 import { HealthReporter } from './health/reporter.js';
 import { pruneWrrState } from './policies/wrr.js';
+import { ZoneTransfers } from './xfr/zone-transfers.js';
 
 export interface Running {
   /** The DNS sockets: served here, or by worker processes (LBDNS_WORKERS > 1 under `serve`). */
@@ -80,8 +81,11 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     // Back from an outage (or LISTEN back): whatever changed meanwhile is read now.
     onStoreAnswering: () => reloader.schedule(),
   });
+  const transfers = new ZoneTransfers({ store, snapshot: () => reloader.current(), health: () => monitor.health(), metrics, log: log.child({ component: 'xfr' }) });
+  monitor.onTransition(() => transfers.healthChanged());
   const reloader = new Reloader({
     onSwap: (snapshot, poolsChanged) => {
+      transfers.swapped(snapshot);
       // Pools lent unchanged by the old snapshot (a geo_networks edit, a poll that found other zones changed) need
       // nothing redone: setPools walks every member, 0.2-0.35 s on the answering thread at 80,000 members.
       if (!poolsChanged) return;
@@ -201,6 +205,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     // A restart must not hand out dead members: one probe round (bounded by the longest timeout) first.
     await monitor.firstRound();
     firstRoundDone();
+    transfers.enablePoolSerials();
     if (pool) {
       dns = pool;
       await pool.ready();
@@ -214,6 +219,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       querySample: config.log.querySample,
       tcpLimits: config.dns.tcp,
       rrl: new ResponseRateLimiter(config.dns.rrl),
+      transfer: transfers.handler,
     });
     log.info({ addresses: dns.addresses }, 'dns listening');
     log.info({ port: http.port, host: config.http.listen.host }, 'ops http listening');
@@ -221,6 +227,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     stopRole?.();
     reloader.stop();
     monitor.stop();
+    transfers.stop();
     if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
     await reporter.stop().catch(() => undefined);
     await dns?.close();
@@ -237,6 +244,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       stopRole?.();
       reloader.stop();
       monitor.stop();
+      transfers.stop();
       if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
       await reporter.stop();
       await running.dns.close();

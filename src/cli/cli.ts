@@ -16,6 +16,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   pool: async () => (await import('./pool-command.js')).poolCommand,
   member: async () => (await import('./member-command.js')).memberCommand,
   geo: async () => (await import('./geo-command.js')).geoCommand,
+  tsig: async () => (await import('./tsig-command.js')).tsigCommand,
   status: async () => (await import('./status-command.js')).statusCommand,
   explain: async () => (await import('./explain-command.js')).explainCommand,
 };

@@ -16,6 +16,7 @@ export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
   pool: "manage load-balanced names",
   member: "manage a pool's members",
   geo: "manage networks located ahead of GeoIP",
+  tsig: 'manage TSIG keys for zone transfers and NOTIFY',
 };
 
 /** Keyed by the words that name the command (`zone add`, `status`), in the order help lists them. */
@@ -26,7 +27,8 @@ export const USAGE = {
   'zone add': { usage: ['zone add NAME [--mname NAME] [--rname NAME] [--ttl N] [--refresh N] [--retry N] [--expire N] [--minimum N]'], summary: 'create an empty zone (SOA defaults: ns1.NAME, hostmaster.NAME)' },
   'zone rm': { usage: ['zone rm NAME'], summary: 'remove a zone and all its records' },
   'zone import': { usage: ['zone import FILE [--origin NAME] [--replace]'], summary: 'load a zone file (origin: --origin, else FILE named NAME.zone, else its SOA owner)' },
-  'zone export': { usage: ['zone export NAME [--out FILE]'], summary: 'print a zone as a zone file (or write it to FILE)' },
+  'zone export': { usage: ['zone export NAME [--out FILE] [--pools comment|records|none|comment,records]'], summary: 'print a zone as a zone file (or write it to FILE); pools as a comment block with their definition and their current answerable set as records (default both)' },
+  'zone set': { usage: ['zone set NAME [--allow-transfer CIDR,...|none] [--tsig-key NAME,...|none] [--notify ADDR:PORT,...|none]'], summary: 'who may transfer the zone (AXFR/IXFR over TCP: listed networks, or requests signed with a listed key) and the secondaries to NOTIFY; no option: show them' },
   'record list': { usage: ['record list [ZONE] [--name NAME] [--json]'], summary: 'list records, of one zone or all, optionally of one name' },
   'record add': { usage: ['record add NAME TYPE CONTENT... [--ttl N]'], summary: 'add a record (content words are joined: MX 10 mail.example.test)' },
   'record rm': { usage: ['record rm NAME TYPE [CONTENT...]'], summary: 'remove the records of a name and type, or only the one with CONTENT' },
@@ -41,6 +43,9 @@ export const USAGE = {
   'geo add': { usage: ['geo add CIDR [--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y] [--note TEXT]'], summary: 'place the clients of a network (private ranges, known resolvers) at a location' },
   'geo rm': { usage: ['geo rm CIDR'], summary: 'remove a geo network' },
   'geo list': { usage: ['geo list [--json]'], summary: 'list geo networks' },
+  'tsig add': { usage: ['tsig add NAME [--algorithm hmac-sha256|hmac-sha512|hmac-sha1]'], summary: "create a TSIG key and print it once in BIND's key format" },
+  'tsig list': { usage: ['tsig list [--json]'], summary: 'list TSIG keys (names, algorithms and the zones using them; never the secrets)' },
+  'tsig rm': { usage: ['tsig rm NAME'], summary: 'remove a TSIG key no zone uses' },
   'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error)" },
   'explain': { usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'], summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer" },
   help: { usage: ['help'], summary: 'show this help' },

@@ -5,9 +5,12 @@ import { z } from 'zod';
 import { LbdnsError } from '../errors.js';
 import { isValidDomainName } from '../records/domain-name.js';
 import { exportZone } from '../zonefile/export.js';
+import { POOL_EXPORT_MODES, poolSection, type PoolExportMode } from '../zonefile/pool-export.js';
+import { exportedPools } from './export-pools.js';
 import { parseZoneFile } from '../zonefile/parse.js';
 import { group, intOption, parseCommand, withStore, type Command } from './command.js';
 import { GROUP_SUMMARY, USAGE } from './usage.js';
+import { zoneSet } from './zone-set-command.js';
 
 const MAX_TTL = 2147483647;
 
@@ -118,13 +121,17 @@ const exportCmd: Command = {
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'zone export',
-      options: { out: { type: 'string' } },
-      schema: z.object({ out: z.string().min(1).optional() }),
+      options: { out: { type: 'string' }, pools: { type: 'string' } },
+      schema: z.object({ out: z.string().min(1).optional(), pools: z.enum([...POOL_EXPORT_MODES, 'records,comment']).optional() }),
       positionals: [1, 1],
       names: 'NAME',
     });
-    const { zone, records } = await withStore(ctx, (s) => s.zoneForExport(positionals[0]));
-    const text = exportZone(zone, records);
+    const mode: PoolExportMode = values.pools === undefined || values.pools === 'records,comment' ? 'comment,records' : values.pools;
+    const { zone, records, pools } = await withStore(ctx, async (s) => {
+      const found = await s.zoneForExport(positionals[0]);
+      return { ...found, pools: mode === 'none' ? [] : await exportedPools(s, found.zone.name) };
+    });
+    const text = exportZone(zone, records, poolSection(pools, mode));
     if (values.out === undefined) return ctx.out(text.replace(/\n$/, ''));
     try {
       writeFileSync(values.out, text);
@@ -135,4 +142,4 @@ const exportCmd: Command = {
   },
 };
 
-export const zoneCommand = group('zone', GROUP_SUMMARY.zone, { list, add, rm, import: importCmd, export: exportCmd });
+export const zoneCommand = group('zone', GROUP_SUMMARY.zone, { list, add, set: zoneSet, rm, import: importCmd, export: exportCmd });

@@ -189,9 +189,40 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     help: 'Geo pool queries whose client network neither geo_networks nor the GeoIP database could place (answered by weight)',
     registers: [registry],
   });
+  // Zone transfers out (AXFR/IXFR), NOTIFY and the pool-set serial. Zones are bounded by configuration; kind and
+  // result are fixed lists (kind axfr|ixfr; result ok|refused|badkey|badsig|badtime|formerr|notauth|error).
+  const xfrRequests = new Counter({
+    name: 'lbdns_xfr_requests_total',
+    help: 'Zone transfer requests, by zone, kind (axfr, ixfr) and result (ok, refused, badkey, badsig, badtime, formerr, notauth, error)',
+    labelNames: ['zone', 'kind', 'result'] as const,
+    registers: [registry],
+  });
+  const xfrDuration = new Histogram({
+    name: 'lbdns_xfr_duration_seconds',
+    help: 'Time to send a whole zone transfer, by kind (axfr, ixfr, including an IXFR answered with the whole zone)',
+    labelNames: ['kind'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10],
+    registers: [registry],
+  });
+  const notifySent = new Counter({
+    name: 'lbdns_xfr_notify_total',
+    help: 'NOTIFY messages to secondaries, by zone and result (acked, retried, failed: every try unanswered)',
+    labelNames: ['zone', 'result'] as const,
+    registers: [registry],
+  });
+  const poolSerialBumps = new Counter({
+    name: 'lbdns_xfr_pool_serial_bumps_total',
+    help: 'Zone serials this node advanced because a pool\'s answerable set changed',
+    labelNames: ['zone'] as const,
+    registers: [registry],
+  });
 
   return {
     registry,
+    xfrRequests,
+    xfrDuration,
+    notifySent,
+    poolSerialBumps,
     queries,
     countQuery,
     dropped,

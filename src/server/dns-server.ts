@@ -46,6 +46,11 @@ export interface DnsServerOptions {
   readonly tcpLimits?: TcpLimits;
   /** UDP response rate limiting; TCP is never limited. */
   readonly rrl?: ResponseRateLimiter;
+  /**
+   * Zone transfers on TCP (src/xfr/transfer-service.ts): takes a query it answers and resolves once every message
+   * went to `write`; returns undefined for any other query. Absent: AXFR/IXFR are REFUSED by the core.
+   */
+  readonly transfer?: (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>) => Promise<void> | undefined;
 }
 
 export interface DnsServer {
@@ -239,15 +244,30 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       metrics.tcpClosed.labels('idle').inc();
       conn.destroy();
     });
-    conn.on('data', (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      // A client that sends faster than it reads replies piles up both buffers: cut it off.
-      if (buffered.length + conn.writableLength > limits.maxBuffered) {
-        metrics.tcpClosed.labels('buffer').inc();
-        conn.destroy();
-        return;
-      }
-      while (buffered.length >= 2) {
+    /** Set while a zone transfer streams: queries behind it wait (RFC 7766 §6.2.1.1 lets a server answer in order). */
+    let transferring = false;
+    /** Frames one message; waits while the socket's buffer is full, so a transfer never piles up in memory. */
+    const writeFramed = (message: Buffer): Promise<void> => {
+      if (!conn.writable) return Promise.reject(new Error('connection closed'));
+      const frame = Buffer.allocUnsafe(message.length + 2);
+      frame.writeUInt16BE(message.length, 0);
+      message.copy(frame, 2);
+      if (conn.write(frame)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const done = (err?: Error): void => {
+          conn.off('drain', onDrain);
+          conn.off('close', onClose);
+          if (err) reject(err);
+          else resolve();
+        };
+        const onDrain = (): void => done();
+        const onClose = (): void => done(new Error('connection closed'));
+        conn.once('drain', onDrain);
+        conn.once('close', onClose);
+      });
+    };
+    const drainQueries = (): void => {
+      while (!transferring && buffered.length >= 2) {
         if (limits.maxQueries > 0 && answered >= limits.maxQueries) {
           metrics.tcpClosed.labels('queries').inc();
           conn.end();
@@ -257,6 +277,25 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
         if (buffered.length < 2 + len) break;
         const packet = buffered.subarray(2, 2 + len);
         buffered = buffered.subarray(2 + len);
+        const streaming = opts.transfer?.(Buffer.from(packet), peer, writeFramed);
+        if (streaming) {
+          answered++;
+          transferring = true;
+          conn.pause();
+          streaming.then(
+            () => {
+              transferring = false;
+              if (conn.destroyed) return;
+              conn.resume();
+              drainQueries();
+            },
+            (err: Error) => {
+              if (conn.writable) log.warn({ err: err.message, client: peer }, 'zone transfer failed; connection closed');
+              conn.destroy();
+            },
+          );
+          return;
+        }
         const reply = handle(Buffer.from(packet), peer, true);
         answered++;
         if (reply && conn.writable) {
@@ -266,6 +305,17 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
           conn.write(frame);
         }
       }
+    };
+    conn.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      // A client that sends faster than it reads replies piles up both buffers: cut it off. A transfer's own
+      // messages are bounded by writeFramed, so only what the client sends counts while one streams.
+      if (buffered.length + (transferring ? 0 : conn.writableLength) > limits.maxBuffered) {
+        metrics.tcpClosed.labels('buffer').inc();
+        conn.destroy();
+        return;
+      }
+      drainQueries();
     });
     conn.on('error', () => conn.destroy());
     conn.on('close', () => {

@@ -11,6 +11,7 @@ import { watchChanges, type Change, type FeedSource, type FeedStatus, type Watch
 import { parseHostAddress, parseNetwork } from './inet.js';
 import { migrate } from './migrate.js';
 import * as pools from './pool-queries.js';
+import * as transfers from './transfer-queries.js';
 import type { PoolMemberRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
 import type { Database, ZonesTable } from './schema.js';
 import type {
@@ -113,6 +114,33 @@ export class SqlStore implements Store {
     } catch (err) {
       throw toStoreError(err, { location: this.location, ...ctx });
     }
+  }
+
+  transferSettings(zone?: string): Promise<readonly transfers.ZoneTransferSettings[]> {
+    return this.run(() => transfers.transferSettings(this.db, zone === undefined ? undefined : zoneName(zone)));
+  }
+
+  setTransferSettings(zone: string, change: transfers.TransferSettingsChange): Promise<transfers.ZoneTransferSettings> {
+    const n = zoneName(zone);
+    const keys = change.keys?.map((k) => parseDomainName(k, {}, 'tsig key name'));
+    return this.run(() => transfers.setTransferSettings(this.db, n, { ...change, keys }));
+  }
+
+  tsigKeys(): Promise<readonly transfers.TsigKey[]> {
+    return this.run(() => transfers.tsigKeys(this.db));
+  }
+
+  addTsigKey(key: transfers.TsigKey): Promise<void> {
+    const name = parseDomainName(key.name, {}, 'tsig key name');
+    return this.run(() => transfers.addTsigKey(this.db, { ...key, name }), { conflict: `tsig key ${name} already exists` });
+  }
+
+  removeTsigKey(name: string): Promise<void> {
+    return this.run(() => transfers.removeTsigKey(this.db, parseDomainName(name, {}, 'tsig key name')));
+  }
+
+  advancePoolSerial(zone: string, fingerprint: string): Promise<number | undefined> {
+    return this.run(() => transfers.advancePoolSerial(this.db, zone, fingerprint));
   }
 
   migrate(): Promise<string[]> {

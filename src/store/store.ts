@@ -11,8 +11,10 @@ import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, Z
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import { toStoreError } from './store-error.js';
+import type { TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
+export { TSIG_ALGORITHMS, type TransferSettingsChange, type TsigAlgorithm, type TsigKey, type ZoneTransferSettings } from './transfer-queries.js';
 
 export interface ZoneSummary extends ZoneRow {
   /** How many records the zone holds (its SOA not counted). */
@@ -221,6 +223,17 @@ export interface Store {
   reportHealth(node: string, reports: readonly HealthReport[]): Promise<{ readonly written: number }>;
   /** Every member of every pool (or of one), each with every node's last report. */
   healthStatus(filter?: { readonly pool?: string }): Promise<readonly PoolMemberStatus[]>;
+  /** Transfer ACLs and NOTIFY targets of every zone, or of one (empty when it does not exist). */
+  transferSettings(zone?: string): Promise<readonly ZoneTransferSettings[]>;
+  /** Throws E_NOT_FOUND for an unknown zone, E_INPUT for a bad network or an unknown key. */
+  setTransferSettings(zone: string, change: TransferSettingsChange): Promise<ZoneTransferSettings>;
+  tsigKeys(): Promise<readonly TsigKey[]>;
+  /** Throws E_CONFLICT when the name is taken. */
+  addTsigKey(key: TsigKey): Promise<void>;
+  /** Throws E_NOT_FOUND when absent, E_INPUT when a zone still names it. */
+  removeTsigKey(name: string): Promise<void>;
+  /** Bumps the zone's serial unless `fingerprint` is already stored for it; returns the new serial if it moved. */
+  advancePoolSerial(zone: string, fingerprint: string): Promise<number | undefined>;
   /** When the store holds no zone, imports every *.zone file of `zonesDir` (origin: the file name). */
   seedIfEmpty(zonesDir: string): Promise<string[]>;
   /**

@@ -42,7 +42,8 @@ function compareNames(a: string, b: string): number {
   return la.length - lb.length;
 }
 
-export function exportZone(zone: ZoneRow, records: readonly RecordRow[]): string {
+/** `trailer`: lines appended after the records (the pools, see ./pool-export.ts). */
+export function exportZone(zone: ZoneRow, records: readonly RecordRow[], trailer: readonly string[] = []): string {
   const sorted = [...records].sort(
     (a, b) => compareNames(a.name, b.name) || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0),
   );
@@ -58,6 +59,7 @@ export function exportZone(zone: ZoneRow, records: readonly RecordRow[]): string
     `$TTL ${zone.ttl}`,
     line([abs(zone.name), '', 'IN', 'SOA', soa]),
     ...rows.map(line),
+    ...trailer,
     '',
   ].join('\n');
 }

@@ -39,7 +39,7 @@ describe('lbdns CLI', { timeout: 120_000 }, () => {
   it('migrate applies the schema, then has nothing to do', async () => {
     const first = await lbdns(['migrate']);
     expect(first).toMatchObject({ code: 0, stderr: '' });
-    expect(first.stdout).toMatch(db.url === undefined ? /^schema is up to date\n$/ : /^applied 0001_core\.sql, 0002_pools\.sql, 0003_bounded_locks\.sql, (0004_[a-z_]+\.sql, )?0005_record_types\.sql\n$/);
+    expect(first.stdout).toMatch(db.url === undefined ? /^schema is up to date\n$/ : /^applied 0001_core\.sql, 0002_pools\.sql, 0003_bounded_locks\.sql, (0004_[a-z_]+\.sql, )?0005_record_types\.sql, 0006_zone_transfers\.sql\n$/);
     expect(await lbdns(['migrate'])).toEqual({ code: 0, stdout: 'schema is up to date\n', stderr: '' });
   });
 
@@ -144,7 +144,7 @@ describe('lbdns CLI', { timeout: 120_000 }, () => {
 
   it('unknown commands and bad configuration are usage errors', async () => {
     await fails(['frobnicate'], 2, 'unknown command "frobnicate" (try: lbdns help)');
-    await fails(['zone'], 2, 'zone: expected a subcommand (list, add, rm, import, export)');
+    await fails(['zone'], 2, 'zone: expected a subcommand (list, add, set, rm, import, export)');
     await fails(['zone', 'list'], 2, /^lbdns: invalid configuration: LBDNS_LOG_LEVEL: /, { LBDNS_LOG_LEVEL: 'loud' });
   });
 

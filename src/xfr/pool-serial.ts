@@ -1,0 +1,114 @@
+// Moves a zone's serial in the store when its pools' answerable set changes: at most once a second per zone, once per pair.
+import { createHash } from 'node:crypto';
+import type { Snapshot } from '../core/snapshot.js';
+import type { HealthView } from '../health/health-view.js';
+import type { Logger } from '../obs/log.js';
+import type { Metrics } from '../obs/metrics.js';
+import { poolFingerprint } from './pool-rrsets.js';
+
+export interface PoolSerialOptions {
+  readonly snapshot: () => Snapshot;
+  readonly health: () => HealthView;
+  /** The store's guarded bump (Store.advancePoolSerial): the new serial, or undefined when the fingerprint was there. */
+  readonly advance: (zone: string, fingerprint: string) => Promise<number | undefined>;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Least time between two bumps of one zone (1 s): changes within it coalesce into the next bump. */
+  readonly minIntervalMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Serials follow effective changes only: a probe that changes nobody's state changes no fingerprint, and the
+ * fingerprint (sha256 of the sorted answerable addresses) is the same on both nodes of a pair when their views
+ * agree, so the UPDATE ... WHERE pool_fingerprint IS DISTINCT FROM ... of the second one moves nothing.
+ */
+export class PoolSerial {
+  readonly #opts: PoolSerialOptions;
+  readonly #now: () => number;
+  /** zone → the fingerprint this node last saw written (by itself or found already there). */
+  readonly #written = new Map<string, string>();
+  readonly #lastBump = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #again = false;
+  #enabled = false;
+
+  constructor(opts: PoolSerialOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Starts acting on changes (after the first probe round: an empty health view is not a change). */
+  enable(): void {
+    this.#enabled = true;
+    this.changed();
+  }
+
+  /** A health transition or a new snapshot: check soon. */
+  changed(): void {
+    if (!this.#enabled || this.#timer !== undefined) return;
+    this.#schedule(0);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#check();
+    }, ms);
+    this.#timer.unref();
+  }
+
+  async #check(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    const { log, metrics } = this.#opts;
+    const min = this.#opts.minIntervalMs ?? 1000;
+    let wait = Infinity;
+    try {
+      const snapshot = this.#opts.snapshot();
+      const health = this.#opts.health();
+      for (const zone of snapshot.zones.values()) {
+        const text = poolFingerprint(zone, health);
+        // A zone that never had pools keeps its serial; one whose last pool went needs the bump it got from the edit.
+        if (text === '' && !this.#written.has(zone.name)) continue;
+        const fp = createHash('sha256').update(text).digest('base64');
+        if (this.#written.get(zone.name) === fp) continue;
+        const since = this.#now() - (this.#lastBump.get(zone.name) ?? -Infinity);
+        if (since < min) {
+          wait = Math.min(wait, min - since);
+          continue;
+        }
+        try {
+          const serial = await this.#opts.advance(zone.name, fp);
+          this.#written.set(zone.name, fp);
+          if (serial !== undefined) {
+            this.#lastBump.set(zone.name, this.#now());
+            metrics.poolSerialBumps.labels(zone.name).inc();
+            log.info({ zone: zone.name, serial }, 'pool answerable set changed: serial advanced');
+          }
+        } catch (err) {
+          log.warn({ zone: zone.name, err: (err as Error).message }, 'pool serial not advanced; retrying');
+          wait = Math.min(wait, min);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+    if (this.#again) {
+      this.#again = false;
+      wait = 0;
+    }
+    if (wait !== Infinity) this.#schedule(wait);
+  }
+
+  stop(): void {
+    this.#enabled = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,69 @@
+// The primary's side of zone transfers in one piece for main.ts: serving AXFR/IXFR, NOTIFY on serial changes, pool serials.
+import type { Snapshot } from '../core/snapshot.js';
+import type { HealthView } from '../health/health-view.js';
+import type { Logger } from '../obs/log.js';
+import type { Metrics } from '../obs/metrics.js';
+import type { Store } from '../store/store.js';
+import { NotifySender } from './notify.js';
+import { PoolSerial } from './pool-serial.js';
+import { TransferService } from './transfer-service.js';
+
+export interface ZoneTransfersOptions {
+  readonly store: Pick<Store, 'transferSettings' | 'tsigKeys' | 'advancePoolSerial'>;
+  readonly snapshot: () => Snapshot;
+  readonly health: () => HealthView;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export class ZoneTransfers {
+  readonly service: TransferService;
+  readonly #notify: NotifySender;
+  readonly #poolSerial: PoolSerial;
+  /** zone → serial last announced; undefined before the first snapshot. */
+  #serials: Map<string, number> | undefined;
+
+  constructor(opts: ZoneTransfersOptions) {
+    const settings = async (zone: string) => (await opts.store.transferSettings(zone))[0];
+    const keys = () => opts.store.tsigKeys();
+    this.service = new TransferService({ snapshot: opts.snapshot, health: opts.health, settings, keys, metrics: opts.metrics, log: opts.log });
+    this.#notify = new NotifySender({ settings, keys, metrics: opts.metrics, log: opts.log });
+    this.#poolSerial = new PoolSerial({
+      snapshot: opts.snapshot,
+      health: opts.health,
+      advance: (zone, fp) => opts.store.advancePoolSerial(zone, fp),
+      metrics: opts.metrics,
+      log: opts.log,
+    });
+  }
+
+  /** For startDnsServer's `transfer` option. */
+  readonly handler = (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>): Promise<void> | undefined =>
+    this.service.handle(packet, peer, write);
+
+  /** A new snapshot: NOTIFY each zone whose serial moved (every zone on the first one, as BIND does at start). */
+  swapped(snapshot: Snapshot): void {
+    const previous = this.#serials;
+    this.#serials = new Map();
+    for (const zone of snapshot.zones.values()) {
+      this.#serials.set(zone.name, zone.serial);
+      if (previous?.get(zone.name) !== zone.serial) void this.#notify.notify(zone);
+    }
+    this.#poolSerial.changed();
+  }
+
+  /** A member changed state: a pool's answerable set may have changed. */
+  healthChanged(): void {
+    this.#poolSerial.changed();
+  }
+
+  /** Once the first probe round is over: serials follow pool health from now on. */
+  enablePoolSerials(): void {
+    this.#poolSerial.enable();
+  }
+
+  stop(): void {
+    this.#poolSerial.stop();
+    this.#notify.stop();
+  }
+}
