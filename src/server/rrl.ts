@@ -172,7 +172,9 @@ export class ResponseRateLimiter {
   readonly #v4Mask: number;
   readonly #v6Masks: Uint32Array;
   readonly #sets: number;
-  // One slot per bucket: the 64-bit key as two words, tokens left, last use (-Infinity: free), limited count.
+  // One slot per bucket: in use (0: free), the 64-bit key as two words, tokens left, last use, limited count.
+  // All zero-filled, so the kernel backs a page only once a bucket lands on it.
+  readonly #used: Uint8Array;
   readonly #keyA: Uint32Array;
   readonly #keyB: Uint32Array;
   readonly #tokens: Float64Array;
@@ -195,11 +197,11 @@ export class ResponseRateLimiter {
     const max = Math.max(WAYS, opts.maxEntries ?? 262_144);
     this.#sets = 2 ** Math.floor(Math.log2(max / WAYS));
     const slots = this.#sets * WAYS;
-    // Allocated whole but touched lazily: the kernel backs only the pages that buckets land on.
     this.#keyA = new Uint32Array(slots);
     this.#keyB = new Uint32Array(slots);
     this.#tokens = new Float64Array(slots);
-    this.#last = new Float64Array(slots).fill(-Infinity);
+    this.#used = new Uint8Array(slots);
+    this.#last = new Float64Array(slots);
     this.#limited = new Uint32Array(slots);
   }
 
@@ -276,18 +278,32 @@ export class ResponseRateLimiter {
     const first = (keyA & (this.#sets - 1)) * WAYS;
     let slot = -1;
     let victim = first;
+    let victimLast = Infinity;
     for (let s = first; s < first + WAYS; s++) {
-      if (this.#last[s] !== -Infinity && this.#keyA[s] === keyA && this.#keyB[s] === keyB) {
+      if (this.#used[s] === 0) {
+        if (victimLast !== -Infinity) {
+          victim = s;
+          victimLast = -Infinity;
+        }
+        continue;
+      }
+      if (this.#keyA[s] === keyA && this.#keyB[s] === keyB) {
         slot = s;
         break;
       }
-      if (this.#last[s] < this.#last[victim]) victim = s;
+      if (this.#last[s] < victimLast) {
+        victim = s;
+        victimLast = this.#last[s];
+      }
     }
     if (slot < 0) {
       // A new bucket takes the set's free or least recently used slot; an evicted bucket idle for a second
       // was full anyway, so only a set crowded by a flood of new keys forgets one that was limiting.
       slot = victim;
-      if (this.#last[slot] === -Infinity) this.#size++;
+      if (this.#used[slot] === 0) {
+        this.#used[slot] = 1;
+        this.#size++;
+      }
       this.#keyA[slot] = keyA;
       this.#keyB[slot] = keyB;
       this.#tokens[slot] = rate;
