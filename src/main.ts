@@ -220,6 +220,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       tcpLimits: config.dns.tcp,
       rrl: new ResponseRateLimiter(config.dns.rrl),
       transfer: transfers.handler,
+      tsig: transfers.signer,
     });
     log.info({ addresses: dns.addresses }, 'dns listening');
     log.info({ port: http.port, host: config.http.listen.host }, 'ops http listening');

@@ -32,7 +32,12 @@ export interface Query {
   readonly qtype: number;
   readonly qclass: number;
   readonly edns: Edns | undefined;
+  /** Offset of a TSIG record (RFC 8945), the last of the message, when the query is signed: the edge verifies and signs. */
+  readonly tsigStart?: number;
 }
+
+/** TSIG's type code (RFC 8945). */
+const TYPE_TSIG = 250;
 
 export type Decoded =
   | { readonly kind: 'query'; readonly query: Query }
@@ -177,6 +182,7 @@ export function decodeQuery(buf: Uint8Array): Decoded {
       if (o > buf.length) throw new FormErr('record data runs past the end');
     }
     let edns: Edns | undefined;
+    let tsigStart: number | undefined;
     for (let i = 0; i < arcount; i++) {
       const nameStart = o;
       o = skipName(buf, o);
@@ -186,6 +192,9 @@ export function decodeQuery(buf: Uint8Array): Decoded {
       const rdStart = o + 10;
       const rdEnd = rdStart + rdlen;
       if (rdEnd > buf.length) throw new FormErr('record data runs past the end');
+      // RFC 8945 §5.1: only as the last record.
+      if (tsigStart !== undefined) throw new FormErr('TSIG is not the last record');
+      if (type === TYPE_TSIG) tsigStart = nameStart;
       if (type === QTYPE.OPT) {
         if (sawOpt) throw new FormErr('more than one OPT record');
         if (o !== nameStart + 1) throw new FormErr('OPT owner is not the root');
@@ -210,7 +219,7 @@ export function decodeQuery(buf: Uint8Array): Decoded {
       o = rdEnd;
     }
     if (qtype === QTYPE.OPT) throw new FormErr('OPT is not a question type');
-    return { kind: 'query', query: { id, opcode, rd, cd, qname: name, question, qtype, qclass, edns } };
+    return { kind: 'query', query: { id, opcode, rd, cd, qname: name, question, qtype, qclass, edns, tsigStart } };
   } catch (e) {
     if (e instanceof FormErr) return failure(RCODE.FORMERR, e.message, id, opcode, rd, question, sawOpt);
     throw e;

@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { AnswerContext } from '../core/answer.js';
 import { QTYPE, RCODE } from '../core/constants.js';
 import { encodeAnswer, encodeRcodeOnly } from '../core/encode.js';
+import type { Query } from '../core/query.js';
 import { respond, type Outcome } from '../core/respond.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { ListenAddress } from '../config.js';
@@ -51,6 +52,11 @@ export interface DnsServerOptions {
    * went to `write`; returns undefined for any other query. Absent: AXFR/IXFR are REFUSED by the core.
    */
   readonly transfer?: (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>) => Promise<void> | undefined;
+  /**
+   * Signed queries (a secondary's SOA checks carry TSIG): returns the reply signed with the query's key, or the
+   * NOTAUTH reply that stands for it when the TSIG is bad. Absent: such replies go out unsigned.
+   */
+  readonly tsig?: (packet: Buffer, query: Query, reply: Buffer) => Buffer;
 }
 
 export interface DnsServer {
@@ -160,6 +166,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
         'query',
       );
     }
+    // Signed queries come from configured secondaries, and a truncated or dropped stand-in would fail their check.
+    if (outcome.query?.tsigStart !== undefined && opts.tsig) return opts.tsig(packet, outcome.query, outcome.reply);
     if (!tcp && opts.rrl?.enabled) return limit(outcome, address);
     return outcome.reply;
   }

@@ -12,7 +12,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { TsigKey, ZoneTransferSettings } from '../store/transfer-queries.js';
 import { MalformedMessage, parseMessage, soaSerial, type ParsedMessage } from './message.js';
 import { poolRecords } from './pool-rrsets.js';
-import { appendTsig, findTsig, RCODE_NOTAUTH, sign, TSIG_ERROR, verify, type TsigRecord } from './tsig.js';
+import { findTsig, RCODE_NOTAUTH, sign, TSIG_ERROR, tsigReply, verify, type TsigRecord } from './tsig.js';
 
 /** One step of a zone's history for IXFR (RFC 1995 §4): the RRs removed and added going from one serial to the next. */
 export interface JournalStep {
@@ -115,15 +115,7 @@ export class TransferService {
       metrics.xfrRequests.labels(zoneLabel, kind, result).inc();
       log.warn({ zone: msg.qname, kind, client: peer, key: tsig?.keyName, result }, `transfer refused: ${why}`);
       let reply = encodeRcodeOnly(head, rcode, msg.question, undefined);
-      if (tsig !== undefined) {
-        if (key !== undefined) {
-          const other = tsigError === TSIG_ERROR.BADTIME ? u48(nowSec) : undefined;
-          reply = sign(reply, key, { prior: tsig.mac, time: tsigError === TSIG_ERROR.BADTIME ? tsig.timeSigned : nowSec, error: tsigError, other }).message;
-        } else {
-          // RFC 8945 §5.3.2: BADKEY and BADSIG answers carry the error in an unsigned TSIG.
-          reply = appendTsig(reply, tsig.keyName, tsig.algorithm, tsig.timeSigned, tsig.fudge, Buffer.alloc(0), tsigError, Buffer.alloc(0));
-        }
-      }
+      if (tsig !== undefined) reply = tsigReply(reply, tsig, tsigError, key, nowSec);
       await write(reply);
     };
     let settings: ZoneTransferSettings | undefined;
@@ -213,10 +205,4 @@ export function withSerial(soa: RR, serial: number): RR {
   const rdata = Buffer.from(soa.rdata);
   rdata.writeUInt32BE(serial >>> 0, rdata.length - 20);
   return { ...soa, rdata };
-}
-
-function u48(v: number): Buffer {
-  const b = Buffer.alloc(6);
-  b.writeUIntBE(v, 0, 6);
-  return b;
 }

@@ -154,6 +154,17 @@ export function appendTsig(msg: Buffer, keyName: string, algorithm: string, time
   return out;
 }
 
+/**
+ * A reply for a request whose TSIG failed, or was fine but the request is refused: `key` known, the reply is signed
+ * with the request's MAC (BADTIME carries our clock in Other Data, RFC 8945 §5.2.3); unknown (BADKEY, BADSIG), the
+ * error goes in an unsigned TSIG (§5.3.2).
+ */
+export function tsigReply(reply: Buffer, tsig: TsigRecord, error: number, key: TsigKey | undefined, nowSeconds: number): Buffer {
+  if (key === undefined) return appendTsig(reply, tsig.keyName, tsig.algorithm, tsig.timeSigned, tsig.fudge, Buffer.alloc(0), error, Buffer.alloc(0));
+  const badTime = error === TSIG_ERROR.BADTIME;
+  return sign(reply, key, { prior: tsig.mac, time: badTime ? tsig.timeSigned : nowSeconds, error, other: badTime ? u48(nowSeconds) : undefined }).message;
+}
+
 /** A key's secret for BIND's key statement, as `lbdns tsig add` prints it. */
 export function bindKeyText(key: TsigKey): string {
   return `key "${key.name}" {\n\talgorithm ${key.algorithm};\n\tsecret "${key.secret}";\n};`;

@@ -1,4 +1,5 @@
 // The primary's side of zone transfers in one piece for main.ts: serving AXFR/IXFR, NOTIFY on serial changes, pool serials.
+import type { Query } from '../core/query.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
@@ -6,6 +7,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { Store } from '../store/store.js';
 import { NotifySender } from './notify.js';
 import { PoolSerial } from './pool-serial.js';
+import { SignedQueries } from './signed-queries.js';
 import { TransferService } from './transfer-service.js';
 
 export interface ZoneTransfersOptions {
@@ -20,6 +22,7 @@ export class ZoneTransfers {
   readonly service: TransferService;
   readonly #notify: NotifySender;
   readonly #poolSerial: PoolSerial;
+  readonly #signed: SignedQueries;
   /** zone → serial last announced; undefined before the first snapshot. */
   #serials: Map<string, number> | undefined;
 
@@ -28,6 +31,7 @@ export class ZoneTransfers {
     const keys = () => opts.store.tsigKeys();
     this.service = new TransferService({ snapshot: opts.snapshot, health: opts.health, settings, keys, metrics: opts.metrics, log: opts.log });
     this.#notify = new NotifySender({ settings, keys, metrics: opts.metrics, log: opts.log });
+    this.#signed = new SignedQueries({ load: keys, log: opts.log });
     this.#poolSerial = new PoolSerial({
       snapshot: opts.snapshot,
       health: opts.health,
@@ -41,9 +45,16 @@ export class ZoneTransfers {
   readonly handler = (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>): Promise<void> | undefined =>
     this.service.handle(packet, peer, write);
 
+  /** For startDnsServer's `tsig` option. */
+  readonly signer = (packet: Buffer, query: Query, reply: Buffer): Buffer => this.#signed.sign(packet, query, reply);
+
   /** A new snapshot: NOTIFY each zone whose serial moved (every zone on the first one, as BIND does at start). */
   swapped(snapshot: Snapshot): void {
     const previous = this.#serials;
+    // The keys are read once the store is migrated and answering, which the first snapshot proves.
+    // Keys are read again on every swap: `zone set --tsig-key` makes one, so a key named there is usable at once.
+    if (previous === undefined) this.#signed.start();
+    else void this.#signed.refresh();
     this.#serials = new Map();
     for (const zone of snapshot.zones.values()) {
       this.#serials.set(zone.name, zone.serial);
@@ -63,6 +74,7 @@ export class ZoneTransfers {
   }
 
   stop(): void {
+    this.#signed.stop();
     this.#poolSerial.stop();
     this.#notify.stop();
   }
