@@ -1,13 +1,14 @@
 // Failover benchmark: how long the VIP goes unanswered for each kind of failure and at each fail-back, in network namespaces.
 //
-// npm run bench:failover [-- --runs N] [--keep]
+// npm run bench:failover [-- --runs N] [--case TEXT] [--keep]
 //
 // Builds the same lab as test/integration/failover.test.ts (needs root, keepalived, iproute2,
 // dig, the local PostgreSQL), then for each case breaks node-a while a client queries the VIP
 // every 10 ms, measures the outage (first unanswered query sent → first good answer received)
 // and repairs it, which also measures the fail-back. Prints median/min/max per case, the worst
 // fail-back (target: at most 1 lost query in every run), and every VRRP transition nobody
-// caused (false takeovers). --keep leaves the lab's directory (configs, logs, role files).
+// caused (false takeovers). --case runs only the cases whose name contains TEXT; --keep leaves the
+// lab's directory (configs, logs, role files).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createTestDatabase, pgAvailable, type TestDatabase } from '../test/helpers/db.js';
@@ -24,7 +25,7 @@ interface Case {
 
 const CASES: readonly Case[] = [
   {
-    name: 'dead lbdns process (1 s check)',
+    name: 'dead lbdns process, watcher off',
     targetMs: 2000,
     watcher: false,
     break: (lab) => lab.killLbdns('a', 'SIGKILL'),
@@ -37,7 +38,7 @@ const CASES: readonly Case[] = [
     repair: async (lab) => lab.setLink('a', true),
   },
   {
-    name: 'dead lbdns process + 0.2 s watcher',
+    name: 'dead lbdns process, watcher (default)',
     targetMs: 500,
     watcher: true,
     break: (lab) => lab.killLbdns('a', 'SIGKILL'),
@@ -232,7 +233,10 @@ async function main(): Promise<number> {
     await lab.waitRole('a', 'MASTER', 30_000);
     lab.startKeepalived('b');
     await lab.waitRole('b', 'BACKUP', 30_000);
-    for (const c of CASES) {
+    const only = argValue('--case');
+    const cases = CASES.filter((c) => only === undefined || c.name.includes(only));
+    if (cases.length === 0) throw new Error(`no case matches --case ${only}`);
+    for (const c of cases) {
       if (c.watcher) {
         lab.startWatcher('a');
         lab.startWatcher('b');

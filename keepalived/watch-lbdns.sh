@@ -1,24 +1,27 @@
 #!/bin/bash
-# Optional fast watcher: asks the local lbdns for a served zone's SOA every 0.2 s and flips keepalived's track_file.
+# Fast watcher: asks the local lbdns for a served zone's SOA every 0.15 s and flips keepalived's track_file.
 #
 # Usage: watch-lbdns.sh NODE_ADDR PORT TRACK_FILE ZONE [INTERVAL_MS] [FALL] [RISE] [TIMEOUT_MS]
 #
 # keepalived's vrrp_script runs at most once a second (whole seconds only), so a killed lbdns
-# costs 1-2 s of answers. This loop queries every INTERVAL_MS (default 200) and writes 1 to
+# costs 1-2 s of answers. This loop queries every INTERVAL_MS (default 150) and writes 1 to
 # TRACK_FILE when lbdns is gone, 0 after RISE (default 3) good answers in a row. keepalived
 # watches the file with inotify and, as the track_file has weight 0, a non-zero value puts the
-# instance in FAULT at once: the VIP moves in about 0.2 s.
+# instance in FAULT at once: the peer holds the VIP about 70 ms after the file changes.
 #
 # The question is the one check-lbdns.sh asks: the SOA of ZONE (a zone this pair serves; '' means
 # $LBDNS_CHECK_ZONE), and only NOERROR with the AA bit and that SOA in the answer is a good
 # answer. So "up" means "serves its zone data", never merely "the process answers".
 # "Gone" is decided two ways. A refused query (ICMP port unreachable: nothing listens) counts
 # at once: that is a dead process, not a slow one. A query unanswered after TIMEOUT_MS (default
-# 300; dig's own minimum is a whole second, so `timeout` cuts it short), or answered without the
-# zone's SOA, counts only after FALL (default 3) in a row, so that a hung lbdns is caught in
-# about 1 s while a stall shorter than that (a GC pause, a busy CPU) moves nothing.
+# 200; dig's own minimum is a whole second, so `timeout` cuts it short), or answered without the
+# zone's SOA, counts only after FALL (default 4) in a row, so that a hung lbdns is caught in
+# about 0.9 s while a stall shorter than that (a GC pause, a busy CPU) moves nothing. After a
+# timeout the next query goes at once: a killed lbdns whose socket outlived it for a moment
+# (its last worker still exiting) is then seen refused one timeout later, not a whole round later.
 #
-# Trades: five times more check queries and two short-lived processes every 0.2 s. Each
+# Trades: about seven check queries a second and two short-lived processes each (about 10% of one
+# core of a 2-vCPU VM, dig's start-up mostly). Each
 # false alarm costs two short outages (the move, then the fail-back after the vrrp_script's rise
 # and preempt_delay) where the slow check would have cost none, and if both nodes are starved
 # at once both can be in FAULT, with no node holding the VIP until one recovers: lower FALL or
@@ -40,10 +43,10 @@ if [ -z "$zone" ] || [[ "$zone" =~ ^[0-9]+$ ]]; then
 fi
 zone=${zone,,}
 [[ "$zone" == *. ]] || zone="$zone."
-interval_us=$(( ${5:-200} * 1000 ))
-fall=${6:-3}
+interval_us=$(( ${5:-150} * 1000 ))
+fall=${6:-4}
 rise=${7:-3}
-timeout_ms=${8:-300}
+timeout_ms=${8:-200}
 query_timeout="$((timeout_ms / 1000)).$(printf '%03d' $((timeout_ms % 1000)))"
 
 # Sets $wrong to why the reply in $1 (dig +noall +comments +answer) is not the zone's authoritative

@@ -2,9 +2,9 @@
 //
 // A client and two nodes on a bridge in 198.18.0.0/24; the VIP is 198.18.0.100. The client
 // queries the VIP every 20 ms for the whole run, and every reply is checked: a query may go
-// unanswered while the VIP moves, but no reply may ever be wrong. Needs root, keepalived,
-// iproute2, dig and the local PostgreSQL's Unix socket; without them it is skipped, except in
-// CI, where a missing prerequisite is a failure.
+// unanswered while the VIP moves, but no reply may ever be wrong. Both nodes run the fast
+// watcher, as shipped. Needs root, keepalived, iproute2, dig and the local PostgreSQL's Unix
+// socket; without them it is skipped, except in CI, where a missing prerequisite is a failure.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -57,6 +57,9 @@ describe('keepalived pair failover (network namespaces)', () => {
       await lab.waitRole('a', 'MASTER', 30_000);
       lab.startKeepalived('b');
       await lab.waitRole('b', 'BACKUP', 30_000);
+      // The shipped setup runs the fast watcher on both nodes (keepalived/lbdns-watch.service).
+      lab.startWatcher('a');
+      lab.startWatcher('b');
       prober = lab.startProber({ intervalMs: 20, timeoutMs: 250, maxMs: 240_000 });
       await waitFor('a first answer through the VIP', 10_000, () => prober!.latestNode() === NODES.a.name);
     } catch (err) {
