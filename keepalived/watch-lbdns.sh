@@ -17,8 +17,8 @@
 # 200; dig's own minimum is a whole second, so `timeout` cuts it short), or answered without the
 # zone's SOA, counts only after FALL (default 4) in a row, so that a hung lbdns is caught in
 # about 0.9 s while a stall shorter than that (a GC pause, a busy CPU) moves nothing. After a
-# timeout the next query goes at once: a killed lbdns whose socket outlived it for a moment
-# (its last worker still exiting) is then seen refused one timeout later, not a whole round later.
+# timeout the next query goes at once: a query that went unanswered while a killed lbdns was
+# still going away (its last worker exiting) is followed by a refused one at once, not a round later.
 #
 # Trades: about seven check queries a second and two short-lived processes each (about 10% of one
 # core of a 2-vCPU VM, dig's start-up mostly). Each
