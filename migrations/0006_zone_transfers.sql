@@ -26,7 +26,83 @@ alter table zones
     constraint zones_also_notify_valid check (array_to_string(also_notify, ' ') ~ '^(((\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):\d{1,5}( |$))*$'),
   -- The last pool answerable-set fingerprint a node wrote with a serial bump: two nodes that see the same
   -- change write the same fingerprint, and the guarded UPDATE bumps the serial once.
-  add column pool_fingerprint text;
+  add column pool_fingerprint text,
+  -- That set itself, one "name ttl TYPE address" line per record: the next bump journals the difference.
+  add column pool_set text[] not null default '{}';
+
+-- ---------------------------------------------------------------------------------------------
+-- IXFR journal (RFC 1995): one step per serial change, with the records removed and added in it.
+--
+-- A step is written by a trigger when the serial moves, so every way of moving it (record edits, SOA
+-- edits, pool-set bumps, plain SQL) leaves one; the record triggers attach their changes to the step of
+-- their own transaction (records_bump_serial_*, which fire before records_zz_journal_*, made it). A zone
+-- keeps its last 50 steps; a client further behind gets the whole zone (RFC 1995 section 4).
+
+create table zone_journal (
+  id bigserial primary key,
+  zone_id integer not null references zones (id) on delete cascade,
+  serial_from bigint not null,
+  serial_to bigint not null,
+  xact bigint not null,
+  created_at timestamptz not null default now()
+);
+create index zone_journal_zone on zone_journal (zone_id, id);
+
+create table zone_journal_changes (
+  journal_id bigint not null references zone_journal (id) on delete cascade,
+  op text not null constraint zone_journal_changes_op check (op in ('del', 'add')),
+  name text not null,
+  type text not null,
+  -- null: the zone's default TTL.
+  ttl integer,
+  content text not null
+);
+create index zone_journal_changes_step on zone_journal_changes (journal_id);
+
+-- BEFORE, and named after zones_before so that it sees the serial that trigger settled on: an AFTER trigger
+-- fired by records_bump_serial's UPDATE would run only after records_zz_journal needed the step.
+create function lbdns_zones_journal() returns trigger
+language plpgsql as $$
+begin
+  if new.serial is distinct from old.serial then
+    insert into zone_journal (zone_id, serial_from, serial_to, xact) values (new.id, old.serial, new.serial, txid_current());
+    delete from zone_journal where zone_id = new.id
+       and id <= (select id from zone_journal where zone_id = new.id order by id desc offset 50 limit 1);
+  end if;
+  return new;
+end $$;
+
+create trigger zones_journal before update on zones
+  for each row execute function lbdns_zones_journal();
+
+-- Statement-level, as records_bump_serial_* (0003) are, and named after them so that the step exists.
+create function lbdns_records_journal() returns trigger
+language plpgsql as $$
+begin
+  if tg_op in ('DELETE', 'UPDATE') then
+    insert into zone_journal_changes (journal_id, op, name, type, ttl, content)
+    select s.id, 'del', o.name, o.type, o.ttl, o.content
+      from old_rows o
+      join (select distinct on (zone_id) zone_id, id from zone_journal where xact = txid_current() order by zone_id, id desc) s
+        on s.zone_id = o.zone_id;
+  end if;
+  if tg_op in ('INSERT', 'UPDATE') then
+    insert into zone_journal_changes (journal_id, op, name, type, ttl, content)
+    select s.id, 'add', n.name, n.type, n.ttl, n.content
+      from new_rows n
+      join (select distinct on (zone_id) zone_id, id from zone_journal where xact = txid_current() order by zone_id, id desc) s
+        on s.zone_id = n.zone_id;
+  end if;
+  return null;
+end $$;
+
+create index zone_journal_xact on zone_journal (xact);
+create trigger records_zz_journal_ins after insert on records referencing new table as new_rows
+  for each statement execute function lbdns_records_journal();
+create trigger records_zz_journal_upd after update on records referencing new table as new_rows old table as old_rows
+  for each statement execute function lbdns_records_journal();
+create trigger records_zz_journal_del after delete on records referencing old table as old_rows
+  for each statement execute function lbdns_records_journal();
 
 -- A key that a zone names cannot be removed (it would silently open or close the zone's transfers).
 create function lbdns_tsig_keys_before_delete() returns trigger

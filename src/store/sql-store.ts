@@ -139,8 +139,12 @@ export class SqlStore implements Store {
     return this.run(() => transfers.removeTsigKey(this.db, parseDomainName(name, {}, 'tsig key name')));
   }
 
-  advancePoolSerial(zone: string, fingerprint: string): Promise<number | undefined> {
-    return this.run(() => transfers.advancePoolSerial(this.db, zone, fingerprint));
+  advancePoolSerial(zone: string, fingerprint: string, lines: readonly string[]): Promise<number | undefined> {
+    return this.run(() => transfers.advancePoolSerial(this.db, zone, fingerprint, lines));
+  }
+
+  journal(zone: string, fromSerial: number, toSerial: number): Promise<readonly transfers.JournalStepRow[] | undefined> {
+    return this.run(() => transfers.journal(this.db, zone, fromSerial, toSerial));
   }
 
   migrate(): Promise<string[]> {

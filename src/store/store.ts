@@ -11,10 +11,10 @@ import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, Z
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import { toStoreError } from './store-error.js';
-import type { TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
+import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
-export { TSIG_ALGORITHMS, type TransferSettingsChange, type TsigAlgorithm, type TsigKey, type ZoneTransferSettings } from './transfer-queries.js';
+export { TSIG_ALGORITHMS, type JournalRecord, type JournalStepRow, type TransferSettingsChange, type TsigAlgorithm, type TsigKey, type ZoneTransferSettings } from './transfer-queries.js';
 
 export interface ZoneSummary extends ZoneRow {
   /** How many records the zone holds (its SOA not counted). */
@@ -232,8 +232,13 @@ export interface Store {
   addTsigKey(key: TsigKey): Promise<void>;
   /** Throws E_NOT_FOUND when absent, E_INPUT when a zone still names it. */
   removeTsigKey(name: string): Promise<void>;
-  /** Bumps the zone's serial unless `fingerprint` is already stored for it; returns the new serial if it moved. */
-  advancePoolSerial(zone: string, fingerprint: string): Promise<number | undefined>;
+  /**
+   * Bumps the zone's serial unless `fingerprint` is already stored for it, journaling the pool records ("name ttl
+   * TYPE address" lines) removed and added since the last bump; returns the new serial if it moved.
+   */
+  advancePoolSerial(zone: string, fingerprint: string, lines: readonly string[]): Promise<number | undefined>;
+  /** IXFR: the journal steps from one serial to another, or undefined when the journal does not reach. */
+  journal(zone: string, fromSerial: number, toSerial: number): Promise<readonly JournalStepRow[] | undefined>;
   /** When the store holds no zone, imports every *.zone file of `zonesDir` (origin: the file name). */
   seedIfEmpty(zonesDir: string): Promise<string[]>;
   /**

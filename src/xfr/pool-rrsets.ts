@@ -5,6 +5,7 @@ import type { Pool, PoolMember, Zone } from '../core/snapshot.js';
 import { formatAddress } from '../geo/address.js';
 import type { HealthView } from '../health/health-view.js';
 import { candidates } from '../policies/candidates.js';
+import { encodeRdata } from '../records/content.js';
 
 /**
  * The A and AAAA RRsets a secondary should serve for the pool: not `count` of them (that is a per-answer choice)
@@ -32,15 +33,30 @@ export function answerableMembers(pool: Pool, family: 4 | 6, health: HealthView)
 }
 
 /**
- * Text that changes exactly when some pool of the zone would transfer differently: its name, TTL and answerable
- * addresses (sorted, so member order and which node computed it do not matter).
+ * The zone's pool records as sorted "name ttl TYPE address" lines: they change exactly when some pool would
+ * transfer differently, and sorting makes them independent of member order and of which node computed them.
  */
-export function poolFingerprint(zone: Zone, health: HealthView): string {
-  const parts: string[] = [];
+export function poolSetLines(zone: Zone, health: HealthView): string[] {
+  const lines: string[] = [];
   for (const node of zone.nodes.values()) {
     if (!node.pool) continue;
-    const addrs = poolRecords(node.pool, health).map((rr) => formatAddress(rr.type === QTYPE.A ? 4 : 6, rr.rdata)).sort();
-    parts.push(`${node.pool.name} ${node.pool.ttl} ${addrs.join(',')}`);
+    for (const rr of poolRecords(node.pool, health)) {
+      const family = rr.type === QTYPE.A ? 4 : 6;
+      lines.push(`${rr.name} ${rr.ttl} ${family === 4 ? 'A' : 'AAAA'} ${formatAddress(family, rr.rdata)}`);
+    }
   }
-  return parts.sort().join('\n');
+  return lines.sort();
+}
+
+/** Stored pool lines ("name ttl TYPE address", see poolSetLines) back as RRs, by owner name. */
+export function poolRecordsFromLines(lines: readonly string[]): Map<string, RR[]> {
+  const out = new Map<string, RR[]>();
+  for (const line of lines) {
+    const [name, ttl, type, address] = line.split(' ');
+    const rr: RR = { name, type: type === 'AAAA' ? QTYPE.AAAA : QTYPE.A, cls: QCLASS.IN, ttl: Number(ttl), rdata: encodeRdata(type, address) };
+    const list = out.get(name);
+    if (list) list.push(rr);
+    else out.set(name, [rr]);
+  }
+  return out;
 }

@@ -1,16 +1,16 @@
 // Moves a zone's serial in the store when its pools' answerable set changes: at most once a second per zone, once per pair.
 import { createHash } from 'node:crypto';
-import type { Snapshot } from '../core/snapshot.js';
+import type { Snapshot, Zone } from '../core/snapshot.js';
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
-import { poolFingerprint } from './pool-rrsets.js';
+import { poolSetLines } from './pool-rrsets.js';
 
 export interface PoolSerialOptions {
   readonly snapshot: () => Snapshot;
   readonly health: () => HealthView;
   /** The store's guarded bump (Store.advancePoolSerial): the new serial, or undefined when the fingerprint was there. */
-  readonly advance: (zone: string, fingerprint: string) => Promise<number | undefined>;
+  readonly advance: (zone: string, fingerprint: string, lines: readonly string[]) => Promise<number | undefined>;
   readonly metrics: Metrics;
   readonly log: Logger;
   /** Least time between two bumps of one zone (1 s): changes within it coalesce into the next bump. */
@@ -23,6 +23,11 @@ export interface PoolSerialOptions {
  * fingerprint (sha256 of the sorted answerable addresses) is the same on both nodes of a pair when their views
  * agree, so the UPDATE ... WHERE pool_fingerprint IS DISTINCT FROM ... of the second one moves nothing.
  */
+function zoneHasPool(zone: Zone): boolean {
+  for (const node of zone.nodes.values()) if (node.pool) return true;
+  return false;
+}
+
 export class PoolSerial {
   readonly #opts: PoolSerialOptions;
   readonly #now: () => number;
@@ -73,10 +78,10 @@ export class PoolSerial {
       const snapshot = this.#opts.snapshot();
       const health = this.#opts.health();
       for (const zone of snapshot.zones.values()) {
-        const text = poolFingerprint(zone, health);
-        // A zone that never had pools keeps its serial; one whose last pool went needs the bump it got from the edit.
-        if (text === '' && !this.#written.has(zone.name)) continue;
-        const fp = createHash('sha256').update(text).digest('base64');
+        const lines = poolSetLines(zone, health);
+        // A zone that never had pools keeps its serial; one whose last pool went needs one more bump.
+        if (lines.length === 0 && !this.#written.has(zone.name) && !zoneHasPool(zone)) continue;
+        const fp = createHash('sha256').update(lines.join('\n')).digest('base64');
         if (this.#written.get(zone.name) === fp) continue;
         const since = this.#now() - (this.#lastBump.get(zone.name) ?? -Infinity);
         if (since < min) {
@@ -84,7 +89,7 @@ export class PoolSerial {
           continue;
         }
         try {
-          const serial = await this.#opts.advance(zone.name, fp);
+          const serial = await this.#opts.advance(zone.name, fp, lines);
           this.#written.set(zone.name, fp);
           if (serial !== undefined) {
             this.#lastBump.set(zone.name, this.#now());

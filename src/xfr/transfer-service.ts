@@ -11,7 +11,7 @@ import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { TsigKey, ZoneTransferSettings } from '../store/transfer-queries.js';
 import { MalformedMessage, parseMessage, soaSerial, type ParsedMessage } from './message.js';
-import { poolRecords } from './pool-rrsets.js';
+import { poolRecords, poolRecordsFromLines } from './pool-rrsets.js';
 import { findTsig, RCODE_NOTAUTH, sign, TSIG_ERROR, tsigReply, verify, type TsigRecord } from './tsig.js';
 
 /** One step of a zone's history for IXFR (RFC 1995 §4): the RRs removed and added going from one serial to the next. */
@@ -155,12 +155,12 @@ export class TransferService {
         if (steps && steps.length > 0) {
           records = ixfrRecords(zone, steps);
         } else {
-          records = this.#axfrRecords(zone);
+          records = this.#axfrRecords(zone, settings);
           how = 'ixfr-as-axfr';
         }
       }
     } else {
-      records = this.#axfrRecords(zone);
+      records = this.#axfrRecords(zone, settings);
     }
     const size = (this.#opts.messageSize ?? TRANSFER_MESSAGE_SIZE) - (key ? TSIG_ROOM : 0);
     const encoder = new TransferEncoder({ id: msg.id, question: msg.question! }, records, size);
@@ -181,7 +181,16 @@ export class TransferService {
     log.info({ zone: zone.name, kind: how, client: peer, key: key?.name, serial: zone.serial, records: encoder.records, messages: encoder.messages, ms: Math.round(seconds * 1000) }, 'zone transferred');
   }
 
-  #axfrRecords(zone: Zone): Iterable<RR> {
+  /**
+   * Pools as stored with the serial when the store is at the snapshot's serial: the journal's next step diffs
+   * against exactly that set, so an IXFR after this AXFR applies cleanly. Otherwise (no pool bump yet, or the
+   * snapshot not caught up) as this node's health has them now.
+   */
+  #axfrRecords(zone: Zone, settings: ZoneTransferSettings): Iterable<RR> {
+    if (settings.poolSet !== undefined && settings.serial === zone.serial) {
+      const stored = poolRecordsFromLines(settings.poolSet);
+      return zoneRecords(zone, (pool) => stored.get(pool.name) ?? []);
+    }
     const health = this.#opts.health();
     return zoneRecords(zone, (pool) => poolRecords(pool, health));
   }

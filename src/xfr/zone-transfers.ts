@@ -5,13 +5,14 @@ import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Store } from '../store/store.js';
+import { storeJournal } from './journal.js';
 import { NotifySender } from './notify.js';
 import { PoolSerial } from './pool-serial.js';
 import { SignedQueries } from './signed-queries.js';
 import { TransferService } from './transfer-service.js';
 
 export interface ZoneTransfersOptions {
-  readonly store: Pick<Store, 'transferSettings' | 'tsigKeys' | 'advancePoolSerial'>;
+  readonly store: Pick<Store, 'transferSettings' | 'tsigKeys' | 'advancePoolSerial' | 'journal'>;
   readonly snapshot: () => Snapshot;
   readonly health: () => HealthView;
   readonly metrics: Metrics;
@@ -29,13 +30,13 @@ export class ZoneTransfers {
   constructor(opts: ZoneTransfersOptions) {
     const settings = async (zone: string) => (await opts.store.transferSettings(zone))[0];
     const keys = () => opts.store.tsigKeys();
-    this.service = new TransferService({ snapshot: opts.snapshot, health: opts.health, settings, keys, metrics: opts.metrics, log: opts.log });
+    this.service = new TransferService({ snapshot: opts.snapshot, health: opts.health, settings, keys, journal: storeJournal(opts.store), metrics: opts.metrics, log: opts.log });
     this.#notify = new NotifySender({ settings, keys, metrics: opts.metrics, log: opts.log });
     this.#signed = new SignedQueries({ load: keys, log: opts.log });
     this.#poolSerial = new PoolSerial({
       snapshot: opts.snapshot,
       health: opts.health,
-      advance: (zone, fp) => opts.store.advancePoolSerial(zone, fp),
+      advance: (zone, fp, lines) => opts.store.advancePoolSerial(zone, fp, lines),
       metrics: opts.metrics,
       log: opts.log,
     });

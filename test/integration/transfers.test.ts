@@ -222,6 +222,10 @@ describe.skipIf(missing !== undefined)(`NSD and Knot as TSIG secondaries of lbdn
     }
     const took = Date.now() - t0;
     console.log(`secondaries without the down member ${took} ms after the serial moved`);
+    // The change went out as an incremental transfer from the journal (the pool's removed record), not the zone.
+    const sent = server.logs.filter((l) => l.msg === 'zone transferred').map((l) => `${l.kind}:${l.records}`);
+    console.log(`transfers: ${sent.join(' ')}`);
+    expect(sent.some((t) => /^ixfr:\d+$/.test(t) && Number(t.split(':')[1]) < 10)).toBe(true);
     expect(took).toBeLessThanOrEqual(2000);
   }, 40_000);
 

@@ -38,7 +38,7 @@ function snapshotOf(serial: number): Snapshot {
 }
 
 let snapshot = snapshotOf(10);
-let settings: ZoneTransferSettings = { zone: 'big.test', serial: 10, allowTransfer: [], keys: ['k256', 'k512', 'k1'], notify: [] };
+let settings: ZoneTransferSettings = { zone: 'big.test', serial: 10, allowTransfer: [], keys: ['k256', 'k512', 'k1'], notify: [], poolSet: undefined };
 let journal: ((fromSerial: number) => JournalStep[] | undefined) | undefined;
 const metrics = createMetrics({ defaultMetrics: false });
 const service = new TransferService({
