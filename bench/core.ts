@@ -46,7 +46,7 @@ const config = loadConfig({ LBDNS_NODE_NAME: 'bench' });
 const metrics = createMetrics({ defaultMetrics: false });
 const health = freezeView(new Map(members.map((m) => [m.id, true] as [number, boolean])));
 const geo = await setUpGeo({ databasePath: undefined, snapshot: () => snapshot, metrics });
-const { context } = createAnswerContext(config, metrics, () => health, createLogger('silent'), geo.state);
+const { context } = createAnswerContext(config, metrics, () => health, createLogger('silent'), geo.env);
 
 const edns = { udpSize: 1232 };
 const rows: [string, Buffer[]][] = [

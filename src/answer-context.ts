@@ -6,21 +6,21 @@ import type { Logger } from './obs/log.js';
 import type { Metrics } from './obs/metrics.js';
 import { choiceMetrics } from './policies/choice-metrics.js';
 import { createChooser } from './policies/choose.js';
-import type { GeoSetup } from './geo/setup.js';
-import { createPolicyState, type PolicyState } from './policies/policy.js';
+import type { PolicyEnv } from './policies/policy.js';
+import { PolicyStates } from './policies/policy-states.js';
 
 export interface AnswerSetup {
   readonly context: AnswerContext;
-  /** Selection state (WRR positions) this process owns; pruned when pools go away. */
-  readonly policyState: PolicyState;
+  /** Every policy's selection state in this process; told to forget pools that go away. */
+  readonly policies: PolicyStates;
 }
 
-export function createAnswerContext(config: Config, metrics: Metrics, health: () => HealthView, log: Logger, geo?: GeoSetup['state']): AnswerSetup {
-  const policyState = createPolicyState(geo);
+export function createAnswerContext(config: Config, metrics: Metrics, health: () => HealthView, log: Logger, env: PolicyEnv = {}): AnswerSetup {
+  const policies = new PolicyStates(env);
   const unknownPolicy = (pool: { name: string; policy: string }) => log.warn({ pool: pool.name, policy: pool.policy }, 'unknown policy: answering by weight');
   const context: AnswerContext = {
     nodeName: config.dns.nodeName,
-    choose: createChooser(health, policyState, choiceMetrics(metrics, unknownPolicy)),
+    choose: createChooser(health, policies, choiceMetrics(metrics, unknownPolicy)),
   };
-  return { context, policyState };
+  return { context, policies };
 }

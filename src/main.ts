@@ -22,7 +22,6 @@ import { openStore, type Store } from './store/store.js';
 import { ReadinessState } from './server/readiness.js';
 import { HealthMonitor } from './health/monitor.js';
 import { HealthReporter } from './health/reporter.js';
-import { pruneWrrState } from './policies/wrr.js';
 import { ZoneTransfers } from './xfr/zone-transfers.js';
 
 export interface Running {
@@ -70,7 +69,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     heartbeatMs: config.healthRows.writeIntervalMs,
   });
   monitor.onResult(reporter.record);
-  const { context, policyState } = createAnswerContext(config, metrics, () => monitor.health(), log, geo.state);
+  const { context, policies } = createAnswerContext(config, metrics, () => monitor.health(), log, geo.env);
   let pool: WorkerPool | undefined;
   let healthBroadcast: NodeJS.Timeout | undefined;
   const readiness: ReadinessState = new ReadinessState({
@@ -90,7 +89,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       // nothing redone: setPools walks every member, 0.2-0.35 s on the answering thread at 80,000 members.
       if (!poolsChanged) return;
       monitor.setPools(snapshot.pools);
-      pruneWrrState(policyState.wrr, new Set(snapshot.pools.map((p) => p.id)));
+      policies.forget(new Set(snapshot.pools.map((p) => p.id)));
     },
     load: readiness.track(() => store.loadContents()),
     loadZones: readiness.track((names: readonly string[]) => store.loadZoneContents(names)),
@@ -144,7 +143,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       metricsText: async () => (pool ? pool.metricsText(await metrics.registry.getMetricsAsJSON()) : metrics.registry.metrics()),
       routes: {
         ...(config.http.explain
-          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policyState, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => monitor.health() }) }
+          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => monitor.health() }) }
           : {}),
         ...(config.http.status ? { '/status': statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: reloader.current, states: () => monitor.states() }) } : {}),
       },

@@ -1,4 +1,4 @@
-// A DNS worker process: its own snapshot, health view and WRR state, fed by the primary; it only answers.
+// A DNS worker process: its own snapshot, health view and policy state, fed by the primary; it only answers.
 // Snapshots arrive as images built once by the primary's build thread and are adopted a chunk per event-loop turn.
 import { AggregatorRegistry } from 'prom-client';
 import { createAnswerContext } from '../answer-context.js';
@@ -9,7 +9,6 @@ import { EMPTY_SNAPSHOT } from '../core/snapshot.js';
 import { EMPTY_HEALTH, freezeView, type HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import { createMetrics } from '../obs/metrics.js';
-import { pruneWrrState } from '../policies/wrr.js';
 import { startDnsServer } from '../server/dns-server.js';
 import { ResponseRateLimiter } from '../server/rrl.js';
 import { adoptImage, imageBytes, type SnapshotImage } from '../snapshot/image.js';
@@ -25,7 +24,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   let snapshot: Snapshot = EMPTY_SNAPSHOT;
   let health: HealthView = EMPTY_HEALTH;
   const geo = await setUpGeo({ databasePath: config.geo.database, cacheSize: config.geo.cacheSize, metrics, snapshot: () => snapshot });
-  const { context, policyState } = createAnswerContext(config, metrics, () => health, log, geo.state);
+  const { context, policies } = createAnswerContext(config, metrics, () => health, log, geo.env);
   let firstSnapshot: (() => void) | undefined;
   const gotSnapshot = new Promise<void>((resolve) => (firstSnapshot = resolve));
   // The sockets wait for the primary's health view too: answering with none, every pool would look all-down and
@@ -46,7 +45,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
       }
       const ms = performance.now() - started;
       metrics.adoptDuration.observe(ms / 1000);
-      pruneWrrState(policyState.wrr, new Set(snapshot.pools.map((p) => p.id)));
+      policies.forget(new Set(snapshot.pools.map((p) => p.id)));
       log.info({ version: snapshot.version, zones: snapshot.zones.size, imageBytes: imageBytes(image), ms: Math.round(ms) }, 'snapshot adopted');
       firstSnapshot?.();
     });

@@ -1,7 +1,7 @@
 // How this node would answer one question, step by step, from the same core, health and policies the wire uses.
 //
-// The final answer comes from the real answerQuery with the real chooser, so explain cannot disagree with dig. WRR
-// has memory: the policies run on a copy of this node's selection state, so asking never moves the live rotation.
+// The final answer comes from the real answerQuery with the real chooser, so explain cannot disagree with dig. Policies
+// have memory: the chooser asks each to describe its choice, which leaves the live state as it was.
 import { answerQuery, type Answer, type Client, type RR } from '../core/answer.js';
 import { QCLASS, RCODE_NAME, typeName } from '../core/constants.js';
 import type { Query } from '../core/query.js';
@@ -12,16 +12,16 @@ import type { HealthView } from '../health/health-view.js';
 import type { MemberHealth } from '../health/tracker.js';
 import { candidates } from '../policies/candidates.js';
 import { createChooser } from '../policies/choose.js';
-import { memberDistanceKm, type GeoLevel, type Narrowed } from '../policies/geo.js';
-import type { PolicyState } from '../policies/policy.js';
-import type { WrrState } from '../policies/wrr.js';
+import { memberDistanceKm } from '../geo/member-place.js';
+import type { Description } from '../policies/policy.js';
+import type { PolicyStates } from '../policies/policy-states.js';
 import { rdataText } from './rdata-text.js';
 
 export interface ExplainDeps {
   readonly nodeName: string;
-  /** This node's live selection state: copied, never advanced. */
-  readonly policyState: PolicyState;
-  /** Looks clients up without counting misses; absent: the live state's locator (which counts them). */
+  /** This node's live selection state: described from, never advanced. */
+  readonly policies: PolicyStates;
+  /** Looks clients up without counting misses; absent: the live environment's locator (which counts them). */
   readonly locator?: Pick<Locator, 'peek'>;
   /** This node's monitor: since, last check and last error per member. */
   readonly memberStates?: () => readonly MemberHealth[];
@@ -47,7 +47,7 @@ export interface ExplainedMember {
   readonly candidate: boolean;
   /** Why it is or is not a candidate, in words. */
   readonly reason: string;
-  /** In the set the geo level picked (geo pools only). */
+  /** In the set the policy narrowed the candidates to (e.g. the geo level's), when it narrowed them. */
   readonly inSet: boolean;
   readonly answered: boolean;
 }
@@ -67,7 +67,7 @@ export interface ExplainedPool {
   readonly family: 4 | 6;
   readonly tier: number | null;
   readonly location: ExplainedLocation | null;
-  readonly level: GeoLevel | null;
+  readonly level: string | null;
   readonly levelKey: string | null;
   readonly members: readonly ExplainedMember[];
   readonly allDown: boolean;
@@ -100,12 +100,6 @@ export interface Explanation {
   readonly notes: readonly string[];
 }
 
-function copyState(live: PolicyState, locate: (c: Client) => ClientLocation, decided: NonNullable<PolicyState['geo']['decided']>): PolicyState {
-  const wrr: WrrState = new Map();
-  for (const [key, rotation] of live.wrr) wrr.set(key, rotation.clone());
-  return { wrr, geo: { locator: live.geo.locator ? { locate } : undefined, decided } };
-}
-
 function records(rrs: readonly RR[]): ExplainedRecord[] {
   return rrs.map((rr) => ({ name: `${rr.name}.`, ttl: rr.ttl, class: rr.cls === QCLASS.CH ? 'CH' : 'IN', type: typeName(rr.type), data: rdataText(rr.type, rr.rdata) }));
 }
@@ -118,12 +112,12 @@ function explainMembers(
   view: HealthView,
   states: ReadonlyMap<number, MemberHealth>,
   loc: ClientLocation | undefined,
-  set: Narrowed | undefined,
+  set: readonly number[] | undefined,
   answered: ReadonlySet<number>,
 ): { members: ExplainedMember[]; tier: number | null } {
   const found = candidates(pool, family, (id) => view.get(id));
   const inList = new Set(found.list.map((c) => c.member.id));
-  const inSet = new Set(set?.list.map((c) => c.member.id) ?? []);
+  const inSet = new Set(set ?? []);
   const tier = found.list.length ? found.list[0].member.priority : null;
   const members = pool.members.map((m: PoolMember): ExplainedMember => {
     const seen = view.get(m.id);
@@ -170,12 +164,12 @@ function roundKm(km: number | null): number | null {
 export function explain(snapshot: Snapshot, health: HealthView, name: string, qtype: number, client: Client, deps: ExplainDeps): Explanation {
   const qname = name.toLowerCase().replace(/\.$/, '');
   let location: ClientLocation | undefined;
-  let narrowed: Narrowed | undefined;
+  let described: Description | undefined;
   let asked: { pool: Pool; family: 4 | 6 } | undefined;
-  const live = deps.policyState;
-  const locate = (c: Client): ClientLocation => (location = deps.locator ? deps.locator.peek(c) : live.geo.locator!.locate(c));
-  const state = copyState(live, locate, (_pool, n) => (narrowed = n));
-  const choose = createChooser(() => health, state);
+  const live = deps.policies.env.locator;
+  const locate = (c: Client): ClientLocation => (location = deps.locator ? deps.locator.peek(c) : live!.locate(c));
+  const env = { locator: live ? { locate } : undefined };
+  const choose = createChooser(() => health, deps.policies, {}, { env, described: (_pool, d) => (described = d) });
   const query: Query = { id: 0, opcode: 0, rd: false, cd: false, qname, question: new Uint8Array(0), qtype, qclass: QCLASS.IN, edns: undefined };
   const answer = answerQuery(snapshot, query, client, {
     nodeName: deps.nodeName,
@@ -190,7 +184,7 @@ export function explain(snapshot: Snapshot, health: HealthView, name: string, qt
   if (asked) {
     const states = new Map((deps.memberStates?.() ?? []).map((s) => [s.memberId, s]));
     const answered = new Set(answer.choice?.members.map((m) => m.id) ?? []);
-    const { members, tier } = explainMembers(asked.pool, asked.family, health, states, location, narrowed, answered);
+    const { members, tier } = explainMembers(asked.pool, asked.family, health, states, location, described?.set, answered);
     const net = clientNetwork(client);
     pool = {
       name: asked.pool.name,
@@ -203,18 +197,13 @@ export function explain(snapshot: Snapshot, health: HealthView, name: string, qt
       location: location
         ? { ...location, lookedUp: net ? formatNetwork(net.family, net.bytes, net.prefix) : null, lookedUpFrom: net?.from ?? null }
         : null,
-      level: narrowed?.level ?? null,
-      levelKey: narrowed?.key ?? null,
+      level: described?.level ?? null,
+      levelKey: described?.levelKey ?? null,
       members,
       allDown: answer.choice?.allDown ?? false,
       scope: answer.choice?.scope ?? 0,
     };
-    if (answer.choice && !answer.choice.allDown && answer.choice.members.length > 0) {
-      const setSize = narrowed ? narrowed.list.length : members.filter((m) => m.candidate).length;
-      if (setSize > 1) {
-        notes.push('Weighted round robin rotates: the next real answer may start with another member of the same set (this explanation did not move the rotation).');
-      }
-    }
+    if (described && answer.choice && !answer.choice.allDown && answer.choice.members.length > 0) notes.push(...described.notes);
   }
   const ecs = client.ecs;
   return {

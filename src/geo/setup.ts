@@ -1,7 +1,7 @@
-// One call for a composition root: open the GeoIP database and build the locator and geo hooks a PolicyState takes.
-import type { Snapshot } from '../core/snapshot.js';
+// One call for a composition root: open the GeoIP database and build the locator and the geo services policies are given.
+import type { Pool, Snapshot } from '../core/snapshot.js';
+import type { GeoLevel } from './geo-level.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { GeoState } from '../policies/geo.js';
 import { geoMetrics } from './geo-metrics.js';
 import { openGeoIp, type GeoIpDatabase } from './geoip.js';
 import { createLocator, type Locator } from './locator.js';
@@ -18,8 +18,8 @@ export interface GeoSetupOptions {
 export interface GeoSetup {
   readonly database: GeoIpDatabase;
   readonly locator: Locator;
-  /** Spread into createPolicyState(). */
-  readonly state: Pick<GeoState, 'locator' | 'decided'>;
+  /** The policies' environment: where clients are, and a count per pool and level of where they were placed. */
+  readonly env: { readonly locator: Locator; readonly placed: ((pool: Pool, level: GeoLevel) => void) | undefined };
 }
 
 /** Throws E_STARTUP, naming the file, when the database is missing or unreadable. */
@@ -27,5 +27,5 @@ export async function setUpGeo(opts: GeoSetupOptions): Promise<GeoSetup> {
   const database = await openGeoIp({ path: opts.databasePath });
   const hooks = opts.metrics ? geoMetrics(opts.metrics) : undefined;
   const locator = createLocator({ networks: () => opts.snapshot().geoNetworks, geoip: database, cacheSize: opts.cacheSize, onMiss: hooks?.onMiss });
-  return { database, locator, state: { locator, decided: hooks?.decided } };
+  return { database, locator, env: { locator, placed: hooks?.placed } };
 }

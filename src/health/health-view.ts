@@ -1,6 +1,8 @@
 // The immutable health table answers read: member id → up; a member not in it has no result yet and is not handed out.
 
-export type HealthView = ReadonlyMap<number, boolean>;
+import type { HealthView } from '../core/health-view.js';
+
+export type { HealthView };
 
 /** Freezes a map so that a view handed to the answer path can never change under it. */
 export function freezeView(map: Map<number, boolean>): HealthView {

@@ -1,15 +1,12 @@
 // The geo policy: narrow the candidates to the client's region, country, continent or nearest members, then weighted round robin.
 import type { Client } from '../core/answer.js';
-import type { Pool, PoolMember } from '../core/snapshot.js';
-import { centroidOf, continentOf } from '../geo/country-data.js';
-import { greatCircleKm } from '../geo/distance.js';
-import type { ClientLocation, Locator } from '../geo/locator.js';
-import type { Candidate } from './candidates.js';
-import type { Policy } from './policy.js';
-import { wrrSelect } from './wrr.js';
-
-export const GEO_LEVELS = ['region', 'country', 'continent', 'nearest', 'all'] as const;
-export type GeoLevel = (typeof GEO_LEVELS)[number];
+import type { Pool } from '../core/snapshot.js';
+import type { GeoLevel } from '../geo/geo-level.js';
+import type { ClientLocation } from '../geo/locator.js';
+import { memberContinent, memberDistanceKm, UNKNOWN_LOCATION } from '../geo/member-place.js';
+import type { Candidate, Candidates } from './candidates.js';
+import type { Description, Policy, PolicyEnv } from './policy.js';
+import { describeRotation, forgetRotations, rotationNote, wrrSelect, type WrrState } from './wrr.js';
 
 /**
  * "Nearest" is a set, not one member: every candidate within 10 % or 100 km (whichever is more) of the closest, so that
@@ -22,45 +19,6 @@ export interface Narrowed {
   /** What the level matched: the region label, country or continent code, the nearest members' ids, '' for all. */
   readonly key: string;
   readonly list: readonly Candidate[];
-}
-
-/** Per-node geo memory in PolicyState: the locator (set by the composition root) and the decision hook (metrics). */
-export interface GeoState {
-  /** undefined: no location is known for anyone, and geo pools answer by weight alone. */
-  locator: Pick<Locator, 'locate'> | undefined;
-  decided: ((pool: Pool, narrowed: Narrowed, location: ClientLocation) => void) | undefined;
-}
-
-export const UNKNOWN_LOCATION: ClientLocation = Object.freeze({
-  country: null,
-  continent: null,
-  region: null,
-  latitude: null,
-  longitude: null,
-  coordinates: null,
-  source: 'none',
-  network: null,
-  prefix: 0,
-  geoNetworkId: null,
-  scope: 0,
-});
-
-export function memberContinent(m: PoolMember): string | null {
-  return m.location.continent ?? continentOf(m.location.country);
-}
-
-/** The member's own coordinates, else its country's centroid, else null. */
-export function memberCoordinates(m: PoolMember): { readonly latitude: number; readonly longitude: number } | null {
-  const { latitude, longitude } = m.location;
-  if (latitude !== null && longitude !== null) return { latitude, longitude };
-  return centroidOf(m.location.country);
-}
-
-/** Kilometres from the client to the member; null when either place has no coordinates. */
-export function memberDistanceKm(m: PoolMember, loc: ClientLocation): number | null {
-  if (loc.latitude === null || loc.longitude === null) return null;
-  const c = memberCoordinates(m);
-  return c ? greatCircleKm(loc.latitude, loc.longitude, c.latitude, c.longitude) : null;
 }
 
 function nearest(list: readonly Candidate[], loc: ClientLocation): Candidate[] {
@@ -94,14 +52,37 @@ export function narrow(list: readonly Candidate[], loc: ClientLocation): Narrowe
   return { level: 'all', key: '', list };
 }
 
-export const geo: Policy = {
+interface Placed {
+  readonly narrowed: Narrowed;
+  readonly scope: number;
+  /** One rotation per place: sets of different clients never reset each other's current weights. */
+  readonly key: string;
+}
+
+function place(pool: Pool, candidates: Candidates, client: Client, env: PolicyEnv): Placed {
+  const loc = env.locator?.locate(client) ?? UNKNOWN_LOCATION;
+  const narrowed = narrow(candidates.list, loc);
+  env.placed?.(pool, narrowed.level);
+  return { narrowed, scope: loc.scope, key: `${candidates.key}/geo/${narrowed.level}/${narrowed.key}` };
+}
+
+/** Rotations of its own, keyed `${pool.id}/${family}/geo/${level}/${key}`. */
+export const geo: Policy<WrrState> = {
   name: 'geo',
-  select(pool, candidates, client: Client, state) {
-    const loc = state.geo.locator?.locate(client) ?? UNKNOWN_LOCATION;
+  create: () => new Map(),
+  select(pool, candidates, client, state, env) {
+    // place() written out: the answer path allocates no Placed per query.
+    const loc = env.locator?.locate(client) ?? UNKNOWN_LOCATION;
     const narrowed = narrow(candidates.list, loc);
-    state.geo.decided?.(pool, narrowed, loc);
-    // One rotation per place: sets of different clients never reset each other's current weights.
+    env.placed?.(pool, narrowed.level);
     const key = `${candidates.key}/geo/${narrowed.level}/${narrowed.key}`;
-    return { members: wrrSelect(state.wrr, key, narrowed.list, pool.count), scope: loc.scope };
+    return { members: wrrSelect(state, key, narrowed.list, pool.count), scope: loc.scope };
   },
+  describe(pool, candidates, client, state, env): Description {
+    const { narrowed, scope, key } = place(pool, candidates, client, env);
+    const members = describeRotation(state, key, narrowed.list, pool.count);
+    const notes = rotationNote(narrowed.list.length);
+    return { selection: { members, scope }, set: narrowed.list.map((c) => c.member.id), level: narrowed.level, levelKey: narrowed.key, notes };
+  },
+  forget: forgetRotations,
 };

@@ -1,7 +1,7 @@
 // Weighted round robin kept per pool and address family: nginx's smooth WRR for the first address, smooth inclusion credits for the rest.
 import type { PoolMember } from '../core/snapshot.js';
 import type { Candidate } from './candidates.js';
-import type { Policy } from './policy.js';
+import type { Description, Policy } from './policy.js';
 
 /**
  * The state of one rotation, in the order of the candidate list last seen. Kept as parallel arrays so that a pick
@@ -221,17 +221,38 @@ function second(rotation: WrrRotation, best: number): number {
   return pick;
 }
 
-/** Forgets state for pools no longer served (call after a snapshot swap; keys start with `${pool.id}/`). */
-export function pruneWrrState(state: WrrState, livePoolIds: ReadonlySet<number>): void {
+/** Forgets the rotations of pools no longer served (keys start with `${pool.id}/`). */
+export function forgetRotations(state: WrrState, livePoolIds: ReadonlySet<number>): void {
   for (const key of state.keys()) {
     const id = Number(key.slice(0, key.indexOf('/')));
     if (!livePoolIds.has(id)) state.delete(key);
   }
 }
 
-export const wrr: Policy = {
+/** What wrrSelect would answer now, run on a copy of the one rotation it would move: the live state stays as it was. */
+export function describeRotation(state: WrrState, key: string, list: readonly Candidate[], count: number): PoolMember[] {
+  const live = state.get(key);
+  const copy: WrrState = new Map(live ? [[key, live.clone()]] : []);
+  return wrrSelect(copy, key, list, count);
+}
+
+/** Why the next real answer may differ from an explained one. */
+export function rotationNote(setSize: number): string[] {
+  return setSize > 1
+    ? ['Weighted round robin rotates: the next real answer may start with another member of the same set (this explanation did not move the rotation).']
+    : [];
+}
+
+/** Rotations keyed by Candidates.key (`${pool.id}/${family}`). */
+export const wrr: Policy<WrrState> = {
   name: 'wrr',
+  create: () => new Map(),
   select(pool, candidates, _client, state) {
-    return { members: wrrSelect(state.wrr, candidates.key, candidates.list, pool.count), scope: 0 };
+    return { members: wrrSelect(state, candidates.key, candidates.list, pool.count), scope: 0 };
   },
+  describe(pool, candidates, _client, state): Description {
+    const members = describeRotation(state, candidates.key, candidates.list, pool.count);
+    return { selection: { members, scope: 0 }, notes: rotationNote(candidates.list.length) };
+  },
+  forget: forgetRotations,
 };

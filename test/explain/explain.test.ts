@@ -10,7 +10,9 @@ import { createLocator } from '../../src/geo/locator.js';
 import { freezeView, type HealthView } from '../../src/health/health-view.js';
 import type { MemberHealth } from '../../src/health/tracker.js';
 import { createChooser } from '../../src/policies/choose.js';
-import { createPolicyState, type PolicyState } from '../../src/policies/policy.js';
+import { wrr } from '../../src/policies/wrr.js';
+import { geo } from '../../src/policies/geo.js';
+import { PolicyStates } from '../../src/policies/policy-states.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { buildQuery, decodeReply } from '../helpers/wire.js';
 import { contents, MEMBERS } from './fixture.js';
@@ -19,7 +21,7 @@ const snapshot: Snapshot = buildSnapshot(contents()).snapshot;
 
 function setup(down: number[] = []) {
   const locator = createLocator({ networks: () => snapshot.geoNetworks, geoip: undefined });
-  const state: PolicyState = createPolicyState({ locator });
+  const state = new PolicyStates({ locator });
   const health: HealthView = freezeView(new Map([...Object.values(MEMBERS).map((m) => [m.id, true] as [number, boolean]), ...down.map((id) => [id, false] as [number, boolean])]));
   const states: MemberHealth[] = down.map((id) => ({
     memberId: id,
@@ -35,7 +37,7 @@ function setup(down: number[] = []) {
     lastError: 'connect ECONNREFUSED',
     lastErrorAt: null,
   }));
-  const deps = { nodeName: 'node-a', policyState: state, locator, memberStates: () => states };
+  const deps = { nodeName: 'node-a', policies: state, locator, memberStates: () => states };
   const wire = (name: string, ecs: { family: number; source: number; address: number[] }, qtype = QTYPE.A) => {
     const out = respond(snapshot, buildQuery({ name, qtype, edns: { ecs } }), '192.0.2.250', false, { nodeName: 'node-a', choose: createChooser(() => health, state) });
     return decodeReply(out.reply!);
@@ -49,9 +51,9 @@ const deClient = { address: '192.0.2.250', ecs: { family: 1 as const, sourcePref
 describe('explain', () => {
   it('says what the wire says, and leaves the live rotation where it was', () => {
     const { state, health, deps, wire } = setup();
-    const before = JSON.stringify([...state.wrr].map(([k, v]) => [k, [...v]]));
+    const before = JSON.stringify([...state.of(wrr), ...state.of(geo)].map(([k, v]) => [k, [...v], [...v.credits()]]));
     const e = explain(snapshot, health, 'geo.example.test', QTYPE.A, deClient, deps);
-    expect(JSON.stringify([...state.wrr].map(([k, v]) => [k, [...v]]))).toBe(before);
+    expect(JSON.stringify([...state.of(wrr), ...state.of(geo)].map(([k, v]) => [k, [...v], [...v.credits()]]))).toBe(before);
     const reply = wire('geo.example.test', DE_ECS);
     expect(e.answer.map((r) => r.data)).toEqual(reply.answers.map((a: any) => a.address));
     expect(e.ecsScope).toBe(reply.ecs.scopePrefixLength);
@@ -134,7 +136,7 @@ describe('explain', () => {
 
 describe('/explain route', () => {
   const { state, health } = setup();
-  const route = explainRoute({ nodeName: 'node-a', policyState: state, snapshot: () => snapshot, health: () => health });
+  const route = explainRoute({ nodeName: 'node-a', policies: state, snapshot: () => snapshot, health: () => health });
   const get = (q: string) => route(new URL(`http://localhost/explain?${q}`)) as { status: number; body: any };
 
   it('answers JSON, and text on request', () => {

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/obs/log.js';
 import { createMetrics, type Metrics } from '../../src/obs/metrics.js';
 import { choiceMetrics } from '../../src/policies/choice-metrics.js';
 import { createChooser } from '../../src/policies/choose.js';
-import { createPolicyState } from '../../src/policies/policy.js';
+import { PolicyStates } from '../../src/policies/policy-states.js';
 import { startDnsServer, type DnsServer } from '../../src/server/dns-server.js';
 import { startOpsHttp, type OpsHttp } from '../../src/server/ops-http.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
@@ -38,14 +38,14 @@ export async function startGeoNode(store: Store, nodeName = 'geo-node'): Promise
   const monitor = new HealthMonitor({ logger: log, metrics });
   let snapshot: Snapshot = EMPTY_SNAPSHOT;
   const geo = await setUpGeo({ databasePath: undefined, snapshot: () => snapshot, metrics });
-  const policyState = createPolicyState(geo.state);
+  const policies = new PolicyStates(geo.env);
   const reload = async (): Promise<void> => {
     snapshot = buildSnapshot(await store.loadContents()).snapshot;
     monitor.setPools(snapshot.pools);
   };
   await reload();
   await monitor.firstRound();
-  const context: AnswerContext = { nodeName, choose: createChooser(() => monitor.health(), policyState, choiceMetrics(metrics)) };
+  const context: AnswerContext = { nodeName, choose: createChooser(() => monitor.health(), policies, choiceMetrics(metrics)) };
   let dns: DnsServer | undefined;
   let http: OpsHttp | undefined;
   try {
@@ -56,7 +56,7 @@ export async function startGeoNode(store: Store, nodeName = 'geo-node'): Promise
       log,
       readiness: () => ({ ready: true, detail: {} }),
       routes: {
-        '/explain': explainRoute({ nodeName, policyState, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => snapshot, health: () => monitor.health() }),
+        '/explain': explainRoute({ nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => snapshot, health: () => monitor.health() }),
       },
     });
   } catch (err) {

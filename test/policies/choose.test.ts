@@ -5,7 +5,7 @@ import { EMPTY_HEALTH, freezeView, type HealthView } from '../../src/health/heal
 import { createMetrics } from '../../src/obs/metrics.js';
 import { choiceMetrics } from '../../src/policies/choice-metrics.js';
 import { createChooser } from '../../src/policies/choose.js';
-import { createPolicyState } from '../../src/policies/policy.js';
+import { PolicyStates } from '../../src/policies/policy-states.js';
 import { member, pool, upView } from './pool-fixture.js';
 
 const client: Client = { address: '198.51.100.7', ecs: undefined };
@@ -21,7 +21,7 @@ describe('createChooser', () => {
   it('a member is handed out only once a probe said up; the health view is read on every query', () => {
     let health = EMPTY_HEALTH;
     const hooks = { failOpen: vi.fn() };
-    const choose = createChooser(() => health, createPolicyState(), hooks);
+    const choose = createChooser(() => health, new PolicyStates(), hooks);
     const p = pool([a, b], { count: 2 });
     // Nothing probed yet: the all-down behaviour, counted.
     expect(choose(p, 4, client)).toEqual({ members: [a, b], scope: 0, allDown: true });
@@ -41,7 +41,7 @@ describe('createChooser', () => {
   it('all down, fail-open: every enabled member of the family regardless of count, counted', () => {
     const hooks = { failOpen: vi.fn(), answered: vi.fn() };
     const p = pool([a, b, z, off, v6], { count: 1 });
-    const choose = createChooser(() => view([[a.id, false], [b.id, false], [z.id, false], [v6.id, true]]), createPolicyState(), hooks);
+    const choose = createChooser(() => view([[a.id, false], [b.id, false], [z.id, false], [v6.id, true]]), new PolicyStates(), hooks);
     expect(choose(p, 4, client)).toEqual({ members: [a, b, z], scope: 0, allDown: true });
     expect(hooks.failOpen).toHaveBeenCalledWith(p, 4);
     expect(hooks.answered).toHaveBeenCalledWith(p, [a, b, z]);
@@ -53,20 +53,20 @@ describe('createChooser', () => {
   it('all down, servfail mode: no members and allDown, so the core answers SERVFAIL', () => {
     const failOpen = vi.fn();
     const p = pool([a, b], { allDown: 'servfail' });
-    const choose = createChooser(() => view([[a.id, false], [b.id, false]]), createPolicyState(), { failOpen });
+    const choose = createChooser(() => view([[a.id, false], [b.id, false]]), new PolicyStates(), { failOpen });
     expect(choose(p, 4, client)).toEqual({ members: [], scope: 0, allDown: true });
     expect(failOpen).not.toHaveBeenCalled();
   });
 
   it('a family without members is empty and not all down (the core answers NODATA)', () => {
-    const choose = createChooser(() => EMPTY_HEALTH, createPolicyState());
+    const choose = createChooser(() => EMPTY_HEALTH, new PolicyStates());
     expect(choose(pool([a]), 6, client)).toEqual({ members: [], scope: 0, allDown: false });
   });
 
   it('an unknown policy answers with wrr and is reported once per pool', () => {
     const unknownPolicy = vi.fn();
     const p = pool([a, b], { policy: 'nearest-moon' });
-    const choose = createChooser(() => upView(), createPolicyState(), { unknownPolicy });
+    const choose = createChooser(() => upView(), new PolicyStates(), { unknownPolicy });
     const firsts = [0, 1, 2, 3].map(() => choose(p, 4, client).members[0].address);
     expect(firsts).toEqual(['192.0.2.1', '192.0.2.1', '192.0.2.2', '192.0.2.1']);
     expect(unknownPolicy).toHaveBeenCalledTimes(1);
@@ -80,7 +80,7 @@ describe('createChooser', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const p = pool([a, b], { count: 2, name: 'lb.example.test' });
     let health = upView();
-    const choose = createChooser(() => health, createPolicyState(), choiceMetrics(metrics));
+    const choose = createChooser(() => health, new PolicyStates(), choiceMetrics(metrics));
     for (let i = 0; i < 4; i++) choose(p, 4, client);
     health = view([[a.id, false], [b.id, false]]);
     choose(p, 4, client);
@@ -92,7 +92,7 @@ describe('createChooser', () => {
 
   it('choiceMetrics adds answers only when the metrics are read, and keeps those of pools a reload replaced', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const choose = createChooser(() => upView(), createPolicyState(), choiceMetrics(metrics));
+    const choose = createChooser(() => upView(), new PolicyStates(), choiceMetrics(metrics));
     const first = pool([a, b], { id: 7001, count: 1, name: 'lb.example.test' });
     for (let i = 0; i < 4; i++) choose(first, 4, client);
     // Nothing reaches prom-client on the answer path itself.
@@ -111,7 +111,7 @@ describe('createChooser', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const many = Array.from({ length: 5000 }, (_, i) => pool([member(`198.18.${i >> 8}.${i & 255}`)], { id: 80_000 + i, name: `p${i}.example.test` }));
     const health = upView();
-    const choose = createChooser(() => health, createPolicyState(), choiceMetrics(metrics));
+    const choose = createChooser(() => health, new PolicyStates(), choiceMetrics(metrics));
     for (const p of many) choose(p, 4, client);
     // Past the bound the counts were added without a read.
     const added = Object.keys((metrics.poolAnswers as unknown as { hashMap: Record<string, unknown> }).hashMap).length;

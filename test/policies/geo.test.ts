@@ -7,8 +7,11 @@ import { createMetrics } from '../../src/obs/metrics.js';
 import { geoMetrics } from '../../src/geo/geo-metrics.js';
 import { candidates, type Candidate } from '../../src/policies/candidates.js';
 import { createChooser } from '../../src/policies/choose.js';
-import { narrow, UNKNOWN_LOCATION, memberDistanceKm } from '../../src/policies/geo.js';
-import { createPolicyState, findPolicy } from '../../src/policies/policy.js';
+import { geo, narrow } from '../../src/policies/geo.js';
+import { memberDistanceKm, UNKNOWN_LOCATION } from '../../src/geo/member-place.js';
+import type { PolicyEnv } from '../../src/policies/policy.js';
+import { PolicyStates } from '../../src/policies/policy-states.js';
+import { findPolicy } from '../../src/policies/registry.js';
 import { member, pool, upView } from './pool-fixture.js';
 
 function at(country: string | null, extra: Partial<MemberLocation> = {}): MemberLocation {
@@ -78,10 +81,11 @@ describe('the geo policy through the chooser', () => {
   const client: Client = { address: '198.51.100.53', ecs: undefined };
   const p = pool(all, { policy: 'geo', count: 2 });
 
-  function chooser(loc: ClientLocation, down: number[] = [], decided = vi.fn()) {
-    const state = createPolicyState({ locator: { locate: () => loc }, decided });
+  function chooser(loc: ClientLocation, down: number[] = [], placed = vi.fn()) {
+    const env: { -readonly [K in keyof PolicyEnv]: PolicyEnv[K] } = { locator: { locate: () => loc }, placed };
+    const state = new PolicyStates(env);
     const health = upView(down);
-    return { choose: createChooser(() => health, state), state, decided };
+    return { choose: createChooser(() => health, state), state, env, placed };
   }
 
   it('is registered', () => {
@@ -89,11 +93,11 @@ describe('the geo policy through the chooser', () => {
   });
 
   it('answers with the country members, scope = the location scope, and reports the level', () => {
-    const { choose, decided } = chooser(where({ country: 'DE', continent: 'EU', scope: 24 }));
+    const { choose, placed } = chooser(where({ country: 'DE', continent: 'EU', scope: 24 }));
     const choice = choose(p, 4, client);
     expect(choice.members.map((m) => m.address).sort()).toEqual(['192.0.2.1', '192.0.2.2']);
     expect(choice.scope).toBe(24);
-    expect(decided).toHaveBeenCalledWith(p, expect.objectContaining({ level: 'country', key: 'DE' }), expect.objectContaining({ country: 'DE' }));
+    expect(placed).toHaveBeenCalledWith(p, 'country');
   });
 
   it('a level whose members are all down answers from the next level', () => {
@@ -102,17 +106,17 @@ describe('the geo policy through the chooser', () => {
     expect(chooser(loc, [de1.id]).choose(p, 4, client).members.map((m) => m.address)).toEqual(['192.0.2.2']);
     const noDe = chooser(loc, [de1.id, de2.id]);
     expect(noDe.choose(p, 4, client).members.map((m) => m.address)).toEqual(['192.0.2.3']);
-    expect(noDe.decided).toHaveBeenCalledWith(p, expect.objectContaining({ level: 'continent' }), expect.anything());
+    expect(noDe.placed).toHaveBeenCalledWith(p, 'continent');
     // All of Europe down: the nearest other member (from Frankfurt, Virginia is nearer than Tokyo).
     expect(chooser(loc, [de1.id, de2.id, fr.id]).choose(p, 4, client).members.map((m) => m.address)).toEqual(['192.0.2.4']);
   });
 
   it('every member down: the fail-open set of candidates.ts, scope 0, and geo is not asked', () => {
-    const { choose, decided } = chooser(where({ country: 'DE' }), all.map((m) => m.id));
+    const { choose, placed } = chooser(where({ country: 'DE' }), all.map((m) => m.id));
     const choice = choose(p, 4, client);
     expect(choice).toMatchObject({ allDown: true, scope: 0 });
     expect(choice.members).toHaveLength(5);
-    expect(decided).not.toHaveBeenCalled();
+    expect(placed).not.toHaveBeenCalled();
   });
 
   it('delegates to WRR within the set: first addresses follow the weights', () => {
@@ -149,20 +153,20 @@ describe('the geo policy through the chooser', () => {
   });
 
   it('keeps one WRR rotation per pool, family, level and place', () => {
-    const { state } = chooser(UNKNOWN_LOCATION);
+    const { state, env } = chooser(UNKNOWN_LOCATION);
     const run = (loc: ClientLocation) => {
-      state.geo.locator = { locate: () => loc };
+      env.locator = { locate: () => loc };
       createChooser(() => upView(), state)(p, 4, client);
     };
     run(where({ country: 'DE' }));
     run(where({ country: 'FR', continent: 'EU' }));
     run(where({ country: 'AT', continent: 'EU' }));
     run(UNKNOWN_LOCATION);
-    expect([...state.wrr.keys()].sort()).toEqual([`${p.id}/4/geo/all/`, `${p.id}/4/geo/continent/EU`, `${p.id}/4/geo/country/DE`, `${p.id}/4/geo/country/FR`]);
+    expect([...state.of(geo).keys()].sort()).toEqual([`${p.id}/4/geo/all/`, `${p.id}/4/geo/continent/EU`, `${p.id}/4/geo/country/DE`, `${p.id}/4/geo/country/FR`]);
   });
 
   it('without a locator every client is unknown: all candidates by weight, scope 0', () => {
-    const choose = createChooser(() => upView(), createPolicyState());
+    const choose = createChooser(() => upView(), new PolicyStates());
     const choice = choose(p, 4, { address: '203.0.113.1', ecs: { family: 1, sourcePrefix: 24, address: Uint8Array.from([203, 0, 113, 0]) } });
     expect(choice.scope).toBe(0);
     expect(choice.members).toHaveLength(2);
@@ -182,7 +186,7 @@ describe('geo metrics', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const hooks = geoMetrics(metrics);
     const p = pool(all, { policy: 'geo', name: 'geo.example.test' });
-    const state = createPolicyState({ locator: { locate: () => where({ country: 'DE' }) }, decided: hooks.decided });
+    const state = new PolicyStates({ locator: { locate: () => where({ country: 'DE' }) }, placed: hooks.placed });
     const choose = createChooser(() => upView(), state);
     choose(p, 4, { address: '192.0.2.1', ecs: undefined });
     choose(p, 4, { address: '192.0.2.1', ecs: undefined });

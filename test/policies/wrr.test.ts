@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Client } from '../../src/core/answer.js';
 import { candidates } from '../../src/policies/candidates.js';
-import { createPolicyState } from '../../src/policies/policy.js';
-import { plan, wrr, wrrSelect, pruneWrrState, WrrRotation, type WrrState } from '../../src/policies/wrr.js';
+import { NO_ENV } from '../../src/policies/policy.js';
+import { plan, wrr, wrrSelect, forgetRotations, WrrRotation, type WrrState } from '../../src/policies/wrr.js';
 import type { Pool } from '../../src/core/snapshot.js';
 import { member, pool } from './pool-fixture.js';
 
@@ -16,10 +16,10 @@ function weighted(weights: number[], count = 1): Pool {
 }
 const letter = (address: string) => letters[Number(address.split('.')[3]) - 1];
 
-function answers(p: Pool, n: number, isUp: (id: number) => boolean = () => true, state = createPolicyState()): string[][] {
+function answers(p: Pool, n: number, isUp: (id: number) => boolean = () => true, state = wrr.create()): string[][] {
   const out: string[][] = [];
   for (let i = 0; i < n; i++) {
-    const sel = wrr.select(p, candidates(p, 4, isUp), client, state);
+    const sel = wrr.select(p, candidates(p, 4, isUp), client, state, NO_ENV);
     expect(sel.scope).toBe(0);
     out.push(sel.members.map((m) => letter(m.address)));
   }
@@ -152,7 +152,7 @@ describe('wrr: shares over 10,000 answers', () => {
     const p = weighted([10, 20, 30, 40], 2);
     const down = new Set<number>();
     const isUp = (id: number) => !down.has(id);
-    const state = createPolicyState();
+    const state = wrr.create();
     answers(p, 1_000, isUp, state);
     down.add(p.members[3].id);
     const without = shares(answers(p, 6_000, isUp, state));
@@ -170,7 +170,7 @@ describe('wrr: shares over 10,000 answers', () => {
     const members = [member('192.0.2.1', { weight: 1 }), member('192.0.2.2', { weight: 1 }), member('192.0.2.3', { weight: 1 })];
     const before = pool(members, { id: 9002, count: 2 });
     const after = pool(members.map((m, i) => ({ ...m, weight: i === 0 ? 4 : 1 })), { id: 9002, count: 2 });
-    const state = createPolicyState();
+    const state = wrr.create();
     answers(before, 100, undefined, state);
     const s = shares(answers(after, 6_000, undefined, state));
     // 4,1,1 count 2: a in every answer, b and c half each.
@@ -184,10 +184,10 @@ describe('wrr: state', () => {
     const v4 = [member('192.0.2.1', { weight: 2 }), member('192.0.2.2', { weight: 1 })];
     const v6 = [member('2001:db8::1', { weight: 1 }), member('2001:db8::2', { weight: 1 })];
     const p = pool([...v4, ...v6]);
-    const state = createPolicyState();
-    const pick = (family: 4 | 6) => wrr.select(p, candidates(p, family, () => true), client, state).members[0].address;
+    const state = wrr.create();
+    const pick = (family: 4 | 6) => wrr.select(p, candidates(p, family, () => true), client, state, NO_ENV).members[0].address;
     expect([pick(4), pick(6), pick(4), pick(6), pick(4)]).toEqual(['192.0.2.1', '2001:db8::1', '192.0.2.2', '2001:db8::2', '192.0.2.1']);
-    expect([...state.wrr.keys()].sort()).toEqual([`${p.id}/4`, `${p.id}/6`]);
+    expect([...state.keys()].sort()).toEqual([`${p.id}/4`, `${p.id}/6`]);
   });
 
   it('drops members that left the candidates and starts new ones at 0', () => {
@@ -221,7 +221,7 @@ describe('wrr: state', () => {
 
   it('pruning forgets pools that are gone', () => {
     const state: WrrState = new Map([['1/4', new WrrRotation()], ['1/6', new WrrRotation()], ['2/4', new WrrRotation()]]);
-    pruneWrrState(state, new Set([2]));
+    forgetRotations(state, new Set([2]));
     expect([...state.keys()]).toEqual(['2/4']);
   });
 });
@@ -317,8 +317,8 @@ describe('wrr: the in-place rotation agrees with the plain rule', () => {
     const members = [member('192.0.2.1', { weight: 1 }), member('192.0.2.2', { weight: 1 })];
     const before = pool(members, { id: 9001, count: 1 });
     const after = pool(members.map((m) => ({ ...m })), { id: 9001, count: 1 });
-    const state = createPolicyState();
-    const pick = (p: Pool) => letter(wrr.select(p, candidates(p, 4, () => true), client, state).members[0].address);
+    const state = wrr.create();
+    const pick = (p: Pool) => letter(wrr.select(p, candidates(p, 4, () => true), client, state, NO_ENV).members[0].address);
     expect([pick(before), pick(after), pick(after), pick(before)].join('')).toBe('abab');
   });
 });
