@@ -129,6 +129,8 @@ export class NotifySender {
           return;
         }
         log.warn({ zone: zone.name, serial: zone.serial, target: targetText, attempt }, `NOTIFY answered with an error: ${problem}`);
+        // An answer that does not count is no reason to retry sooner than a lost one.
+        if (attempt < tries) await this.#sleep(delay);
       }
       if (attempt < tries) {
         metrics.notifySent.labels(zone.name, 'retried').inc();
@@ -137,6 +139,16 @@ export class NotifySender {
     }
     metrics.notifySent.labels(zone.name, 'failed').inc();
     log.warn({ zone: zone.name, serial: zone.serial, target: targetText, tries }, 'NOTIFY unanswered after every try');
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        resolve();
+      }, ms);
+      this.#timers.add(timer);
+    });
   }
 
   #freeId(): number {
@@ -181,6 +193,7 @@ export class NotifySender {
   }
 
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
