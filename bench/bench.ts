@@ -5,6 +5,7 @@
 // row measures: queries/s at saturation, CPU µs per query (utime + stime of the server's whole process tree ÷
 // queries completed), lost queries, RSS, and average / p99 reply time at a light load. Medians of --runs runs go to
 // stdout as a table and to --json. docs/performance.md explains every column.
+import './lib/current-build.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { execFile, execFileSync } from 'node:child_process';

@@ -9,6 +9,7 @@
 // fail-back (target: at most 1 lost query in every run), and every VRRP transition nobody
 // caused (false takeovers). --case runs only the cases whose name contains TEXT; --keep leaves the
 // lab's directory (configs, logs, role files).
+import './lib/current-build.js';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createTestDatabase, pgAvailable, type TestDatabase } from '../test/helpers/db.js';

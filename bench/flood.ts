@@ -1,4 +1,5 @@
 // `npm run bench:flood [-- --seconds N]`: dnsperf floods lbdns from one /24 while a second client measures normal queries.
+import './lib/current-build.js';
 import { execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

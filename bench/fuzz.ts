@@ -1,4 +1,5 @@
 // `npm run fuzz -- --count N [--seed S] [--rate PPS]`: hostile packets at a running lbdns, replies checked, memory watched.
+import './lib/current-build.js';
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // `npm run bench:propagation [-- --edits N]`: time from COMMIT of an edit to the first answer that reflects it,
 // with LISTEN/NOTIFY and with polling only (LBDNS_CHANGE_FEED=poll), against a real PostgreSQL.
+import './lib/current-build.js';
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
 import pg from 'pg';

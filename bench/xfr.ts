@@ -5,6 +5,7 @@
 // asks AXFR and times from the query to the last message (the second SOA), so neither dig's printing nor its
 // parsing is measured; then an unsigned and a TSIG-signed AXFR from lbdns, and IXFRs of one added record each from
 // lbdns's journal. Medians of --runs; targets from issue 14: AXFR <= 2 s, IXFR of one change <= 50 ms.
+import './lib/current-build.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
