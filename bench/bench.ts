@@ -123,6 +123,7 @@ const ROWS: readonly RowSpec[] = [
   { key: 'static', label: '(a) static A', server: 'lbdns', names: staticNames, expect: 'NOERROR' },
   { key: 'wrr', label: '(b) wrr pool, 8 members, count 2', server: 'lbdns', names: ['lb.bench.test'], expect: 'NOERROR' },
   { key: 'geo', label: '(c) geo pool + ECS', server: 'lbdns', names: ['geo.bench.test'], ecs: ECS_SUBNETS[0].network, expect: 'NOERROR' },
+  { key: 'hash', label: '(e) hash pool + ECS, 8 members, count 2', server: 'lbdns', names: ['hash.bench.test'], ecs: ECS_SUBNETS[0].network, expect: 'NOERROR' },
   { key: 'nxdomain', label: '(d) NXDOMAIN', server: 'lbdns', names: nxNames, expect: 'NXDOMAIN' },
   { key: 'static', label: '(a) static A', server: 'nsd', names: staticNames, expect: 'NOERROR' },
   { key: 'nxdomain', label: '(d) NXDOMAIN', server: 'nsd', names: nxNames, expect: 'NXDOMAIN' },
@@ -534,6 +535,7 @@ async function main(): Promise<number> {
     staticVsNsdStatic: by('lbdns', 'static')!.cpuUsPerQuery / nsdStatic,
     wrrVsNsdStatic: by('lbdns', 'wrr')!.cpuUsPerQuery / nsdStatic,
     geoVsNsdStatic: by('lbdns', 'geo')!.cpuUsPerQuery / nsdStatic,
+    hashVsNsdStatic: by('lbdns', 'hash')!.cpuUsPerQuery / nsdStatic,
     nxdomainVsNsdNxdomain: by('lbdns', 'nxdomain')!.cpuUsPerQuery / by('nsd', 'nxdomain')!.cpuUsPerQuery,
   };
   const wrr = by('lbdns', 'wrr')!.cpuUsPerQuery;
@@ -585,6 +587,7 @@ async function main(): Promise<number> {
   console.log(`  static A ÷ NSD static A          ${fmt(ratios.staticVsNsdStatic, 2)}×`);
   console.log(`  wrr pool ÷ NSD static A          ${fmt(ratios.wrrVsNsdStatic, 2)}×   (target ≤ 3×: ${targets.wrrAtMost3xNsdStatic.met ? 'met' : 'NOT met'})`);
   console.log(`  geo pool + ECS ÷ NSD static A    ${fmt(ratios.geoVsNsdStatic, 2)}×`);
+  console.log(`  hash pool + ECS ÷ NSD static A   ${fmt(ratios.hashVsNsdStatic, 2)}×`);
   console.log(`  NXDOMAIN ÷ NSD NXDOMAIN          ${fmt(ratios.nxdomainVsNsdNxdomain, 2)}×`);
   console.log(`  wrr pool CPU µs/query            ${fmt(wrr, 1)}   (target ≤ 16: ${targets.wrrAtMost16Us.met ? 'met' : 'NOT met'})`);
   if (scale) {

@@ -27,7 +27,7 @@ const pool = (id: number, name: string, policy: string): PoolRow => ({
   id, zoneId: 1, name, policy, ttl: 30, count: 2, allDown: 'open', checkKind: 'tcp', checkPort: 80, checkPath: '/', checkHost: null,
   expectStatusMin: 200, expectStatusMax: 399, checkInsecure: false, timeoutMs: 500, intervalMs: 1000, rise: 1, fall: 1,
 });
-const pools: PoolRow[] = [pool(1, 'lb.bench.test', 'wrr'), pool(2, 'geo.bench.test', 'geo')];
+const pools: PoolRow[] = [pool(1, 'lb.bench.test', 'wrr'), pool(2, 'geo.bench.test', 'geo'), pool(3, 'hash.bench.test', 'hash')];
 for (let p = 0; p < POOLS; p++) pools.push(pool(10 + p, `lb${p}.bench.test`, 'wrr'));
 const countries = ['DE', 'DE', 'FR', 'US', 'US', 'JP', 'BR', 'AU'];
 const members: PoolMemberRow[] = [];
@@ -53,6 +53,8 @@ const rows: [string, Buffer[]][] = [
   ['static A', [buildQuery({ name: 'host7.bench.test', edns })]],
   ['wrr pool', [buildQuery({ name: 'lb.bench.test', edns })]],
   ['geo + ECS', [buildQuery({ name: 'geo.bench.test', edns: { ...edns, ecs: { family: 1, source: 24, address: [100, 64, 1] } } })]],
+  // 256 client subnets: the hash policy keys on each, with nothing cached between them.
+  ['hash + ECS', Array.from({ length: 256 }, (_, i) => buildQuery({ name: 'hash.bench.test', edns: { ...edns, ecs: { family: 1, source: 24, address: [100, 64 + (i >> 6), i] } } }))],
   ['NXDOMAIN', [buildQuery({ name: 'nope.bench.test', edns })]],
   [`wrr over ${POOLS} pools`, Array.from({ length: POOLS }, (_, p) => buildQuery({ name: `lb${p}.bench.test`, edns }))],
 ];

@@ -80,7 +80,8 @@ export function ecsOption(network: string): { family: number; source: number; ad
 
 /**
  * bench.test: apex NS and its glue, STATIC_NAMES A records, the `wrr` pool lb.bench.test (8 members, weights 1..8,
- * count 2) and the `geo` pool geo.bench.test (8 members in DE, FR, US, JP, BR, AU, count 2), with geo_networks rows
+ * count 2), the `geo` pool geo.bench.test (8 members in DE, FR, US, JP, BR, AU, count 2), the `hash` pool
+ * hash.bench.test (8 members, weights 1..8, count 2), with geo_networks rows
  * for ECS_SUBNETS. Answered addresses are documentation addresses (nothing is sent to them); every member's probes
  * go to the benchmark's own HTTP server on 127.0.0.1:probePort, which answers 200, so every member is up.
  */
@@ -133,6 +134,18 @@ export async function fillBase(url: string, probePort: number): Promise<void> {
          ($1, '203.0.113.7', '127.0.0.1', 1, 'BR', 'SA', -23.5, -46.6),
          ($1, '203.0.113.8', '127.0.0.1', 1, 'AU', 'OC', -33.9, 151.2)`,
       [geo],
+    );
+    const hash = (
+      await c.query(
+        `insert into pools (zone_id, name, policy, count, ttl, check_kind, check_port, check_path, timeout_ms, interval_ms, rise, fall)
+         values ($1, $2, 'hash', 2, 30, ${check}) returning id`,
+        [zone, 'hash.bench.test', probePort],
+      )
+    ).rows[0].id as number;
+    await c.query(
+      `insert into pool_members (pool_id, address, probe_address, weight)
+       select $1, ('198.51.100.' || (100 + i))::inet, '127.0.0.1', i from generate_series(1, 8) i`,
+      [hash],
     );
     for (const s of ECS_SUBNETS) {
       await c.query(`insert into geo_networks (network, country, continent, note) values ($1, $2, $3, 'lbdns benchmark')`, [s.network, s.country, s.continent]);

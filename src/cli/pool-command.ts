@@ -10,6 +10,7 @@ const options = {
   ttl: { type: 'string' },
   count: { type: 'string' },
   'all-down': { type: 'string' },
+  'hash-prefix': { type: 'string' },
   check: { type: 'string' },
   port: { type: 'string' },
   path: { type: 'string' },
@@ -28,6 +29,12 @@ const schema = z.object({
   ttl: numberOption(),
   count: numberOption(),
   'all-down': z.string().optional(),
+  // "/24,/56", "24,56", "20" (IPv4 only) or ",48" (IPv6 only): the hash policy's client-network prefix lengths.
+  'hash-prefix': z
+    .string()
+    .regex(/^(\/?[0-9]{1,3})?(,(\/?[0-9]{1,3}))?$/, 'must be IPv4,IPv6 prefix lengths such as 24,56')
+    .transform((s) => s.split(',').map((p) => (p === '' ? undefined : Number(p.replace('/', '')))))
+    .optional(),
   check: z.string().optional(),
   port: numberOption(),
   path: z.string().optional(),
@@ -62,7 +69,8 @@ function settingsFrom(command: string, v: z.infer<typeof schema>): PoolSettings 
     fall: v.fall,
   };
   const given = Object.values(check).some((x) => x !== undefined);
-  return { policy: v.policy, ttl: v.ttl, count: v.count, allDown: v['all-down'], check: given ? check : undefined };
+  const [hashPrefixV4, hashPrefixV6] = v['hash-prefix'] ?? [];
+  return { policy: v.policy, ttl: v.ttl, count: v.count, allDown: v['all-down'], hashPrefixV4, hashPrefixV6, check: given ? check : undefined };
 }
 
 /** "http :80/health", "tcp :443", "https :8443/ insecure". */
@@ -75,7 +83,7 @@ export function checkText(p: PoolSummary): string {
 
 function describe(p: PoolSummary): string {
   return (
-    `${p.name} (zone ${p.zone}): ${p.policy}, ttl ${p.ttl}, ${p.count} per answer, all down: ${p.allDown}; ` +
+    `${p.name} (zone ${p.zone}): ${p.policy}${p.policy === 'hash' ? ` on /${p.hashPrefixV4}, /${p.hashPrefixV6}` : ''}, ttl ${p.ttl}, ${p.count} per answer, all down: ${p.allDown}; ` +
     `check ${checkText(p)} expecting ${p.expectStatusMin}-${p.expectStatusMax}, every ${p.intervalMs} ms, ` +
     `timeout ${p.timeoutMs} ms, rise ${p.rise}, fall ${p.fall}`
   );

@@ -7,7 +7,7 @@ export interface Usage {
 }
 
 const LOCATION = '[--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y]';
-const SETTINGS = '[--policy wrr|geo] [--ttl N] [--count N] [--all-down open|servfail] [--check http|https|tcp] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]';
+const SETTINGS = '[--policy wrr|geo|hash] [--hash-prefix 24,56] [--ttl N] [--count N] [--all-down open|servfail] [--check http|https|tcp] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]';
 
 /** What each command group is for. */
 export const GROUP_SUMMARY: Readonly<Record<string, string>> = {

@@ -62,6 +62,8 @@ export interface Pool {
   readonly allDown: 'open' | 'servfail';
   readonly check: HealthCheck;
   readonly members: readonly PoolMember[];
+  /** The `hash` policy's client-network prefix lengths; absent: /24 and /56. */
+  readonly hashPrefix?: { readonly v4: number; readonly v6: number };
 }
 
 /**

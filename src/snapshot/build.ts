@@ -163,6 +163,10 @@ function buildPool(p: PoolRow, zone: string, members: readonly PoolMemberRow[], 
       fall: p.fall,
     }),
     members: Object.freeze(built),
+    // Only hash pools read it (absent: the policy's defaults), so other pools carry no object for it.
+    ...(p.policy === 'hash' && p.hashPrefixV4 !== undefined && p.hashPrefixV6 !== undefined
+      ? { hashPrefix: Object.freeze({ v4: p.hashPrefixV4, v6: p.hashPrefixV6 }) }
+      : {}),
   });
 }
 

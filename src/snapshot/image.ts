@@ -47,6 +47,9 @@ interface PoolColumns {
   /** The health check as JSON: pools mostly share a few, so each distinct one is parsed once per chunk. */
   readonly check: string[];
   readonly members: number[];
+  /** The hash policy's prefix lengths, v4 and v6; -1: absent (the policy's defaults). */
+  readonly hashV4: number[];
+  readonly hashV6: number[];
   readonly m: {
     readonly id: number[];
     readonly address: string[];
@@ -65,7 +68,7 @@ interface PoolColumns {
 
 function poolColumns(): PoolColumns {
   return {
-    id: [], name: [], zone: [], policy: [], ttl: [], count: [], allDown: [], check: [], members: [],
+    id: [], name: [], zone: [], policy: [], ttl: [], count: [], allDown: [], check: [], members: [], hashV4: [], hashV6: [],
     m: { id: [], address: [], probeAddress: [], family: [], weight: [], priority: [], enabled: [], country: [], continent: [], region: [], latitude: [], longitude: [] },
   };
 }
@@ -131,6 +134,8 @@ export function encodeImage(
     b.allDown.push(pool.allDown);
     b.check.push(JSON.stringify(pool.check));
     b.members.push(pool.members.length);
+    b.hashV4.push(pool.hashPrefix?.v4 ?? -1);
+    b.hashV6.push(pool.hashPrefix?.v6 ?? -1);
     for (const m of pool.members) {
       b.m.id.push(m.id);
       b.m.address.push(m.address);
@@ -238,8 +243,9 @@ function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[]): void {
       });
       checks.set(c.check[i], check);
     }
+    const hashPrefix = c.hashV4[i] < 0 ? {} : { hashPrefix: Object.freeze({ v4: c.hashV4[i], v6: c.hashV6[i] }) };
     out.push(
-      Object.freeze({ id: c.id[i], name: c.name[i], zone: c.zone[i], policy: c.policy[i], ttl: c.ttl[i], count: c.count[i], allDown: c.allDown[i], check, members: Object.freeze(members) }),
+      Object.freeze({ id: c.id[i], name: c.name[i], zone: c.zone[i], policy: c.policy[i], ttl: c.ttl[i], count: c.count[i], allDown: c.allDown[i], check, members: Object.freeze(members), ...hashPrefix }),
     );
   }
 }

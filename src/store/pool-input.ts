@@ -48,6 +48,8 @@ const poolSchema = z.strictObject({
   ttl: whole('ttl', 1, 3600).optional(),
   count: whole('count', 1, 64).optional(),
   allDown: oneOf('all-down', ALL_DOWN).optional(),
+  hashPrefixV4: whole('hash prefix for IPv4', 1, 32).optional(),
+  hashPrefixV6: whole('hash prefix for IPv6', 1, 128).optional(),
   check: z
     .strictObject({
       kind: oneOf('check', CHECK_KINDS).optional(),
@@ -124,6 +126,8 @@ export function poolColumns(settings: PoolSettings): Partial<PoolColumns> {
     ttl: p.ttl,
     count: p.count,
     all_down: p.allDown,
+    hash_prefix_v4: p.hashPrefixV4,
+    hash_prefix_v6: p.hashPrefixV6,
     check_kind: c.kind,
     check_port: c.port,
     check_path: c.path,

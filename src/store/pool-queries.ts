@@ -40,6 +40,8 @@ export const POOL_COLUMNS = [
   'interval_ms',
   'rise',
   'fall',
+  'hash_prefix_v4',
+  'hash_prefix_v6',
 ] as const;
 
 type PoolSelect = Pick<Selectable<PoolsTable>, (typeof POOL_COLUMNS)[number]>;
@@ -64,6 +66,8 @@ export const toPool = (p: PoolSelect): PoolRow =>
     intervalMs: p.interval_ms,
     rise: p.rise,
     fall: p.fall,
+    hashPrefixV4: p.hash_prefix_v4,
+    hashPrefixV6: p.hash_prefix_v6,
   });
 
 interface MemberSelect {

@@ -41,7 +41,7 @@ export interface RecordRow {
   readonly content: string;
 }
 
-export const POLICIES = ['wrr', 'geo'] as const;
+export const POLICIES = ['wrr', 'geo', 'hash'] as const;
 export const CHECK_KINDS = ['http', 'https', 'tcp'] as const;
 
 /** A load-balanced name: answered with some of its healthy members' addresses. */
@@ -65,6 +65,9 @@ export interface PoolRow {
   readonly intervalMs: number;
   readonly rise: number;
   readonly fall: number;
+  /** The hash policy's client-network prefix lengths (absent in rows saved before they existed: /24 and /56). */
+  readonly hashPrefixV4?: number;
+  readonly hashPrefixV6?: number;
 }
 
 export interface PoolMemberRow {

@@ -54,6 +54,8 @@ export interface PoolsTable {
   interval_ms: Defaulted<number>;
   rise: Defaulted<number>;
   fall: Defaulted<number>;
+  hash_prefix_v4: Defaulted<number>;
+  hash_prefix_v6: Defaulted<number>;
 }
 
 /** Location columns of pool_members and geo_networks. */

@@ -91,6 +91,9 @@ export interface PoolSettings {
   readonly count?: number;
   /** open | servfail */
   readonly allDown?: string;
+  /** The hash policy's client-network prefix lengths (1–32, 1–128). */
+  readonly hashPrefixV4?: number;
+  readonly hashPrefixV6?: number;
   readonly check?: PoolCheckSettings;
 }
 

@@ -60,7 +60,7 @@ describe('plain SQL cannot store an unusable pool, member or geo network', () =>
     ['ttl 0', pool('ttl', '0'), /^pool p\.example\.test: ttl 0 is outside 1\.\.3600$/],
     ['ttl 3601', pool('ttl', '3601'), /ttl 3601 is outside 1\.\.3600/],
     ['count 0', pool('count', '0'), /count 0 is outside 1\.\.64/],
-    ['unknown policy', pool('policy', `'random'`), /policy "random" must be wrr or geo/],
+    ['unknown policy', pool('policy', `'random'`), /policy "random" must be wrr, geo or hash/],
     ['timeout not below the interval', pool('timeout_ms, interval_ms', '5000, 5000'), /timeout 5000 ms must be shorter than the interval 5000 ms/],
     ['status range backwards', pool('expect_status_min, expect_status_max', '400, 200'), /expected status 400-200 runs backwards/],
     ['path with a space', pool('check_path', `'/a b'`), /check_path "\/a b" must start with "\/"/],
@@ -158,7 +158,7 @@ describe('pools and members through the store', () => {
   it('refuses bad pool input in one line, before writing', async () => {
     const before = await tables();
     expect(await failure(store.addPool({ name: 'x.example.test', ttl: 0 }))).toMatchObject({ code: 'E_INPUT', message: 'ttl 0 must be a whole number from 1 to 3600' });
-    expect(await failure(store.addPool({ name: 'x.example.test', policy: 'random' }))).toMatchObject({ code: 'E_INPUT', message: 'policy "random" must be one of wrr, geo' });
+    expect(await failure(store.addPool({ name: 'x.example.test', policy: 'random' }))).toMatchObject({ code: 'E_INPUT', message: 'policy "random" must be one of wrr, geo, hash' });
     expect(await failure(store.addPool({ name: 'x.example.test', check: { path: 'health' } }))).toMatchObject({ message: 'path "health" must start with "/" and hold no spaces' });
     expect(await failure(store.addPool({ name: 'lb.example.org' }))).toMatchObject({ code: 'E_NOT_FOUND', message: 'pool lb.example.org is not inside any zone' });
     expect(await failure(store.addPool({ name: 'lb.example.test' }))).toMatchObject({ code: 'E_CONFLICT', message: 'pool lb.example.test already exists' });
