@@ -80,7 +80,14 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     // Back from an outage (or LISTEN back): whatever changed meanwhile is read now.
     onStoreAnswering: () => reloader.schedule(),
   });
-  const transfers = new ZoneTransfers({ store, snapshot: () => reloader.current(), health: () => monitor.health(), metrics, log: log.child({ component: 'xfr' }) });
+  const transfers = new ZoneTransfers({
+    store,
+    snapshot: () => reloader.current(),
+    health: () => monitor.health(),
+    metrics,
+    log: log.child({ component: 'xfr' }),
+    onKeys: (keys) => pool?.broadcastKeys(keys),
+  });
   monitor.onTransition(() => transfers.healthChanged());
   const reloader = new Reloader({
     onSwap: (snapshot, poolsChanged) => {
@@ -114,6 +121,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       completeImage: () => reloader.completeImage(),
       health: () => monitor.health(true),
       joinAfter: firstRoundOver,
+      transfers: { handle: transfers.handler, keys: () => transfers.keys() },
     });
     // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
     // the whole view at most every HEALTH_BROADCAST_MS, not one per transition.

@@ -10,7 +10,9 @@ type MetricsJson = Parameters<typeof AggregatorRegistry.aggregate>[0][number];
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import type { SnapshotImage } from '../snapshot/image.js';
+import type { TsigKey } from '../store/transfer-queries.js';
 import type { FromWorker, ToWorker } from './messages.js';
+import { PrimaryTransferRelay } from './transfer-relay.js';
 
 export interface WorkerPoolOptions {
   readonly count: number;
@@ -23,6 +25,11 @@ export interface WorkerPoolOptions {
    * early so that their start-up overlaps the store load and the probes, but none answers before health is known.
    */
   readonly joinAfter?: Promise<void>;
+  /** Zone transfers the workers relay here, and the TSIG keys they sign replies with (src/xfr/zone-transfers.ts). */
+  readonly transfers?: {
+    readonly handle: (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>) => Promise<void> | undefined;
+    readonly keys: () => readonly TsigKey[];
+  };
 }
 
 type Address = { host: string; port: number; transport: 'udp' | 'tcp' };
@@ -88,8 +95,12 @@ export class WorkerPool {
 
   #fork(): Promise<void> {
     const worker = cluster.fork({ LBDNS_WORKER: '1' });
+    const transfers = this.#opts.transfers;
+    const relay = transfers ? new PrimaryTransferRelay(transfers.handle, (m) => this.#send(worker, m)) : undefined;
+    worker.once('exit', () => relay?.close());
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
+        if (relay?.handle(msg)) return;
         if (msg.type === 'hello' || msg.type === 'need-complete') {
           if (msg.type === 'need-complete') this.#opts.log.warn({ worker: worker.process.pid, err: msg.error }, 'dns worker could not adopt an image; sending it a complete one');
           this.#joined.delete(worker.id);
@@ -129,6 +140,7 @@ export class WorkerPool {
         this.#send(worker, { type: 'image', image });
         this.#joined.add(worker.id);
         this.#send(worker, { type: 'health', view: [...this.#opts.health()] });
+        if (this.#opts.transfers) this.#send(worker, { type: 'tsig-keys', keys: this.#opts.transfers.keys() });
       },
       (err: Error) => this.#opts.log.error({ worker: worker.process.pid, err: err.message }, 'no snapshot image for a dns worker'),
     );
@@ -163,6 +175,11 @@ export class WorkerPool {
   broadcastImage(image: SnapshotImage): void {
     this.#broadcasts++;
     for (const w of Object.values(cluster.workers ?? {})) if (w && this.#joined.has(w.id)) this.#send(w, { type: 'image', image });
+  }
+
+  /** The TSIG keys changed: every worker gets the new list. */
+  broadcastKeys(keys: readonly TsigKey[]): void {
+    this.#all({ type: 'tsig-keys', keys });
   }
 
   broadcastHealth(view: HealthView): void {

@@ -13,6 +13,7 @@ import { startDnsServer } from '../server/dns-server.js';
 import { ResponseRateLimiter } from '../server/rrl.js';
 import { adoptImage, imageBytes, type SnapshotImage } from '../snapshot/image.js';
 import type { FromWorker, ToWorker } from './messages.js';
+import { WorkerTransferRelay } from './transfer-relay.js';
 
 function send(msg: FromWorker): void {
   process.send?.(msg);
@@ -51,7 +52,9 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
     });
   };
 
+  const transfers = new WorkerTransferRelay(send, log);
   process.on('message', (raw: ToWorker) => {
+    if (transfers.handle(raw)) return;
     switch (raw.type) {
       case 'image':
         adopt(raw.image);
@@ -83,6 +86,8 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
       querySample: config.log.querySample,
       tcpLimits: config.dns.tcp,
       rrl,
+      transfer: transfers.transfer,
+      tsig: transfers.tsig,
     });
     send({ type: 'ready', addresses: dns.addresses });
     // Serve until told to stop; the CLI exits when serve() returns.

@@ -12,6 +12,8 @@ export interface SignedQueriesOptions {
   /** How often the key cache is re-read (a key added is usable on UDP within this; transfers read the store). */
   readonly refreshMs?: number;
   readonly now?: () => number;
+  /** Called with the keys after each read that changed them (DNS workers get a copy). */
+  readonly onKeys?: (keys: readonly TsigKey[]) => void;
 }
 
 const FORMERR = 1;
@@ -36,10 +38,18 @@ export class SignedQueries {
   /** Re-reads the keys; a failed read keeps the ones held (the store may be down for a while). */
   async refresh(): Promise<void> {
     try {
-      this.#keys = new Map((await this.#opts.load()).map((k) => [k.name, k]));
+      const keys = await this.#opts.load();
+      const changed = keys.length !== this.#keys.size || keys.some((k) => this.#keys.get(k.name)?.secret !== k.secret || this.#keys.get(k.name)?.algorithm !== k.algorithm);
+      this.#keys = new Map(keys.map((k) => [k.name, k]));
+      if (changed) this.#opts.onKeys?.(keys);
     } catch (err) {
       this.#warn({ err: (err as Error).message }, 'tsig keys not refreshed');
     }
+  }
+
+  /** The keys as last read. */
+  keys(): readonly TsigKey[] {
+    return [...this.#keys.values()];
   }
 
   /** The reply to a signed query, signed; or NOTAUTH with the TSIG error (FORMERR for a broken TSIG). */

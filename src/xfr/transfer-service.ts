@@ -68,6 +68,21 @@ export function inNetworks(peer: string, cidrs: readonly string[]): boolean {
   return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
 }
 
+/** AXFR or IXFR when the packet is a query (opcode QUERY, one question) asking one, else undefined. */
+function transferType(packet: Buffer): number | undefined {
+  if (packet.length < 12 || (packet[2] & 0xf8) !== 0 || packet.readUInt16BE(4) !== 1) return undefined;
+  let o = 12;
+  while (o < packet.length && packet[o] !== 0 && packet[o] < 64) o += packet[o] + 1;
+  if (o + 5 > packet.length || packet[o] !== 0) return undefined;
+  const qtype = packet.readUInt16BE(o + 1);
+  return qtype === QTYPE.AXFR || qtype === QTYPE.IXFR ? qtype : undefined;
+}
+
+/** Whether a TCP query asks for a zone transfer (read without decoding the rest). */
+export function isTransferQuery(packet: Buffer): boolean {
+  return transferType(packet) !== undefined;
+}
+
 export class TransferService {
   readonly #opts: TransferServiceOptions;
   readonly #now: () => number;
@@ -82,12 +97,8 @@ export class TransferService {
    * (or one whose header cannot be read) returns undefined and goes to the ordinary answer path.
    */
   handle(packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>): Promise<void> | undefined {
-    if (packet.length < 12 || (packet[2] & 0xf8) !== 0 || packet.readUInt16BE(4) !== 1) return undefined;
-    let o = 12;
-    while (o < packet.length && packet[o] !== 0 && packet[o] < 64) o += packet[o] + 1;
-    if (o + 5 > packet.length || packet[o] !== 0) return undefined;
-    const qtype = packet.readUInt16BE(o + 1);
-    if (qtype !== QTYPE.AXFR && qtype !== QTYPE.IXFR) return undefined;
+    const qtype = transferType(packet);
+    if (qtype === undefined) return undefined;
     return this.#serve(packet, peer, qtype === QTYPE.AXFR ? 'axfr' : 'ixfr', write);
   }
 

@@ -4,7 +4,7 @@ import type { Snapshot } from '../core/snapshot.js';
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { Store } from '../store/store.js';
+import type { Store, TsigKey } from '../store/store.js';
 import { storeJournal } from './journal.js';
 import { NotifySender } from './notify.js';
 import { PoolSerial } from './pool-serial.js';
@@ -17,6 +17,8 @@ export interface ZoneTransfersOptions {
   readonly health: () => HealthView;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** The TSIG keys changed (DNS workers need a copy to sign replies). */
+  readonly onKeys?: (keys: readonly TsigKey[]) => void;
 }
 
 export class ZoneTransfers {
@@ -32,7 +34,7 @@ export class ZoneTransfers {
     const keys = () => opts.store.tsigKeys();
     this.service = new TransferService({ snapshot: opts.snapshot, health: opts.health, settings, keys, journal: storeJournal(opts.store), metrics: opts.metrics, log: opts.log });
     this.#notify = new NotifySender({ settings, keys, metrics: opts.metrics, log: opts.log });
-    this.#signed = new SignedQueries({ load: keys, log: opts.log });
+    this.#signed = new SignedQueries({ load: keys, log: opts.log, onKeys: (k) => opts.onKeys?.(k) });
     this.#poolSerial = new PoolSerial({
       snapshot: opts.snapshot,
       health: opts.health,
@@ -45,6 +47,11 @@ export class ZoneTransfers {
   /** For startDnsServer's `transfer` option. */
   readonly handler = (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>): Promise<void> | undefined =>
     this.service.handle(packet, peer, write);
+
+  /** The TSIG keys as last read (for DNS workers that start). */
+  keys(): readonly TsigKey[] {
+    return this.#signed.keys();
+  }
 
   /** For startDnsServer's `tsig` option. */
   readonly signer = (packet: Buffer, query: Query, reply: Buffer): Buffer => this.#signed.sign(packet, query, reply);
