@@ -1,4 +1,6 @@
 // Every CLI command's usage lines and summary: plain data, so `lbdns --help` answers without loading a command.
+import { ALL_DOWN, CHECK_KINDS } from '../schema/pool-constants.js';
+import { POLICY_NAMES } from '../policies/registry.js';
 
 export interface Usage {
   /** One line per form, without the leading "lbdns ". */
@@ -7,7 +9,7 @@ export interface Usage {
 }
 
 const LOCATION = '[--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y]';
-const SETTINGS = '[--policy wrr|geo|hash] [--hash-prefix 24,56] [--ttl N] [--count N] [--all-down open|servfail] [--check http|https|tcp] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]';
+const SETTINGS = `[--policy ${POLICY_NAMES.join('|')}] [--hash-prefix 24,56] [--ttl N] [--count N] [--all-down ${ALL_DOWN.join('|')}] [--check ${CHECK_KINDS.join('|')}] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]`;
 
 /** What each command group is for. */
 export const GROUP_SUMMARY: Readonly<Record<string, string>> = {

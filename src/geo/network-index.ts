@@ -1,6 +1,6 @@
 // geo_networks as one binary trie per address family: longest-prefix lookup in at most 32 or 128 steps, no scans.
 import type { GeoNetwork, GeoNetworkIndex, GeoNetworkMatch } from '../core/snapshot.js';
-import type { GeoNetworkRow } from '../store/rows.js';
+import type { GeoNetworkRow } from './geo-network-row.js';
 import { formatNetwork, parseNetwork } from './address.js';
 import { CONTINENTS, continentOf } from './country-data.js';
 

@@ -1,7 +1,7 @@
-// Validates operator-typed record content per type and returns the canonical content string of src/store/rows.ts.
+// Validates operator-typed record content per type and returns the canonical content string of ./record-rows.ts.
 import { QTYPE } from '../core/constants.js';
 import { LbdnsError } from '../errors.js';
-import { RECORD_TYPES, type RecordType } from '../store/rows.js';
+import { RECORD_TYPES, type RecordType } from './record-types.js';
 import { fieldBytes, quoteBytes, splitFields, type Field } from './character-string.js';
 import { parseDomainName } from './domain-name.js';
 import { genericText, isGeneric, parseGeneric } from './generic.js';

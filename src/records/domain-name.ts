@@ -1,4 +1,4 @@
-// Domain names in lbdns's canonical form (absolute, lower case, no trailing dot; see src/store/rows.ts).
+// Domain names in lbdns's canonical form (absolute, lower case, no trailing dot; see ./record-rows.ts).
 import { LbdnsError } from '../errors.js';
 
 /** RFC 1035 §2.3.4: 63 octets per label, 255 per name on the wire (253 in presentation form). */

@@ -1,7 +1,7 @@
 // Wire RDATA of record content: dns2's own codecs for the RFC 1035-era types (what we encode is what dns2 decodes), ours for the rest.
 import dns2 from 'dns2';
 import type { Writer } from 'dns2';
-import type { RecordType } from '../store/rows.js';
+import type { RecordType } from './record-types.js';
 import { fieldBytes, splitFields } from './character-string.js';
 import { canonicalRecordType, ownRdata, parseContent } from './content.js';
 

@@ -5,7 +5,8 @@ import { RRsetList, type Pool, type PoolMember, type RRset, type Snapshot, type 
 import { buildNetworkIndex } from '../geo/network-index.js';
 import { encodeRdata } from '../records/content.js';
 import { isValidDomainName } from '../records/domain-name.js';
-import { CHECK_KINDS, type PoolMemberRow, type PoolRow, type RecordRow, type StoreContents, type ZoneRow } from '../store/rows.js';
+import { poolRowProblem, rowCheck } from '../schema/pool-schema.js';
+import type { PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
 
 export interface SkippedRow {
   readonly table: string;
@@ -63,14 +64,10 @@ interface MutableNode {
 
 type Skip = (table: string, key: string, reason: string) => void;
 
+/** The pool schema's rules, as for an operator's input: a row edited past them by plain SQL is skipped, not served. */
 function poolProblem(p: PoolRow): string | undefined {
   if (!isValidDomainName(p.name)) return `name ${JSON.stringify(p.name)} is not a valid domain name`;
-  if (!Number.isInteger(p.ttl) || p.ttl < 1 || p.ttl > 3600) return `ttl ${p.ttl} outside 1–3600`;
-  if (!Number.isInteger(p.count) || p.count < 1) return `count ${p.count} below 1`;
-  if (!(CHECK_KINDS as readonly string[]).includes(p.checkKind)) return `check kind ${JSON.stringify(p.checkKind)} unknown`;
-  if (!Number.isInteger(p.checkPort) || p.checkPort < 1 || p.checkPort > 65535) return `check port ${p.checkPort} invalid`;
-  if (!(p.rise >= 1 && p.fall >= 1 && p.timeoutMs >= 1 && p.intervalMs >= 1)) return 'rise, fall, timeout and interval must be positive';
-  return undefined;
+  return poolRowProblem(p);
 }
 
 const SLAB_BYTES = 64 * 1024;
@@ -149,19 +146,7 @@ function buildPool(p: PoolRow, zone: string, members: readonly PoolMemberRow[], 
     ttl: p.ttl,
     count: p.count,
     allDown: p.allDown === 'servfail' ? 'servfail' : 'open',
-    check: Object.freeze({
-      kind: p.checkKind as Pool['check']['kind'],
-      port: p.checkPort,
-      path: p.checkPath,
-      host: p.checkHost,
-      expectStatusMin: p.expectStatusMin,
-      expectStatusMax: p.expectStatusMax,
-      insecure: p.checkInsecure,
-      timeoutMs: p.timeoutMs,
-      intervalMs: p.intervalMs,
-      rise: p.rise,
-      fall: p.fall,
-    }),
+    check: Object.freeze(rowCheck(p) satisfies Pool['check']),
     members: Object.freeze(built),
     // Only hash pools read it (absent: the policy's defaults), so other pools carry no object for it.
     ...(p.policy === 'hash' && p.hashPrefixV4 !== undefined && p.hashPrefixV6 !== undefined

@@ -1,98 +1,18 @@
-// Validates pool, member and geo network input with zod and turns it into column values, before any SQL runs.
+// Validates pool, member and geo network input with the pool schema and turns it into column values, before any SQL runs.
 //
-// The same limits live in migrations/0002_pools.sql for plain SQL edits; these give the operator the
-// field and the value ("weight -1 must be a whole number from 0 to 1000000"). Rules that span fields
-// (timeout below interval, a status range in order) are left to the schema's triggers, which see the
-// row as it will be after a partial update.
+// The schema (src/schema/pool-schema.ts) gives the operator the field and the value ("weight -1 must be a whole number
+// from 0 to 1000000"); the migrations' CHECKs and triggers stay as the database's own guard for plain SQL edits.
 import { z } from 'zod';
 import { LbdnsError } from '../errors.js';
-import { CHECK_KINDS, POLICIES } from './rows.js';
+import { locationSettingsSchema, memberSettingsSchema, poolSettingsSchema, type MemberSettings, type PoolSettings } from '../schema/pool-schema.js';
 import { parseHostAddress, parseNetwork } from './inet.js';
 import type { GeoNetworksTable, PoolMembersTable, PoolsTable } from './schema.js';
-import type { HealthReport, MemberSettings, NewGeoNetwork, PoolSettings } from './store.js';
+import type { HealthReport, NewGeoNetwork } from './store.js';
 import type { Insertable } from 'kysely';
-
-export const CONTINENTS = ['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA'] as const;
-export const ALL_DOWN = ['open', 'servfail'] as const;
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
-const whole = (what: string, min: number, max: number, unit = '') =>
-  z.custom<number>((v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max, {
-    error: (iss) => `${what} ${show(iss.input)} must be a whole number${unit} from ${min} to ${max}`,
-  });
-
-const between = (what: string, min: number, max: number) =>
-  z.custom<number>((v) => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max, {
-    error: (iss) => `${what} ${show(iss.input)} must be a number from ${min} to ${max}`,
-  });
-
-const oneOf = <T extends readonly [string, ...string[]]>(what: string, values: T) =>
-  z.enum(values, { error: (iss) => `${what} ${show(iss.input)} must be one of ${values.join(', ')}` });
-
-const bool = (what: string) => z.boolean({ error: (iss) => `${what} ${show(iss.input)} must be true or false` });
-
-/** Text matching `re` after `normalise`; `rule` completes "<what> "<value>" must ...". */
-const text = (what: string, re: RegExp, rule: string, normalise: (s: string) => string = (s) => s) =>
-  z
-    .custom<string>((v) => typeof v === 'string' && re.test(normalise(v)), { error: (iss) => `${what} ${show(iss.input)} must ${rule}` })
-    .transform(normalise);
-
-// As in the schema: printable ASCII without spaces, since both go into the probe's request as they are.
-const PATH = /^\/[\x21-\x7e]*$/;
-const HOST = /^[A-Za-z0-9._:[\]-]{1,255}$/;
-const REGION = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
-const poolSchema = z.strictObject({
-  policy: oneOf('policy', POLICIES).optional(),
-  ttl: whole('ttl', 1, 3600).optional(),
-  count: whole('count', 1, 64).optional(),
-  allDown: oneOf('all-down', ALL_DOWN).optional(),
-  hashPrefixV4: whole('hash prefix for IPv4', 1, 32).optional(),
-  hashPrefixV6: whole('hash prefix for IPv6', 1, 128).optional(),
-  check: z
-    .strictObject({
-      kind: oneOf('check', CHECK_KINDS).optional(),
-      port: whole('port', 1, 65535).optional(),
-      path: text('path', PATH, 'start with "/" and hold no spaces').optional(),
-      host: text('host', HOST, 'be a host name or address').nullable().optional(),
-      expectStatusMin: whole('expected status', 100, 599).optional(),
-      expectStatusMax: whole('expected status', 100, 599).optional(),
-      insecure: bool('insecure').optional(),
-      timeoutMs: whole('timeout', 50, 60_000, ' of milliseconds').optional(),
-      intervalMs: whole('interval', 100, 3_600_000, ' of milliseconds').optional(),
-      rise: whole('rise', 1, 100).optional(),
-      fall: whole('fall', 1, 100).optional(),
-    })
-    .optional(),
-});
-
-const location = {
-  country: text('country', /^[A-Z]{2}$/, 'be two letters (ISO 3166-1 alpha-2)', (s) => s.toUpperCase()).nullable().optional(),
-  continent: text('continent', new RegExp(`^(${CONTINENTS.join('|')})$`), `be one of ${CONTINENTS.join(', ')}`, (s) => s.toUpperCase())
-    .nullable()
-    .optional(),
-  region: text('region', REGION, 'be 1 to 63 letters, digits, ".", "-" or "_", starting with a letter or digit', (s) => s.toLowerCase())
-    .nullable()
-    .optional(),
-  latitude: between('latitude', -90, 90).nullable().optional(),
-  longitude: between('longitude', -180, 180).nullable().optional(),
-};
-
-const memberSchema = z.strictObject({
-  probeAddress: z
-    .custom<string>((v) => typeof v === 'string', { error: (iss) => `probe address ${show(iss.input)} must be an address` })
-    .transform((s) => parseHostAddress(s, 'probe address'))
-    .nullable()
-    .optional(),
-  weight: whole('weight', 0, 1_000_000).optional(),
-  priority: whole('priority', 0, 1000).optional(),
-  enabled: bool('enabled').optional(),
-  ...location,
-});
-
-const geoSchema = z.strictObject({
-  ...location,
+const geoSchema = locationSettingsSchema.extend({
   note: z
     .custom<string>((v) => typeof v === 'string' && v.length <= 200 && !/[\x00-\x1f\x7f]/.test(v), {
       error: () => 'note must be one line of at most 200 characters',
@@ -119,7 +39,7 @@ type GeoColumns = Omit<Insertable<GeoNetworksTable>, 'id' | 'network'>;
 
 /** Validated pool settings as columns; only the given ones. */
 export function poolColumns(settings: PoolSettings): Partial<PoolColumns> {
-  const p = parse(poolSchema, settings);
+  const p = parse(poolSettingsSchema, settings);
   const c = p.check ?? {};
   return defined({
     policy: p.policy,
@@ -144,12 +64,12 @@ export function poolColumns(settings: PoolSettings): Partial<PoolColumns> {
 
 /** Validated member settings as columns; `adding` also requires coordinates to come in pairs. */
 export function memberColumns(settings: MemberSettings, adding: boolean): Partial<MemberColumns> {
-  const m = parse(memberSchema, settings);
+  const m = parse(memberSettingsSchema, settings);
   if (adding && (m.latitude == null) !== (m.longitude == null)) {
     throw new LbdnsError('E_INPUT', 'latitude and longitude must be given together');
   }
   return defined({
-    probe_address: m.probeAddress,
+    probe_address: m.probeAddress == null ? m.probeAddress : parseHostAddress(m.probeAddress, 'probe address'),
     weight: m.weight,
     priority: m.priority,
     enabled: m.enabled,

@@ -55,7 +55,8 @@ export const toPool = (p: PoolSelect): PoolRow =>
     ttl: p.ttl,
     count: p.count,
     allDown: p.all_down === 'servfail' ? 'servfail' : 'open',
-    checkKind: p.check_kind,
+    // The CHECK pools_check_kind_valid holds the column to CHECK_KINDS.
+    checkKind: p.check_kind as PoolRow['checkKind'],
     checkPort: p.check_port,
     checkPath: p.check_path,
     checkHost: p.check_host,

@@ -7,6 +7,7 @@ import { redactUrl, type Config } from '../config.js';
 import type { ParsedZone } from '../zonefile/parse.js';
 import type { Change, FeedStatus, WatchOptions } from './change-feed.js';
 import { passwordFile, readEmbeddedInfo, startEmbedded, withPassword } from './embedded.js';
+import type { MemberSettings, PoolSettings } from '../schema/pool-schema.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
@@ -14,6 +15,8 @@ import { toStoreError } from './store-error.js';
 import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
+// A pool's and a member's settings, as an operator gives them: defined once, by the pool schema.
+export type { MemberSettings, PoolCheckSettings, PoolSettings } from '../schema/pool-schema.js';
 export { TSIG_ALGORITHMS, type JournalRecord, type JournalStepRow, type TransferSettingsChange, type TsigAlgorithm, type TsigKey, type ZoneTransferSettings } from './transfer-queries.js';
 
 export interface ZoneSummary extends ZoneRow {
@@ -63,61 +66,9 @@ export interface PoolSummary extends PoolRow {
   readonly members: number;
 }
 
-/** Health-check settings of a pool; left out: the schema default (add) or unchanged (set). */
-export interface PoolCheckSettings {
-  readonly kind?: string;
-  readonly port?: number;
-  /** HTTP(S) request path, starting with "/". */
-  readonly path?: string;
-  /** HTTP(S) Host header; null: the probed address. */
-  readonly host?: string | null;
-  /** Inclusive range of statuses that count as up (default 200–399). */
-  readonly expectStatusMin?: number;
-  readonly expectStatusMax?: number;
-  /** HTTPS: accept any certificate. */
-  readonly insecure?: boolean;
-  readonly timeoutMs?: number;
-  readonly intervalMs?: number;
-  readonly rise?: number;
-  readonly fall?: number;
-}
-
-/** A pool's settings; left out: the schema default (add) or unchanged (set). */
-export interface PoolSettings {
-  /** wrr | geo */
-  readonly policy?: string;
-  readonly ttl?: number;
-  /** Addresses per answer. */
-  readonly count?: number;
-  /** open | servfail */
-  readonly allDown?: string;
-  /** The hash policy's client-network prefix lengths (1–32, 1–128). */
-  readonly hashPrefixV4?: number;
-  readonly hashPrefixV6?: number;
-  readonly check?: PoolCheckSettings;
-}
-
 /** The name may be given with or without a trailing dot, in any case; the pool joins the longest zone holding it. */
 export interface NewPool extends PoolSettings {
   readonly name: string;
-}
-
-/** A member's settings; left out: the default (add) or unchanged (set); null clears an optional field. */
-export interface MemberSettings {
-  readonly probeAddress?: string | null;
-  readonly weight?: number;
-  readonly priority?: number;
-  /** false: drained. */
-  readonly enabled?: boolean;
-  /** ISO 3166-1 alpha-2, any case. */
-  readonly country?: string | null;
-  /** AF AN AS EU NA OC SA, any case. */
-  readonly continent?: string | null;
-  /** A label of the operator's choosing, stored in lower case. */
-  readonly region?: string | null;
-  /** Both coordinates or neither. */
-  readonly latitude?: number | null;
-  readonly longitude?: number | null;
 }
 
 export interface NewMember extends MemberSettings {

@@ -1,7 +1,7 @@
 // Writes a zone as an RFC 1035 master file that named-checkzone accepts and parseZoneFile reads back unchanged.
 import { LbdnsError } from '../errors.js';
 import { isNativeType, nativeFileText, parseContent } from '../records/content.js';
-import type { RecordRow, ZoneRow } from '../store/rows.js';
+import type { RecordRow, ZoneRow } from '../records/record-rows.js';
 
 /** Absolute presentation form of a canonical name. */
 const abs = (name: string): string => (name === '.' ? '.' : `${name}.`);

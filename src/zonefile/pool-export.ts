@@ -1,5 +1,5 @@
 // The pools of a zone in an exported zone file: a comment block with each pool's definition, and its answerable set as records.
-import type { PoolMemberRow, PoolRow } from '../store/rows.js';
+import type { PoolMemberRow, PoolRow } from '../schema/pool-schema.js';
 
 export const POOL_EXPORT_MODES = ['comment', 'records', 'none', 'comment,records'] as const;
 export type PoolExportMode = (typeof POOL_EXPORT_MODES)[number];

@@ -7,7 +7,7 @@ import { buildSnapshot } from '../../src/snapshot/build.js';
 import { PoolSerial } from '../../src/xfr/pool-serial.js';
 import { poolSetLines } from '../../src/xfr/pool-rrsets.js';
 
-const check = { checkKind: 'tcp', checkPort: 80, checkPath: '/', checkHost: null, expectStatusMin: 200, expectStatusMax: 399, checkInsecure: false, timeoutMs: 1000, intervalMs: 1000, rise: 1, fall: 1 };
+const check = { checkKind: 'tcp' as const, checkPort: 80, checkPath: '/', checkHost: null, expectStatusMin: 200, expectStatusMax: 399, checkInsecure: false, timeoutMs: 1000, intervalMs: 1000, rise: 1, fall: 1 };
 const member = (id: number, address: string, extra: object = {}) => ({ id, poolId: 1, address, probeAddress: null, weight: 1, priority: 0, enabled: true, country: null, continent: null, region: null, latitude: null, longitude: null, ...extra });
 const snapshot = (members: object[]) =>
   buildSnapshot({

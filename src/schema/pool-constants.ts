@@ -1,0 +1,3 @@
+// The fixed word lists of a pool, apart from the schema so that the CLI's help text lists them without loading zod.
+export const CHECK_KINDS = ['http', 'https', 'tcp'] as const;
+export const ALL_DOWN = ['open', 'servfail'] as const;
