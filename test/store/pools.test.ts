@@ -60,7 +60,7 @@ describe('plain SQL cannot store an unusable pool, member or geo network', () =>
     ['ttl 0', pool('ttl', '0'), /^pool p\.example\.test: ttl 0 is outside 1\.\.3600$/],
     ['ttl 3601', pool('ttl', '3601'), /ttl 3601 is outside 1\.\.3600/],
     ['count 0', pool('count', '0'), /count 0 is outside 1\.\.64/],
-    ['unknown policy', pool('policy', `'random'`), /policy "random" must be wrr, geo or hash/],
+    ['a policy that is no policy name', pool('policy', `'Round Robin'`), /policy "Round Robin" must be a policy name/],
     ['timeout not below the interval', pool('timeout_ms, interval_ms', '5000, 5000'), /timeout 5000 ms must be shorter than the interval 5000 ms/],
     ['status range backwards', pool('expect_status_min, expect_status_max', '400, 200'), /expected status 400-200 runs backwards/],
     ['path with a space', pool('check_path', `'/a b'`), /check_path "\/a b" must start with "\/"/],
