@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { PoolMemberRow } from '../store/rows.js';
 import type { MemberSettings } from '../store/store.js';
 import { group, numberOption, parseCommand, usageError, withStore, type Command } from './command.js';
+import { cliActor, overrideFields, overrideLine, overrideOptions, overrideRequest } from './override-options.js';
 import { table } from './table.js';
 import { GROUP_SUMMARY, USAGE } from './usage.js';
 
@@ -83,14 +84,20 @@ const set: Command = {
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {
       command: 'member set',
-      options: { ...options, enable: { type: 'boolean' }, disable: { type: 'boolean' } },
-      schema: z.object({ ...fields, enable: z.boolean().optional(), disable: z.boolean().optional() }),
+      options: { ...options, enable: { type: 'boolean' }, disable: { type: 'boolean' }, ...overrideOptions },
+      schema: z.object({ ...fields, enable: z.boolean().optional(), disable: z.boolean().optional(), ...overrideFields }),
       positionals: [2, 2],
       names: 'POOL ADDRESS',
     });
     if (values.enable && values.disable) throw usageError('member set: --enable and --disable contradict each other');
     const [pool, address] = positionals;
     const settings = { ...settingsFrom(values), enabled: values.enable ? true : values.disable ? false : undefined };
+    const now = Date.now();
+    const forced = overrideRequest(values, Object.values(settings).some((x) => x !== undefined), now);
+    if (forced !== undefined) {
+      const m = await withStore(ctx, (s) => (forced.kind === 'clear' ? s.clearOverride(pool, address, cliActor()) : s.setOverride(pool, address, forced.change, cliActor())));
+      return ctx.out(`member ${m.address} of pool ${pool.toLowerCase().replace(/\.$/, '')}: ${overrideLine(m.override, now)}`);
+    }
     const m = await withStore(ctx, (s) => s.setMember(pool, address, settings));
     ctx.out(`updated member ${m.address} of pool ${pool.toLowerCase().replace(/\.$/, '')}: ${describe(m)}`);
   },

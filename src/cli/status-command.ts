@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import type { NodeHealth, PoolMemberStatus } from '../store/store.js';
 import { parseCommand, withStore, type Command } from './command.js';
+import { overrideInForce } from '../core/override.js';
+import { overrideLines } from './status-overrides.js';
 import { age, isoTime, table } from './table.js';
 import { USAGE } from './usage.js';
 
@@ -37,6 +39,7 @@ function toJson(s: PoolMemberStatus): unknown {
     weight: m.weight,
     priority: m.priority,
     state: overall(s.nodes),
+    override: m.override ? { ...m.override, at: isoTime(m.override.at), until: m.override.until === null ? null : isoTime(m.override.until), inForce: overrideInForce(m.override, Date.now()) } : null,
     nodes: s.nodes.map((n) => ({
       node: n.node,
       state: n.up ? 'up' : 'down',
@@ -69,7 +72,9 @@ export const statusCommand: Command = {
     const now = Date.now();
     const rows: string[][] = [];
     for (const s of status) {
-      const member = s.member.enabled ? s.member.address : `${s.member.address} (drained)`;
+      const o = s.member.override ?? undefined;
+      const forced = overrideInForce(o, now) ? ` (forced ${o.state})` : '';
+      const member = (s.member.enabled ? s.member.address : `${s.member.address} (drained)`) + forced;
       if (s.nodes.length === 0) rows.push([s.pool, member, '-', 'unknown', '-', '-', '-', '-', 'no node has reported it yet']);
       for (const n of s.nodes) {
         rows.push([
@@ -86,5 +91,6 @@ export const statusCommand: Command = {
       }
     }
     for (const line of table([['POOL', 'MEMBER', 'NODE', 'STATE', 'SINCE', 'LAST CHECK', 'HEARTBEAT', 'LATENCY', 'LAST ERROR'], ...rows])) ctx.out(line);
+    for (const line of overrideLines(status, now)) ctx.out(line);
   },
 };

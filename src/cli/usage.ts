@@ -39,7 +39,15 @@ export const USAGE = {
   'pool rm': { usage: ['pool rm NAME'], summary: 'remove a pool and its members' },
   'pool list': { usage: ['pool list [ZONE] [--json]'], summary: 'list pools, of one zone or all' },
   'member add': { usage: [`member add POOL ADDRESS [--weight N] [--priority N] [--disabled] [--probe-address IP] ${LOCATION}`], summary: 'add a load balancer address to a pool' },
-  'member set': { usage: [`member set POOL ADDRESS [--weight N] [--priority N] [--enable|--disable] [--probe-address IP] ${LOCATION}`], summary: 'change a member; --disable drains it (no answers, no probes), --enable brings it back; "" clears a field' },
+  'member set': {
+    usage: [
+      `member set POOL ADDRESS [--weight N] [--priority N] [--enable|--disable] [--probe-address IP] ${LOCATION}`,
+      'member set POOL ADDRESS --force down|up|drain --reason TEXT [--until TIME | --for 2h]',
+      'member set POOL ADDRESS --clear',
+    ],
+    summary:
+      'change a member; --disable drains it (no answers, no probes), --enable brings it back; "" clears a field. --force overrides its probes (down, drain: out of answers; up: answered whatever they say) until --until (HH:MM UTC or ISO 8601 with a zone) or for --for, or until --clear; who set it and why is shown by status and explain',
+  },
   'member rm': { usage: ['member rm POOL ADDRESS'], summary: 'remove a member from a pool' },
   'member list': { usage: ['member list POOL [--json]'], summary: "list a pool's members" },
   'geo add': { usage: ['geo add CIDR [--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y] [--note TEXT]'], summary: 'place the clients of a network (private ranges, known resolvers) at a location' },

@@ -1,4 +1,5 @@
 // The immutable in-memory copy of every zone, record and pool that answers are made from.
+import type { MaintenanceWindow, MemberOverride } from './override.js';
 
 export interface RRset {
   readonly type: number;
@@ -21,6 +22,10 @@ export interface PoolMember {
   readonly priority: number;
   readonly enabled: boolean;
   readonly location: MemberLocation;
+  /** A forced state (down, up, drain) with its reason and expiry; absent: none was ever set, or it was cleared. */
+  readonly override?: MemberOverride;
+  /** Scheduled maintenance windows; absent: none. */
+  readonly maintenance?: readonly MaintenanceWindow[];
 }
 
 export interface MemberLocation {

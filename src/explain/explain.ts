@@ -11,6 +11,7 @@ import type { ClientLocation, Locator } from '../geo/locator.js';
 import type { HealthView } from '../health/health-view.js';
 import type { MemberHealth } from '../health/tracker.js';
 import { candidates } from '../policies/candidates.js';
+import { overrideText, poolOverrides } from '../pools/overrides.js';
 import { createChooser } from '../policies/choose.js';
 import { memberDistanceKm } from '../geo/member-place.js';
 import type { Description } from '../policies/policy.js';
@@ -50,6 +51,8 @@ export interface ExplainedMember {
   /** In the set the policy narrowed the candidates to (e.g. the geo level's), when it narrowed them. */
   readonly inSet: boolean;
   readonly answered: boolean;
+  /** An override or open maintenance window in force now, in words (who, why, until); null: none. */
+  readonly override: string | null;
 }
 
 export interface ExplainedLocation extends ClientLocation {
@@ -115,7 +118,8 @@ function explainMembers(
   set: readonly number[] | undefined,
   answered: ReadonlySet<number>,
 ): { members: ExplainedMember[]; tier: number | null } {
-  const found = candidates(pool, family, (id) => view.get(id));
+  const forced = poolOverrides(pool, Date.now()).active;
+  const found = candidates(pool, family, (id) => view.get(id), forced);
   const inList = new Set(found.list.map((c) => c.member.id));
   const inSet = new Set(set ?? []);
   const tier = found.list.length ? found.list[0].member.priority : null;
@@ -124,12 +128,14 @@ function explainMembers(
     const health = seen === undefined ? 'unknown' : seen ? 'up' : 'down';
     const s = states.get(m.id);
     let reason: string;
+    const force = forced.get(m.id);
     if (m.family !== family) reason = `IPv${m.family}: not asked`;
     else if (!m.enabled) reason = 'drained (enabled = false)';
+    else if (force !== undefined && force.state !== 'up') reason = overrideText(force);
     else if (found.allDown) reason = 'no enabled member is probed up (down or not probed yet): answered anyway (fail-open)';
-    else if (health === 'down') reason = 'down';
+    else if (health === 'down' && force === undefined) reason = 'down';
     else if (health === 'unknown') reason = 'not probed yet: handed out only once a probe says up';
-    else if (inList.has(m.id)) reason = 'candidate';
+    else if (inList.has(m.id)) reason = force === undefined ? 'candidate' : `candidate: ${overrideText(force)}`;
     else if (tier !== null && m.priority !== tier) reason = `tier ${m.priority}: tier ${tier} has healthy members`;
     else reason = 'weight 0: weighted members of its tier are up';
     return {
@@ -151,6 +157,7 @@ function explainMembers(
       reason,
       inSet: inSet.has(m.id),
       answered: answered.has(m.id),
+      override: force === undefined ? null : overrideText(force),
     };
   });
   return { members, tier };

@@ -164,6 +164,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['pool'] as const,
     registers: [registry],
   });
+  const poolOverrides = new Gauge({
+    name: 'lbdns_pool_overrides',
+    help: 'Members with an override or an open maintenance window in force on this node, by pool, state (down, up, drain) and source (override, maintenance)',
+    labelNames: ['pool', 'state', 'source'] as const,
+    registers: [registry],
+  });
   // Counted on the answer path into plain arrays (policies/choice-metrics.ts) and added here whenever the
   // metrics are read: a label lookup per answered member would cost more than choosing the members.
   const beforePoolAnswersRead = new Set<() => void>();
@@ -256,6 +262,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     probeDuration,
     healthTransitions,
     poolFailOpen,
+    poolOverrides,
     poolAnswers,
     beforePoolAnswersRead,
     geoAnswers,

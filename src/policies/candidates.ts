@@ -1,4 +1,5 @@
 // Which members of a pool a policy may pick from: enabled, of the asked family, probed up, best tier; or the fail-open set.
+import type { OverrideState } from '../core/override.js';
 import type { Pool, PoolMember } from '../core/snapshot.js';
 
 export interface Candidate {
@@ -21,6 +22,11 @@ export interface Candidates {
 
 const NONE: readonly never[] = Object.freeze([]);
 
+function takenOut(forced: ReadonlyMap<number, { readonly state: OverrideState }> | undefined, id: number): boolean {
+  const state = forced?.get(id)?.state;
+  return state === 'down' || state === 'drain';
+}
+
 /**
  * The tier comes first: the lowest priority number with any up member is used, whatever the weights. Within it,
  * weight-0 members answer only when no weighted member of the tier is up, each then counting as weight 1. (SPEC's
@@ -33,16 +39,27 @@ const NONE: readonly never[] = Object.freeze([]);
  * another member has one; when no member is up (every one down or unknown) the pool's all-down behaviour applies. A
  * start-up round cut short, or a member added a moment ago, thus never puts an unchecked address into answers ahead of
  * a checked one.
+ *
+ * `forced`: the overrides in force now (src/pools/overrides.ts, judged at the caller's time). Forced down or drained,
+ * a member is out as if disabled (fail-open included: it is not "every enabled member"); forced up, it counts as up
+ * whatever its probes say.
  */
-export function candidates(pool: Pool, family: 4 | 6, health: (memberId: number) => boolean | undefined): Candidates {
+export function candidates(
+  pool: Pool,
+  family: 4 | 6,
+  health: (memberId: number) => boolean | undefined,
+  forced?: ReadonlyMap<number, { readonly state: OverrideState }>,
+): Candidates {
   let enabled = 0;
   let tier = Infinity;
   let weightedInTier = false;
   const up: PoolMember[] = [];
   for (const m of pool.members) {
     if (!m.enabled || m.family !== family) continue;
+    const force = forced?.get(m.id)?.state;
+    if (force === 'down' || force === 'drain') continue;
     enabled++;
-    if (health(m.id) !== true) continue;
+    if (force !== 'up' && health(m.id) !== true) continue;
     up.push(m);
     if (m.priority < tier) {
       tier = m.priority;
@@ -54,7 +71,7 @@ export function candidates(pool: Pool, family: 4 | 6, health: (memberId: number)
   const key = `${pool.id}/${family}`;
   if (enabled === 0) return { family, key, list: NONE, allDown: false, failOpen: NONE };
   if (up.length === 0) {
-    return { family, key, list: NONE, allDown: true, failOpen: pool.members.filter((m) => m.enabled && m.family === family) };
+    return { family, key, list: NONE, allDown: true, failOpen: pool.members.filter((m) => m.enabled && m.family === family && !takenOut(forced, m.id)) };
   }
   const list: Candidate[] = [];
   for (const m of up) {

@@ -2,6 +2,7 @@
 import type { AnswerContext, Client, PoolChoice } from '../core/answer.js';
 import type { Pool, PoolMember } from '../core/snapshot.js';
 import type { HealthView } from '../core/health-view.js';
+import { hasTimedState, poolOverrides, type PoolOverrides } from '../pools/overrides.js';
 import { candidates, type Candidates } from './candidates.js';
 import type { Description, Policy, PolicyEnv, Selection } from './policy.js';
 import type { PolicyStates } from './policy-states.js';
@@ -15,6 +16,8 @@ export interface ChooserHooks {
   readonly answered?: (pool: Pool, members: readonly PoolMember[]) => void;
   /** A pool names a policy this build does not know; called once per pool and policy name, then wrr answers. */
   readonly unknownPolicy?: (pool: Pool) => void;
+  /** The time overrides and maintenance windows are judged at (ms since the epoch); default Date.now. */
+  readonly clock?: () => number;
 }
 
 const EMPTY: PoolChoice = Object.freeze({ members: Object.freeze([]) as readonly PoolMember[], scope: 0, allDown: false });
@@ -34,6 +37,10 @@ interface Slot {
   view: HealthView;
   v4: Candidates | undefined;
   v6: Candidates | undefined;
+  /** The pool has overrides or windows: its candidates also depend on the time. */
+  readonly timed: boolean;
+  /** The overrides in force, and the time they were judged valid until (then judged again). */
+  forced: PoolOverrides | undefined;
 }
 
 export function createChooser(health: () => HealthView, states: PolicyStates, hooks: ChooserHooks = {}, describing?: DescribeOptions): AnswerContext['choose'] {
@@ -49,6 +56,7 @@ export function createChooser(health: () => HealthView, states: PolicyStates, ho
     return DEFAULT_POLICY;
   };
   const env = describing?.env ?? states.env;
+  const clock = hooks.clock ?? Date.now;
   const run: (policy: Policy, pool: Pool, found: Candidates, client: Client, state: unknown) => Selection = describing
     ? (policy, pool, found, client, state) => {
         const d = policy.describe(pool, found, client, state, env);
@@ -62,7 +70,7 @@ export function createChooser(health: () => HealthView, states: PolicyStates, ho
     let slot = slots.get(pool);
     if (slot === undefined) {
       const policy = policyOf(pool);
-      slot = { policy, state: states.of(policy), view, v4: undefined, v6: undefined };
+      slot = { policy, state: states.of(policy), view, v4: undefined, v6: undefined, timed: hasTimedState(pool), forced: undefined };
       slots.set(pool, slot);
     } else if (slot.view !== view) {
       slot.view = view;
@@ -75,7 +83,7 @@ export function createChooser(health: () => HealthView, states: PolicyStates, ho
     let found = family === 4 ? slot.v4 : slot.v6;
     if (found === undefined) {
       const view = slot.view;
-      found = candidates(pool, family, (id) => view.get(id));
+      found = candidates(pool, family, (id) => view.get(id), slot.forced?.active);
       if (family === 4) slot.v4 = found;
       else slot.v6 = found;
     }
@@ -84,6 +92,16 @@ export function createChooser(health: () => HealthView, states: PolicyStates, ho
   return (pool: Pool, family: 4 | 6, client: Client): PoolChoice => {
     // One read of the health reference per query, as with the snapshot.
     const slot = slotOf(pool, health());
+    if (slot.timed) {
+      // Expiries and windows are judged on every query at the injected clock: answers change at the minute, with no
+      // timer involved and the database possibly away. Judged again only when the set can have changed.
+      const now = clock();
+      if (slot.forced === undefined || now >= slot.forced.next) {
+        slot.forced = poolOverrides(pool, now);
+        slot.v4 = undefined;
+        slot.v6 = undefined;
+      }
+    }
     const found = candidatesOf(slot, pool, family);
     if (found.allDown) {
       if (pool.allDown === 'servfail') return SERVFAIL;

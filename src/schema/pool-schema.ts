@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { CONTINENTS } from '../geo/country-data.js';
 import { findPolicy, POLICY_NAMES } from '../policies/registry.js';
+import type { MemberTimedState } from '../pools/overrides.js';
 import { ALL_DOWN, CHECK_KINDS } from './pool-constants.js';
 
 export { ALL_DOWN, CHECK_KINDS };
@@ -181,7 +182,7 @@ export type MemberSettings = z.input<typeof memberSettingsSchema>;
 /** A member as stored: a load balancer's address with its weight, tier, drain state and location. */
 export type PoolMemberRow = { readonly id: number; readonly poolId: number; readonly address: string } & {
   readonly [K in keyof typeof MEMBER_FIELDS]: z.output<(typeof MEMBER_FIELDS)[K]>;
-};
+} & MemberTimedState;
 
 /** The location fields alone (geo networks share them with members). */
 export const locationSettingsSchema = z.strictObject(optional(LOCATION_FIELDS));

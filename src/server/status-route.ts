@@ -1,6 +1,7 @@
 // /status on the ops port: every pool member as this node sees it right now (the in-memory view answers use).
 import type { Snapshot } from '../core/snapshot.js';
 import type { MemberReport } from '../health/monitor.js';
+import { memberOverride, overrideText } from '../pools/overrides.js';
 import type { Route } from './ops-http.js';
 
 export interface StatusDeps {
@@ -17,6 +18,7 @@ export function statusRoute(deps: StatusDeps): Route {
   return (url) => {
     const only = url.searchParams.get('pool')?.toLowerCase().replace(/\.$/, '');
     const states = new Map(deps.states().map((s) => [s.memberId, s]));
+    const now = Date.now();
     const pools = deps
       .snapshot()
       .pools.filter((p) => !only || p.name === only)
@@ -28,6 +30,7 @@ export function statusRoute(deps: StatusDeps): Route {
         check: `${p.check.kind}:${p.check.port}${p.check.kind === 'tcp' ? '' : p.check.path}`,
         members: p.members.map((m) => {
           const s = states.get(m.id);
+          const forced = memberOverride(m, now);
           return {
             address: m.address,
             probeAddress: m.probeAddress,
@@ -39,6 +42,9 @@ export function statusRoute(deps: StatusDeps): Route {
             lastCheck: iso(s?.lastCheck ?? null),
             latencyMs: s?.lastLatencyMs ?? null,
             lastError: s?.lastError ?? null,
+            // In force now (an override, or an open maintenance window); answers follow it, not `state`.
+            override: forced === undefined ? null : { ...forced, since: iso(forced.since), until: iso(forced.until), text: overrideText(forced) },
+            ...(forced?.state === 'up' && s?.status === 'down' ? { warning: 'forced up: answered although its probes say down' } : {}),
           };
         }),
       }));

@@ -122,6 +122,9 @@ function memberFromRow(m: PoolMemberRow, packer: RdataPacker): PoolMember | unde
     priority: m.priority,
     enabled: m.enabled,
     location: Object.freeze({ country: m.country, continent: m.continent, region: m.region, latitude: m.latitude, longitude: m.longitude }),
+    // Kept even once expired: the answer path judges expiry at its own clock, status shows what expired.
+    ...(m.override ? { override: Object.freeze({ ...m.override }) } : {}),
+    ...(m.maintenance?.length ? { maintenance: Object.freeze(m.maintenance.map((w) => Object.freeze({ ...w }))) } : {}),
   });
 }
 

@@ -13,6 +13,7 @@
 // geo_networks edit, or one seen by polling, then costs the answering thread what changed, not 100,000 records.
 import { deserialize, serialize } from 'node:v8';
 import { QTYPE } from '../core/constants.js';
+import type { MaintenanceWindow, MemberOverride } from '../core/override.js';
 import { RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneNode } from '../core/snapshot.js';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import type { GeoNetworkRow } from '../store/rows.js';
@@ -63,13 +64,15 @@ interface PoolColumns {
     readonly region: (string | null)[];
     readonly latitude: (number | null)[];
     readonly longitude: (number | null)[];
+    /** Override and maintenance windows as JSON ({o, w}); null: neither (most members). */
+    readonly timed: (string | null)[];
   };
 }
 
 function poolColumns(): PoolColumns {
   return {
     id: [], name: [], zone: [], policy: [], ttl: [], count: [], allDown: [], check: [], members: [], hashV4: [], hashV6: [],
-    m: { id: [], address: [], probeAddress: [], family: [], weight: [], priority: [], enabled: [], country: [], continent: [], region: [], latitude: [], longitude: [] },
+    m: { id: [], address: [], probeAddress: [], family: [], weight: [], priority: [], enabled: [], country: [], continent: [], region: [], latitude: [], longitude: [], timed: [] },
   };
 }
 
@@ -149,6 +152,7 @@ export function encodeImage(
       b.m.region.push(m.location.region);
       b.m.latitude.push(m.location.latitude);
       b.m.longitude.push(m.location.longitude);
+      b.m.timed.push(m.override === undefined && m.maintenance === undefined ? null : JSON.stringify({ o: m.override, w: m.maintenance }));
       bytes.push(m.rdata);
     }
     if (b.id.length >= POOLS_PER_CHUNK) flushPools();
@@ -202,6 +206,16 @@ const NO_TARGETS: string[] = Object.freeze([]) as unknown as string[];
 /** Lets the event loop run (I/O callbacks included) before the next chunk. */
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** A member's override and maintenance windows back from their JSON column. */
+function timedState(json: string | null): Pick<PoolMember, 'override' | 'maintenance'> {
+  if (json === null) return {};
+  const t = JSON.parse(json) as { o?: MemberOverride; w?: MaintenanceWindow[] };
+  return {
+    ...(t.o ? { override: Object.freeze(t.o) } : {}),
+    ...(t.w ? { maintenance: Object.freeze(t.w.map((w) => Object.freeze(w))) } : {}),
+  };
+}
+
 function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[]): void {
   const checks = new Map<string, HealthCheck>();
   const m = c.m;
@@ -222,6 +236,7 @@ function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[]): void {
           priority: m.priority[j],
           enabled: m.enabled[j],
           location: Object.freeze({ country: m.country[j], continent: m.continent[j], region: m.region[j], latitude: m.latitude[j], longitude: m.longitude[j] }),
+          ...timedState(m.timed[j]),
         }),
       );
     }

@@ -1,5 +1,6 @@
 // SQL for pools, members, geo networks and member health; SqlStore wraps each call in its error mapping.
 import { sql, type Kysely, type Selectable } from 'kysely';
+import { OVERRIDE_STATES, type MemberOverride } from '../core/override.js';
 import { LbdnsError } from '../errors.js';
 import { parseDomainName } from '../records/domain-name.js';
 import { addressFromDb, networkFromDb, parseHostAddress, parseNetwork } from './inet.js';
@@ -84,6 +85,11 @@ interface MemberSelect {
   readonly region: string | null;
   readonly latitude: number | null;
   readonly longitude: number | null;
+  readonly override: string | null;
+  readonly override_reason: string | null;
+  readonly override_by: string | null;
+  readonly override_at_ms: number | null;
+  readonly override_until_ms: number | null;
 }
 
 /** inet columns as host() text, so that a v4 address reads "192.0.2.1" and never "192.0.2.1/32". */
@@ -91,7 +97,20 @@ export function selectMembers(db: Db) {
   return db
     .selectFrom('pool_members as m')
     .select(['m.id', 'm.pool_id', 'm.weight', 'm.priority', 'm.enabled', 'm.country', 'm.continent', 'm.region', 'm.latitude', 'm.longitude'])
-    .select([sql<string>`host(m.address)`.as('address'), sql<string | null>`host(m.probe_address)`.as('probe_address')]);
+    .select([sql<string>`host(m.address)`.as('address'), sql<string | null>`host(m.probe_address)`.as('probe_address')])
+    .select(['m.override', 'm.override_reason', 'm.override_by'])
+    // Times as epoch milliseconds: the snapshot (and its file) keeps plain numbers.
+    .select([
+      sql<number | null>`(extract(epoch from m.override_at) * 1000)::float8`.as('override_at_ms'),
+      sql<number | null>`(extract(epoch from m.override_until) * 1000)::float8`.as('override_until_ms'),
+    ]);
+}
+
+/** The override columns as one value; null when none is set (or a row the trigger never saw lacks a part). */
+function overrideFromRow(m: MemberSelect): MemberOverride | null {
+  const state = OVERRIDE_STATES.find((s) => s === m.override);
+  if (state === undefined || m.override_reason === null || m.override_by === null || m.override_at_ms === null) return null;
+  return Object.freeze({ state, reason: m.override_reason, by: m.override_by, at: Number(m.override_at_ms), until: m.override_until_ms === null ? null : Number(m.override_until_ms) });
 }
 
 export const toMember = (m: MemberSelect): PoolMemberRow =>
@@ -108,6 +127,7 @@ export const toMember = (m: MemberSelect): PoolMemberRow =>
     region: m.region,
     latitude: m.latitude,
     longitude: m.longitude,
+    override: overrideFromRow(m),
   });
 
 export function selectGeoNetworks(db: Db) {

@@ -76,6 +76,12 @@ export interface PoolMembersTable extends LocationColumns {
   weight: Defaulted<number>;
   priority: Defaulted<number>;
   enabled: Defaulted<boolean>;
+  /** Overrides (migrations/0007_member_overrides.sql): override_by and override_at are the trigger's to write. */
+  override: Defaulted<string | null>;
+  override_reason: Defaulted<string | null>;
+  override_by: ColumnType<string | null, never, never>;
+  override_at: ColumnType<Date | null, never, never>;
+  override_until: ColumnType<Date | null, string | null | undefined, string | null>;
 }
 
 export interface MemberHealthTable {

@@ -10,6 +10,8 @@ import { parseZoneFile, type ParsedZone } from '../zonefile/parse.js';
 import { watchChanges, type Change, type FeedSource, type FeedStatus, type WatchOptions } from './change-feed.js';
 import { parseHostAddress, parseNetwork } from './inet.js';
 import { migrate } from './migrate.js';
+import * as overrides from './override-queries.js';
+import type { Actor, OverrideChange } from './override-queries.js';
 import * as pools from './pool-queries.js';
 import * as transfers from './transfer-queries.js';
 import type { PoolMemberRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
@@ -449,6 +451,14 @@ export class SqlStore implements Store {
 
   setMember(pool: string, address: string, changes: MemberSettings): Promise<PoolMemberRow> {
     return this.run(() => pools.setMember(this.db, pool, address, changes));
+  }
+
+  setOverride(pool: string, address: string, change: OverrideChange, actor: Actor = {}): Promise<PoolMemberRow> {
+    return this.run(() => overrides.setOverride(this.db, pool, address, change, actor));
+  }
+
+  clearOverride(pool: string, address: string, actor: Actor = {}): Promise<PoolMemberRow> {
+    return this.run(() => overrides.clearOverride(this.db, pool, address, actor));
   }
 
   removeMember(pool: string, address: string): Promise<void> {

@@ -12,9 +12,11 @@ import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, Z
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import { toStoreError } from './store-error.js';
+import type { Actor, OverrideChange } from './override-queries.js';
 import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
+export type { Actor, OverrideChange } from './override-queries.js';
 // A pool's and a member's settings, as an operator gives them: defined once, by the pool schema.
 export type { MemberSettings, PoolCheckSettings, PoolSettings } from '../schema/pool-schema.js';
 export { TSIG_ALGORITHMS, type JournalRecord, type JournalStepRow, type TransferSettingsChange, type TsigAlgorithm, type TsigKey, type ZoneTransferSettings } from './transfer-queries.js';
@@ -165,6 +167,9 @@ export interface Store {
   listMembers(pool: string): Promise<readonly PoolMemberRow[]>;
   addMember(pool: string, member: NewMember): Promise<PoolMemberRow>;
   setMember(pool: string, address: string, changes: MemberSettings): Promise<PoolMemberRow>;
+  /** Forces the member down, up or drained, with a reason and an optional expiry; who and when are recorded. */
+  setOverride(pool: string, address: string, change: OverrideChange, actor?: Actor): Promise<PoolMemberRow>;
+  clearOverride(pool: string, address: string, actor?: Actor): Promise<PoolMemberRow>;
   removeMember(pool: string, address: string): Promise<void>;
   listGeoNetworks(): Promise<readonly GeoNetworkSummary[]>;
   addGeoNetwork(network: NewGeoNetwork): Promise<GeoNetworkSummary>;
