@@ -95,6 +95,12 @@ export interface SqlStoreOptions {
   readonly feed: Omit<FeedSource, 'version' | 'logger'>;
   /** Runs after the kysely instance is destroyed (e.g. stops the embedded server). */
   readonly onClose?: () => Promise<void>;
+  /**
+   * A connection of its own for config_version reads: the feed's deadline on them then measures the path to
+   * PostgreSQL, not a queue behind the writers (at 80,000 members the first round's health rows and pool
+   * serials can hold every pooled connection for seconds, which read as "store unreachable").
+   */
+  readonly versionDb?: Kysely<Database>;
 }
 
 export class SqlStore implements Store {
@@ -203,7 +209,7 @@ export class SqlStore implements Store {
 
   configVersion(): Promise<number> {
     return this.run(async () => {
-      const v = await this.db.selectFrom('config_version').select('version').executeTakeFirstOrThrow();
+      const v = await (this.opts.versionDb ?? this.db).selectFrom('config_version').select('version').executeTakeFirstOrThrow();
       return Number(v.version);
     });
   }
@@ -515,7 +521,7 @@ export class SqlStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.watchers].map((stop) => stop()));
-    await this.db.destroy();
+    await Promise.all([this.db.destroy(), this.opts.versionDb?.destroy()]);
     await this.opts.onClose?.();
   }
 }

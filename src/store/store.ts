@@ -309,7 +309,8 @@ export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): P
   if (cfg.databaseUrl !== undefined) {
     const location = redactUrl(cfg.databaseUrl);
     const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2, sockets);
-    store = new SqlStore(db, { location, logger, feed: feed(cfg.databaseUrl, sockets) });
+    const versionDb = opts.role === 'server' ? pgKysely(cfg.databaseUrl, 1, sockets) : undefined;
+    store = new SqlStore(db, { location, logger, feed: feed(cfg.databaseUrl, sockets), versionDb });
   } else {
     const running = opts.role === 'client' ? readEmbeddedInfo(cfg.dataDir) : undefined;
     if (running !== undefined) {
@@ -320,7 +321,8 @@ export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): P
       const host = await startEmbedded(cfg.dataDir, cfg.embeddedListen, logger);
       const location = `${host.publicUrl} (embedded, in ${cfg.dataDir})`;
       const db = pgKysely(host.url, opts.role === 'server' ? 5 : 2, sockets);
-      store = new SqlStore(db, { location, logger, feed: feed(host.url, sockets), onClose: () => host.close() });
+      const versionDb = opts.role === 'server' ? pgKysely(host.url, 1, sockets) : undefined;
+      store = new SqlStore(db, { location, logger, feed: feed(host.url, sockets), onClose: () => host.close(), versionDb });
     }
   }
   if (opts.migrate ?? opts.role === 'client') {
