@@ -139,6 +139,10 @@ export type PoolRow = { readonly id: number; readonly zoneId: number; readonly n
   readonly [K in Exclude<keyof typeof POOL_FIELDS, LaterPoolFields>]: z.output<(typeof POOL_FIELDS)[K]>;
 } & { readonly [K in LaterPoolFields]?: z.output<(typeof POOL_FIELDS)[K]> } & CheckRow;
 
+/** A pool's settings in a row: every field but its identity, in the schema's order. */
+export type PoolSettingField = Exclude<keyof PoolRow, 'id' | 'zoneId' | 'name'>;
+export const POOL_SETTING_FIELDS = [...Object.keys(POOL_FIELDS), ...Object.values(CHECK_ROW_FIELDS)] as readonly PoolSettingField[];
+
 /** The check of a row, grouped. */
 export function rowCheck(row: PoolRow): HealthCheckSpec {
   return Object.fromEntries(Object.entries(CHECK_ROW_FIELDS).map(([k, field]) => [k, row[field]])) as HealthCheckSpec;

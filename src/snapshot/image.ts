@@ -242,20 +242,8 @@ function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[]): void {
     }
     let check = checks.get(c.check[i]);
     if (check === undefined) {
-      const k = JSON.parse(c.check[i]) as HealthCheck;
-      check = Object.freeze({
-        kind: k.kind,
-        port: k.port,
-        path: k.path,
-        host: k.host,
-        expectStatusMin: k.expectStatusMin,
-        expectStatusMax: k.expectStatusMax,
-        insecure: k.insecure,
-        timeoutMs: k.timeoutMs,
-        intervalMs: k.intervalMs,
-        rise: k.rise,
-        fall: k.fall,
-      });
+      // Every field the builder put in, whatever the schema holds: a new check field needs nothing here.
+      check = Object.freeze(JSON.parse(c.check[i]) as HealthCheck);
       checks.set(c.check[i], check);
     }
     const hashPrefix = c.hashV4[i] < 0 ? {} : { hashPrefix: Object.freeze({ v4: c.hashV4[i], v6: c.hashV6[i] }) };

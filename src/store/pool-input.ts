@@ -4,7 +4,8 @@
 // from 0 to 1000000"); the migrations' CHECKs and triggers stay as the database's own guard for plain SQL edits.
 import { z } from 'zod';
 import { LbdnsError } from '../errors.js';
-import { locationSettingsSchema, memberSettingsSchema, poolSettingsSchema, type MemberSettings, type PoolSettings } from '../schema/pool-schema.js';
+import { CHECK_ROW_FIELDS, locationSettingsSchema, memberSettingsSchema, poolSettingsSchema, type MemberSettings, type PoolSettings } from '../schema/pool-schema.js';
+import { columnName } from './column-name.js';
 import { parseHostAddress, parseNetwork } from './inet.js';
 import type { GeoNetworksTable, PoolMembersTable, PoolsTable } from './schema.js';
 import type { HealthReport, NewGeoNetwork } from './store.js';
@@ -37,29 +38,11 @@ type PoolColumns = Omit<Insertable<PoolsTable>, 'id' | 'zone_id' | 'name'>;
 type MemberColumns = Omit<Insertable<PoolMembersTable>, 'id' | 'pool_id' | 'address'>;
 type GeoColumns = Omit<Insertable<GeoNetworksTable>, 'id' | 'network'>;
 
-/** Validated pool settings as columns; only the given ones. */
+/** Validated pool settings as columns (each field's own, the check's by its row field); only the given ones. */
 export function poolColumns(settings: PoolSettings): Partial<PoolColumns> {
-  const p = parse(poolSettingsSchema, settings);
-  const c = p.check ?? {};
-  return defined({
-    policy: p.policy,
-    ttl: p.ttl,
-    count: p.count,
-    all_down: p.allDown,
-    hash_prefix_v4: p.hashPrefixV4,
-    hash_prefix_v6: p.hashPrefixV6,
-    check_kind: c.kind,
-    check_port: c.port,
-    check_path: c.path,
-    check_host: c.host,
-    expect_status_min: c.expectStatusMin,
-    expect_status_max: c.expectStatusMax,
-    check_insecure: c.insecure,
-    timeout_ms: c.timeoutMs,
-    interval_ms: c.intervalMs,
-    rise: c.rise,
-    fall: c.fall,
-  });
+  const { check, ...top } = parse(poolSettingsSchema, settings);
+  const fields: [string, unknown][] = [...Object.entries(top), ...Object.entries(check ?? {}).map(([k, v]): [string, unknown] => [CHECK_ROW_FIELDS[k as keyof typeof CHECK_ROW_FIELDS], v])];
+  return defined(Object.fromEntries(fields.map(([f, v]) => [columnName(f), v]))) as Partial<PoolColumns>;
 }
 
 /** Validated member settings as columns; `adding` also requires coordinates to come in pairs. */

@@ -4,6 +4,8 @@ import { OVERRIDE_STATES, type MemberOverride } from '../core/override.js';
 import { LbdnsError } from '../errors.js';
 import { parseDomainName } from '../records/domain-name.js';
 import { addressFromDb, networkFromDb, parseHostAddress, parseNetwork } from './inet.js';
+import { POOL_SETTING_FIELDS, type PoolSettingField } from '../schema/pool-schema.js';
+import { columnName, type ColumnName } from './column-name.js';
 import { geoColumns, healthRows, memberColumns, poolColumns } from './pool-input.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow } from './rows.js';
 import type { Database, PoolsTable } from './schema.js';
@@ -22,55 +24,15 @@ import type {
 
 type Db = Kysely<Database>;
 
-export const POOL_COLUMNS = [
-  'id',
-  'zone_id',
-  'name',
-  'policy',
-  'ttl',
-  'count',
-  'all_down',
-  'check_kind',
-  'check_port',
-  'check_path',
-  'check_host',
-  'expect_status_min',
-  'expect_status_max',
-  'check_insecure',
-  'timeout_ms',
-  'interval_ms',
-  'rise',
-  'fall',
-  'hash_prefix_v4',
-  'hash_prefix_v6',
-] as const;
+/** The pools columns a row is read from: its identity and one column per schema field (a missing column fails to compile). */
+type PoolColumn = 'id' | 'zone_id' | 'name' | ColumnName<PoolSettingField>;
+export const POOL_COLUMNS: readonly (PoolColumn & keyof PoolsTable)[] = ['id', 'zone_id', 'name', ...POOL_SETTING_FIELDS.map(columnName)] satisfies readonly (keyof PoolsTable)[];
 
 type PoolSelect = Pick<Selectable<PoolsTable>, (typeof POOL_COLUMNS)[number]>;
 
+/** The row mapping from SQL: each schema field from its column. The CHECKs hold the values to the schema's rules. */
 export const toPool = (p: PoolSelect): PoolRow =>
-  Object.freeze({
-    id: p.id,
-    zoneId: p.zone_id,
-    name: p.name,
-    policy: p.policy,
-    ttl: p.ttl,
-    count: p.count,
-    allDown: p.all_down === 'servfail' ? 'servfail' : 'open',
-    // The CHECK pools_check_kind_valid holds the column to CHECK_KINDS.
-    checkKind: p.check_kind as PoolRow['checkKind'],
-    checkPort: p.check_port,
-    checkPath: p.check_path,
-    checkHost: p.check_host,
-    expectStatusMin: p.expect_status_min,
-    expectStatusMax: p.expect_status_max,
-    checkInsecure: p.check_insecure,
-    timeoutMs: p.timeout_ms,
-    intervalMs: p.interval_ms,
-    rise: p.rise,
-    fall: p.fall,
-    hashPrefixV4: p.hash_prefix_v4,
-    hashPrefixV6: p.hash_prefix_v6,
-  });
+  Object.freeze({ id: p.id, zoneId: p.zone_id, name: p.name, ...Object.fromEntries(POOL_SETTING_FIELDS.map((f) => [f, p[columnName(f)]])) }) as PoolRow;
 
 interface MemberSelect {
   readonly id: number;

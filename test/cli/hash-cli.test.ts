@@ -46,7 +46,7 @@ describe('lbdns pool --policy hash', { timeout: 120_000 }, () => {
       await expect(c.query(`update pools set hash_prefix_v6 = 0 where name = 'sticky.example.test'`)).rejects.toThrow(
         'pool sticky.example.test: hash prefix /0 is outside /1../128 for IPv6',
       );
-      await expect(c.query(`update pools set policy = 'No Name' where name = 'sticky.example.test'`)).rejects.toThrow('must be a policy name');
+      await expect(c.query(`update pools set policy = 'Not A Name' where name = 'sticky.example.test'`)).rejects.toThrow('must be a policy name');
       await c.query(`update pools set policy = 'wrr' where name = 'sticky.example.test'`);
       await c.query(`update pools set policy = 'hash' where name = 'sticky.example.test'`);
     } finally {
