@@ -108,6 +108,8 @@ export class HealthMonitor {
   private firstDone: ((cut: number) => void) | undefined;
   /** When a member of the first round last got its first result (monotonic ms). */
   private firstResultAt = 0;
+  /** Members whose first result was up (the first round logs them as a count, not a line each). */
+  private firstUp = 0;
   private resolveFirst!: () => void;
   private readonly first: Promise<void>;
 
@@ -178,7 +180,7 @@ export class HealthMonitor {
         const startedAt = performance.now();
         this.firstResultAt = startedAt;
         this.firstDone = (cut) => {
-          const line = { members: wanted.size, boundMs, tookMs: Math.round(performance.now() - startedAt) };
+          const line = { members: wanted.size, up: this.firstUp, boundMs, tookMs: Math.round(performance.now() - startedAt) };
           // Those left are unknown, and candidates.ts never hands out an unknown member while another has a result.
           if (cut > 0) this.log.warn({ ...line, unprobed: cut }, 'first probe round cut: no result for a whole timeout past its bound; members without one are not answered');
           else this.log.info(line, 'first probe round done');
@@ -318,7 +320,11 @@ export class HealthMonitor {
     if (transition) {
       const line = { pool: transition.poolName, member: transition.address, from: transition.from, to: transition.to, reason: transition.reason };
       if (transition.to === 'down') this.log.warn(line, 'member down');
+      // A first result of up is the expected news: one debug line each (80,000 info lines at a restart at scale
+      // would bury the ones that matter); the round's summary line counts them.
+      else if (transition.from === 'unknown') this.log.debug(line, 'member up');
       else this.log.info(line, 'member up');
+      if (transition.from === 'unknown') this.firstUp += transition.to === 'up' ? 1 : 0;
       this.metrics?.healthTransitions.labels(transition.poolName, transition.to).inc();
       for (const hook of this.transitionHooks) this.call(hook, transition);
     }

@@ -27,7 +27,7 @@ function capture() {
       done();
     },
   });
-  return { logger: createLogger('info', stream), lines };
+  return { logger: createLogger('debug', stream), lines };
 }
 
 function monitorOf(options: { probe?: ProbeFn; metrics?: ReturnType<typeof createMetrics> } = {}) {
@@ -79,8 +79,10 @@ describe('HealthMonitor with real servers', () => {
     expect(okResults.filter((t) => t >= restartedAt).length).toBe(2);
     expect(monitor.states().find((s) => s.memberId === 102)).toMatchObject({ status: 'up', okStreak: 2, lastError: 'ECONNREFUSED', target: '127.0.0.22', kind: 'http' });
 
-    // Exactly one log line per transition, with pool, member, from, to and reason.
+    // Exactly one log line per transition, with pool, member, from, to and reason; a first result of up at debug.
     const logged = lines.filter((l) => l.component === 'health' && l.to);
+    expect(logged.filter((l) => l.from === 'unknown' && l.to === 'up').every((l) => l.level === 20)).toBe(true);
+    expect(logged.filter((l) => l.from !== 'unknown').every((l) => l.level === (l.to === 'down' ? 40 : 30))).toBe(true);
     expect(logged.map((l) => ({ pool: l.pool, member: l.member, from: l.from, to: l.to, reason: l.reason }))).toEqual(
       transitions.map((t) => ({ pool: t.poolName, member: t.address, from: t.from, to: t.to, reason: t.reason })),
     );
