@@ -113,7 +113,7 @@ export async function startLbdns(o: LbdnsOptions): Promise<LbdnsProcess> {
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
-      let entry: { msg?: string; ms?: number; level?: number };
+      let entry: { msg?: string; ms?: number; level?: number; up?: number };
       try {
         entry = JSON.parse(line);
       } catch {
@@ -121,6 +121,8 @@ export async function startLbdns(o: LbdnsOptions): Promise<LbdnsProcess> {
       }
       const msg = entry.msg ?? '?';
       counts.set(msg, (counts.get(msg) ?? 0) + 1);
+      // First results of up are debug lines; the first round's summary counts them under 'member up'.
+      if (msg === 'first probe round done' && typeof entry.up === 'number') counts.set('member up', (counts.get('member up') ?? 0) + entry.up);
       if (msg === 'snapshot loaded' && typeof entry.ms === 'number') snapshotMs.push(entry.ms);
       if ((entry.level ?? 0) >= 40 && problems.length < 20 && msg !== 'member down') problems.push(entry);
     }
