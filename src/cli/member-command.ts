@@ -1,7 +1,7 @@
 // `lbdns member add|set|rm|list`: a pool's load-balancer addresses, their weight, tier, drain state and location.
 import { z } from 'zod';
 import type { PoolMemberRow } from '../store/rows.js';
-import type { MemberSettings } from '../store/store.js';
+import { checked, memberSettingsSchema, type MemberSettings } from '../schema/pool-schema.js';
 import { group, numberOption, parseCommand, usageError, withStore, type Command } from './command.js';
 import { cliActor, overrideFields, overrideLine, overrideOptions, overrideRequest } from './override-options.js';
 import { table } from './table.js';
@@ -38,7 +38,7 @@ const fields = {
 };
 
 function settingsFrom(v: { [K in keyof typeof fields]?: z.infer<(typeof fields)[K]> }): MemberSettings {
-  return {
+  const settings = {
     weight: v.weight,
     priority: v.priority,
     probeAddress: v['probe-address'],
@@ -48,6 +48,9 @@ function settingsFrom(v: { [K in keyof typeof fields]?: z.infer<(typeof fields)[
     latitude: v.lat,
     longitude: v.lon,
   };
+  // Checked here too, by the schema the store checks with: a mistake is reported before any database is opened.
+  checked(memberSettingsSchema, settings);
+  return settings;
 }
 
 function location(m: PoolMemberRow): string {

@@ -1,6 +1,7 @@
 // `lbdns pool add|set|rm|list`: load-balanced names, their answer settings and their health check.
 import { z } from 'zod';
-import type { PoolCheckSettings, PoolSettings, PoolSummary } from '../store/store.js';
+import { checked, poolSettingsSchema, type PoolCheckSettings, type PoolSettings } from '../schema/pool-schema.js';
+import type { PoolSummary } from '../store/store.js';
 import { group, numberOption, parseCommand, usageError, withStore, type Command } from './command.js';
 import { table } from './table.js';
 import { GROUP_SUMMARY, USAGE } from './usage.js';
@@ -70,7 +71,10 @@ function settingsFrom(command: string, v: z.infer<typeof schema>): PoolSettings 
   };
   const given = Object.values(check).some((x) => x !== undefined);
   const [hashPrefixV4, hashPrefixV6] = v['hash-prefix'] ?? [];
-  return { policy: v.policy, ttl: v.ttl, count: v.count, allDown: v['all-down'], hashPrefixV4, hashPrefixV6, check: given ? check : undefined };
+  const settings = { policy: v.policy, ttl: v.ttl, count: v.count, allDown: v['all-down'], hashPrefixV4, hashPrefixV6, check: given ? check : undefined };
+  // Checked here too, by the schema the store checks with: a mistake is reported before any database is opened.
+  checked(poolSettingsSchema, settings);
+  return settings;
 }
 
 /** "http :80/health", "tcp :443", "https :8443/ insecure". */

@@ -6,6 +6,7 @@
 // SQL edits; test/store/pool-ranges.test.ts holds the two equal. Rules that span fields (timeout below interval, a
 // status range in order) are the database's triggers', which see the row as it will be after a partial update.
 import { z } from 'zod';
+import { LbdnsError } from '../errors.js';
 import { CONTINENTS } from '../geo/country-data.js';
 import { findPolicy, POLICY_NAMES } from '../policies/registry.js';
 import type { MemberTimedState } from '../pools/overrides.js';
@@ -187,6 +188,14 @@ export type MemberSettings = z.input<typeof memberSettingsSchema>;
 export type PoolMemberRow = { readonly id: number; readonly poolId: number; readonly address: string } & {
   readonly [K in keyof typeof MEMBER_FIELDS]: z.output<(typeof MEMBER_FIELDS)[K]>;
 } & MemberTimedState;
+
+/** Input checked against a schema: its output, or E_INPUT with the first problem in one line ("ttl 0 must be ..."). */
+export function checked<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new LbdnsError('E_INPUT', issue.path.length > 0 && issue.code === 'unrecognized_keys' ? `${issue.path.join('.')}: ${issue.message}` : issue.message);
+}
 
 /** The location fields alone (geo networks share them with members). */
 export const locationSettingsSchema = z.strictObject(optional(LOCATION_FIELDS));

@@ -4,7 +4,7 @@
 // from 0 to 1000000"); the migrations' CHECKs and triggers stay as the database's own guard for plain SQL edits.
 import { z } from 'zod';
 import { LbdnsError } from '../errors.js';
-import { CHECK_ROW_FIELDS, locationSettingsSchema, memberSettingsSchema, poolSettingsSchema, type MemberSettings, type PoolSettings } from '../schema/pool-schema.js';
+import { CHECK_ROW_FIELDS, checked, locationSettingsSchema, memberSettingsSchema, poolSettingsSchema, type MemberSettings, type PoolSettings } from '../schema/pool-schema.js';
 import { columnName } from './column-name.js';
 import { parseHostAddress, parseNetwork } from './inet.js';
 import type { GeoNetworksTable, PoolMembersTable, PoolsTable } from './schema.js';
@@ -22,13 +22,6 @@ const geoSchema = locationSettingsSchema.extend({
     .optional(),
 });
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new LbdnsError('E_INPUT', issue.path.length > 0 && issue.code === 'unrecognized_keys' ? `${issue.path.join('.')}: ${issue.message}` : issue.message);
-}
-
 /** Drops the keys whose value is undefined: left out means "unchanged" (set) or "default" (add). */
 function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -40,14 +33,14 @@ type GeoColumns = Omit<Insertable<GeoNetworksTable>, 'id' | 'network'>;
 
 /** Validated pool settings as columns (each field's own, the check's by its row field); only the given ones. */
 export function poolColumns(settings: PoolSettings): Partial<PoolColumns> {
-  const { check, ...top } = parse(poolSettingsSchema, settings);
+  const { check, ...top } = checked(poolSettingsSchema, settings);
   const fields: [string, unknown][] = [...Object.entries(top), ...Object.entries(check ?? {}).map(([k, v]): [string, unknown] => [CHECK_ROW_FIELDS[k as keyof typeof CHECK_ROW_FIELDS], v])];
   return defined(Object.fromEntries(fields.map(([f, v]) => [columnName(f), v]))) as Partial<PoolColumns>;
 }
 
 /** Validated member settings as columns; `adding` also requires coordinates to come in pairs. */
 export function memberColumns(settings: MemberSettings, adding: boolean): Partial<MemberColumns> {
-  const m = parse(memberSettingsSchema, settings);
+  const m = checked(memberSettingsSchema, settings);
   if (adding && (m.latitude == null) !== (m.longitude == null)) {
     throw new LbdnsError('E_INPUT', 'latitude and longitude must be given together');
   }
@@ -68,7 +61,7 @@ export function memberColumns(settings: MemberSettings, adding: boolean): Partia
 export function geoColumns(input: NewGeoNetwork): { readonly network: string; readonly columns: Partial<GeoColumns> } {
   const { network, ...rest } = input;
   const canonical = parseNetwork(typeof network === 'string' ? network : String(network));
-  const g = parse(geoSchema, rest);
+  const g = checked(geoSchema, rest);
   if ((g.latitude == null) !== (g.longitude == null)) throw new LbdnsError('E_INPUT', 'latitude and longitude must be given together');
   if (g.country == null && g.continent == null && g.region == null && g.latitude == null) {
     throw new LbdnsError('E_INPUT', `network ${canonical}: give at least a country, continent, region or coordinates`);
