@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   member: async () => (await import('./member-command.js')).memberCommand,
   geo: async () => (await import('./geo-command.js')).geoCommand,
   tsig: async () => (await import('./tsig-command.js')).tsigCommand,
+  maintenance: async () => (await import('./maintenance-command.js')).maintenanceCommand,
   status: async () => (await import('./status-command.js')).statusCommand,
   explain: async () => (await import('./explain-command.js')).explainCommand,
 };

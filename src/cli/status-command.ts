@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { NodeHealth, PoolMemberStatus } from '../store/store.js';
 import { parseCommand, withStore, type Command } from './command.js';
 import { overrideInForce } from '../core/override.js';
-import { overrideLines } from './status-overrides.js';
+import { maintenanceLines, overrideLines, windowsJson } from './status-overrides.js';
 import { age, isoTime, table } from './table.js';
 import { USAGE } from './usage.js';
 
@@ -66,8 +66,9 @@ export const statusCommand: Command = {
       positionals: [0, 1],
       names: '[POOL]',
     });
-    const status = await withStore(ctx, (s) => s.healthStatus({ pool: positionals[0] }));
-    if (values.json) return ctx.out(JSON.stringify(status.map(toJson), null, 2));
+    const [status, windows] = await withStore(ctx, async (s) => [await s.healthStatus({ pool: positionals[0] }), await s.listMaintenance()] as const);
+    const ownWindows = windows.filter((w) => status.some((s) => s.member.id === w.memberId));
+    if (values.json) return ctx.out(JSON.stringify(status.map((s) => ({ ...(toJson(s) as object), maintenance: windowsJson(ownWindows, s.member.id, Date.now()) })), null, 2));
     if (status.length === 0) return ctx.out(positionals[0] === undefined ? 'no pool members' : 'no members');
     const now = Date.now();
     const rows: string[][] = [];
@@ -92,5 +93,6 @@ export const statusCommand: Command = {
     }
     for (const line of table([['POOL', 'MEMBER', 'NODE', 'STATE', 'SINCE', 'LAST CHECK', 'HEARTBEAT', 'LATENCY', 'LAST ERROR'], ...rows])) ctx.out(line);
     for (const line of overrideLines(status, now)) ctx.out(line);
+    for (const line of maintenanceLines(ownWindows, now)) ctx.out(line);
   },
 };

@@ -19,6 +19,7 @@ export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
   member: "manage a pool's members",
   geo: "manage networks located ahead of GeoIP",
   tsig: 'manage TSIG keys for zone transfers and NOTIFY',
+  maintenance: "schedule windows that drain a pool member",
 };
 
 /** Keyed by the words that name the command (`zone add`, `status`), in the order help lists them. */
@@ -56,6 +57,12 @@ export const USAGE = {
   'tsig add': { usage: ['tsig add NAME [--algorithm hmac-sha256|hmac-sha512|hmac-sha1]'], summary: "create a TSIG key and print it once in BIND's key format" },
   'tsig list': { usage: ['tsig list [--json]'], summary: 'list TSIG keys (names, algorithms and the zones using them; never the secrets)' },
   'tsig rm': { usage: ['tsig rm NAME'], summary: 'remove a TSIG key no zone uses' },
+  'maintenance add': {
+    usage: ['maintenance add POOL ADDRESS --cron "0 2 * * 0" --duration 2h --reason TEXT [--tz Europe/Berlin]'],
+    summary: 'drain the member for --duration every time --cron fires (node-cron syntax, 5 fields or 6 with seconds; in --tz, else UTC); every node opens and closes the window at the same moment',
+  },
+  'maintenance list': { usage: ['maintenance list [--json]'], summary: 'list maintenance windows: open now, or when the next one opens and closes' },
+  'maintenance rm': { usage: ['maintenance rm ID'], summary: 'remove a maintenance window' },
   'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error)" },
   'explain': { usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'], summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer" },
   help: { usage: ['help'], summary: 'show this help' },

@@ -1,6 +1,7 @@
 // /status on the ops port: every pool member as this node sees it right now (the in-memory view answers use).
 import type { Snapshot } from '../core/snapshot.js';
 import type { MemberReport } from '../health/monitor.js';
+import { nextWindow, windowAt } from '../pools/maintenance.js';
 import { memberOverride, overrideText } from '../pools/overrides.js';
 import type { Route } from './ops-http.js';
 
@@ -45,6 +46,16 @@ export function statusRoute(deps: StatusDeps): Route {
             // In force now (an override, or an open maintenance window); answers follow it, not `state`.
             override: forced === undefined ? null : { ...forced, since: iso(forced.since), until: iso(forced.until), text: overrideText(forced) },
             ...(forced?.state === 'up' && s?.status === 'down' ? { warning: 'forced up: answered although its probes say down' } : {}),
+            // Ahead of time: whether each window is open, and when the next one opens and closes.
+            maintenance: (m.maintenance ?? []).map((w) => {
+              try {
+                const open = windowAt(w, now);
+                const next = nextWindow(w, now);
+                return { id: w.id, cron: w.cron, tz: w.tz, durationSeconds: w.durationMs / 1000, reason: w.reason, by: w.by, open: open.open, openUntil: open.open ? iso(open.closesAt) : null, nextOpens: iso(next.opensAt), nextCloses: iso(next.closesAt) };
+              } catch (err) {
+                return { id: w.id, cron: w.cron, tz: w.tz, error: (err as Error).message };
+              }
+            }),
           };
         }),
       }));

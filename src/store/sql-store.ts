@@ -10,6 +10,8 @@ import { parseZoneFile, type ParsedZone } from '../zonefile/parse.js';
 import { watchChanges, type Change, type FeedSource, type FeedStatus, type WatchOptions } from './change-feed.js';
 import { parseHostAddress, parseNetwork } from './inet.js';
 import { migrate } from './migrate.js';
+import * as windows from './maintenance-queries.js';
+import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 import * as overrides from './override-queries.js';
 import type { Actor, OverrideChange } from './override-queries.js';
 import * as pools from './pool-queries.js';
@@ -176,7 +178,7 @@ export class SqlStore implements Store {
             zones: Object.freeze(zones.map(toZone)),
             records: Object.freeze(records.map(toRecord)),
             pools: Object.freeze(poolRows.map(pools.toPool)),
-            members: Object.freeze(members.map(pools.toMember)),
+            members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
             geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
           });
         }),
@@ -201,7 +203,7 @@ export class SqlStore implements Store {
             zones: Object.freeze(zones.map(toZone)),
             records: Object.freeze(records.map(toRecord)),
             pools: Object.freeze(poolRows.map(pools.toPool)),
-            members: Object.freeze(members.map(pools.toMember)),
+            members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
           });
         }),
     );
@@ -465,6 +467,18 @@ export class SqlStore implements Store {
 
   clearOverride(pool: string, address: string, actor: Actor = {}): Promise<PoolMemberRow> {
     return this.run(() => overrides.clearOverride(this.db, pool, address, actor));
+  }
+
+  addMaintenance(pool: string, address: string, w: NewMaintenanceWindow, actor: Actor = {}): Promise<MaintenanceWindowRow> {
+    return this.run(() => windows.addWindow(this.db, pool, address, w, actor));
+  }
+
+  listMaintenance(): Promise<readonly MaintenanceWindowRow[]> {
+    return this.run(() => windows.listWindows(this.db));
+  }
+
+  removeMaintenance(id: number): Promise<MaintenanceWindowRow> {
+    return this.run(() => windows.removeWindow(this.db, id));
   }
 
   removeMember(pool: string, address: string): Promise<void> {

@@ -13,10 +13,12 @@ import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import { toStoreError } from './store-error.js';
 import type { Actor, OverrideChange } from './override-queries.js';
+import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
 export type { Actor, OverrideChange } from './override-queries.js';
+export type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 // A pool's and a member's settings, as an operator gives them: defined once, by the pool schema.
 export type { MemberSettings, PoolCheckSettings, PoolSettings } from '../schema/pool-schema.js';
 export { TSIG_ALGORITHMS, type JournalRecord, type JournalStepRow, type TransferSettingsChange, type TsigAlgorithm, type TsigKey, type ZoneTransferSettings } from './transfer-queries.js';
@@ -170,6 +172,11 @@ export interface Store {
   /** Forces the member down, up or drained, with a reason and an optional expiry; who and when are recorded. */
   setOverride(pool: string, address: string, change: OverrideChange, actor?: Actor): Promise<PoolMemberRow>;
   clearOverride(pool: string, address: string, actor?: Actor): Promise<PoolMemberRow>;
+  /** Drains the member for `durationMs` every time `cron` fires; throws E_INPUT for a bad expression, zone or duration. */
+  addMaintenance(pool: string, address: string, window: NewMaintenanceWindow, actor?: Actor): Promise<MaintenanceWindowRow>;
+  listMaintenance(): Promise<readonly MaintenanceWindowRow[]>;
+  /** Throws E_NOT_FOUND when no window has the id; returns the one removed. */
+  removeMaintenance(id: number): Promise<MaintenanceWindowRow>;
   removeMember(pool: string, address: string): Promise<void>;
   listGeoNetworks(): Promise<readonly GeoNetworkSummary[]>;
   addGeoNetwork(network: NewGeoNetwork): Promise<GeoNetworkSummary>;
