@@ -4,8 +4,8 @@ import { OVERRIDE_STATES, type MemberOverride } from '../core/override.js';
 import { LbdnsError } from '../errors.js';
 import { parseDomainName } from '../records/domain-name.js';
 import { addressFromDb, networkFromDb, parseHostAddress, parseNetwork } from './inet.js';
-import { POOL_SETTING_FIELDS, type PoolSettingField } from '../schema/pool-schema.js';
-import { columnName, type ColumnName } from './column-name.js';
+import { POOL_SETTING_FIELDS } from '../schema/pool-schema.js';
+import { columnName } from './column-name.js';
 import { geoColumns, healthRows, memberColumns, poolColumns } from './pool-input.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow } from './rows.js';
 import type { Database, PoolsTable } from './schema.js';
@@ -24,9 +24,8 @@ import type {
 
 type Db = Kysely<Database>;
 
-/** The pools columns a row is read from: its identity and one column per schema field (a missing column fails to compile). */
-type PoolColumn = 'id' | 'zone_id' | 'name' | ColumnName<PoolSettingField>;
-export const POOL_COLUMNS: readonly (PoolColumn & keyof PoolsTable)[] = ['id', 'zone_id', 'name', ...POOL_SETTING_FIELDS.map(columnName)] satisfies readonly (keyof PoolsTable)[];
+/** The pools columns a row is read from: its identity and one column per schema field (PoolsTable is derived the same way). */
+export const POOL_COLUMNS = ['id', 'zone_id', 'name', ...POOL_SETTING_FIELDS.map(columnName)] satisfies readonly (keyof PoolsTable)[];
 
 type PoolSelect = Pick<Selectable<PoolsTable>, (typeof POOL_COLUMNS)[number]>;
 

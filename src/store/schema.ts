@@ -1,5 +1,7 @@
 // Kysely's view of the tables in migrations/*.sql; only src/store/ sees these types.
 import type { ColumnType, Generated } from 'kysely';
+import type { PoolRow, PoolSettingField } from '../schema/pool-schema.js';
+import type { ColumnName } from './column-name.js';
 
 /** int8 columns: pg hands them over as strings; the store converts with Number(). */
 type Int8 = ColumnType<string | number, number | undefined, number>;
@@ -35,28 +37,10 @@ export interface ConfigVersionTable {
 /** Columns the schema fills in when an insert leaves them out. */
 type Defaulted<T> = ColumnType<T, T | undefined, T>;
 
-export interface PoolsTable {
-  id: Generated<number>;
-  zone_id: number;
-  name: string;
-  policy: Defaulted<string>;
-  ttl: Defaulted<number>;
-  count: Defaulted<number>;
-  all_down: Defaulted<string>;
-  check_kind: Defaulted<string>;
-  check_port: Defaulted<number>;
-  check_path: Defaulted<string>;
-  check_host: Defaulted<string | null>;
-  expect_status_min: Defaulted<number>;
-  expect_status_max: Defaulted<number>;
-  check_insecure: Defaulted<boolean>;
-  timeout_ms: Defaulted<number>;
-  interval_ms: Defaulted<number>;
-  rise: Defaulted<number>;
-  fall: Defaulted<number>;
-  hash_prefix_v4: Defaulted<number>;
-  hash_prefix_v6: Defaulted<number>;
-}
+/** One column per field of the pool schema, its name in snake case, with its default: a new field is a column here. */
+export type PoolsTable = { id: Generated<number>; zone_id: number; name: string } & {
+  [K in PoolSettingField as ColumnName<K>]: Defaulted<Exclude<PoolRow[K], undefined>>;
+};
 
 /** Location columns of pool_members and geo_networks. */
 interface LocationColumns {
@@ -105,18 +89,6 @@ export interface GeoNetworksTable extends LocationColumns {
   note: Defaulted<string | null>;
 }
 
-/** migrations/0007_maintenance_windows.sql: created_by and created_at are the trigger's to write. */
-export interface MaintenanceWindowsTable {
-  id: Generated<number>;
-  member_id: number;
-  cron: string;
-  duration_s: number;
-  tz: string | null;
-  reason: string;
-  created_by: ColumnType<string, never, never>;
-  created_at: ColumnType<Date, never, never>;
-}
-
 export interface Database {
   zones: ZonesTable;
   records: RecordsTable;
@@ -125,5 +97,4 @@ export interface Database {
   pool_members: PoolMembersTable;
   member_health: MemberHealthTable;
   geo_networks: GeoNetworksTable;
-  maintenance_windows: MaintenanceWindowsTable;
 }
