@@ -89,6 +89,18 @@ export interface GeoNetworksTable extends LocationColumns {
   note: Defaulted<string | null>;
 }
 
+/** migrations/0007_maintenance_windows.sql: created_by and created_at are the trigger's to write. */
+export interface MaintenanceWindowsTable {
+  id: Generated<number>;
+  member_id: number;
+  cron: string;
+  duration_s: number;
+  tz: string | null;
+  reason: string;
+  created_by: ColumnType<string, never, never>;
+  created_at: ColumnType<Date, never, never>;
+}
+
 export interface Database {
   zones: ZonesTable;
   records: RecordsTable;
@@ -97,4 +109,5 @@ export interface Database {
   pool_members: PoolMembersTable;
   member_health: MemberHealthTable;
   geo_networks: GeoNetworksTable;
+  maintenance_windows: MaintenanceWindowsTable;
 }
