@@ -72,6 +72,8 @@ export interface ExplainedPool {
   readonly location: ExplainedLocation | null;
   readonly level: string | null;
   readonly levelKey: string | null;
+  /** How the policy chose, in its own words. */
+  readonly summary: string;
   readonly members: readonly ExplainedMember[];
   readonly allDown: boolean;
   readonly scope: number;
@@ -206,6 +208,7 @@ export function explain(snapshot: Snapshot, health: HealthView, name: string, qt
         : null,
       level: described?.level ?? null,
       levelKey: described?.levelKey ?? null,
+      summary: described?.summary ?? `the ${asked.pool.policy} policy picks ${asked.pool.count}`,
       members,
       allDown: answer.choice?.allDown ?? false,
       scope: answer.choice?.scope ?? 0,

@@ -43,7 +43,7 @@ export function renderText(e: Explanation): string {
   if (p) {
     const fail = p.allDownBehaviour === 'open' ? 'answer with every enabled member' : 'SERVFAIL';
     say(`pool: ${p.name} (policy ${p.policy}, ${p.count} address${p.count === 1 ? '' : 'es'} per answer, TTL ${p.ttl}; when all are down: ${fail})`);
-    if (p.policy === 'geo') say('client location:', p.location ? where(p.location) : ['no locator on this node: location unknown, every candidate by weight']);
+    if (p.location) say('client location:', where(p.location));
     const rows: string[][] = [['ADDRESS', 'HEALTH', 'TIER', 'WEIGHT', 'PLACE', 'KM', 'CANDIDATE']];
     for (const m of p.members) {
       let health = m.health === 'unknown' ? 'unknown' : `${m.health}${m.since ? ` since ${m.since}` : ''}`;
@@ -56,8 +56,8 @@ export function renderText(e: Explanation): string {
     else if (p.level) {
       const set = p.members.filter((m) => m.inSet).map((m) => m.address);
       const what = p.level === 'all' ? 'all candidates' : p.level === 'nearest' ? 'the nearest candidates' : `${p.level} ${p.levelKey}`;
-      say(`level: ${p.level} → ${what}: ${set.join(', ') || 'none'}`, [`weighted round robin picks ${Math.min(p.count, set.length)} of ${set.length}`]);
-    } else if (p.members.some((m) => m.candidate)) say(`weighted round robin over the candidates picks ${p.count}`);
+      say(`level: ${p.level} → ${what}: ${set.join(', ') || 'none'}`, [p.summary]);
+    } else if (p.members.some((m) => m.candidate)) say(p.summary);
     else say(`no enabled IPv${p.family} member: NODATA`);
   }
   const head = `${e.rcode}${e.authoritative ? ' aa' : ''} (${e.kind})`;

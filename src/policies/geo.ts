@@ -81,8 +81,10 @@ export const geo: Policy<WrrState> = {
   describe(pool, candidates, client, state, env): Description {
     const { narrowed, scope, key } = place(pool, candidates, client, env);
     const members = describeRotation(state, key, narrowed.list, pool.count);
-    const notes = rotationNote(narrowed.list.length);
-    return { selection: { members, scope }, set: narrowed.list.map((c) => c.member.id), level: narrowed.level, levelKey: narrowed.key, notes };
+    const n = narrowed.list.length;
+    const notes = env.locator ? rotationNote(n) : ['No locator on this node: the client\'s location is unknown, so every candidate is weighed.', ...rotationNote(n)];
+    const summary = `weighted round robin picks ${Math.min(pool.count, n)} of ${n}`;
+    return { selection: { members, scope }, set: narrowed.list.map((c) => c.member.id), level: narrowed.level, levelKey: narrowed.key, summary, notes };
   },
   forget: forgetRotations,
 };

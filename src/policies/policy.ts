@@ -20,6 +20,8 @@ export interface Description {
   /** What decided the set (a geo level such as "country") and the value it matched ("DE"). */
   readonly level?: string;
   readonly levelKey?: string;
+  /** How the policy chose, in a line ("weighted round robin picks 2 of 3"); absent: "the <name> policy picks <count>". */
+  readonly summary?: string;
   /** Sentences for the operator: how the next answer may differ, what the choice depended on. */
   readonly notes: readonly string[];
 }

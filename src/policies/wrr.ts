@@ -252,7 +252,8 @@ export const wrr: Policy<WrrState> = {
   },
   describe(pool, candidates, _client, state): Description {
     const members = describeRotation(state, candidates.key, candidates.list, pool.count);
-    return { selection: { members, scope: 0 }, notes: rotationNote(candidates.list.length) };
+    const summary = `weighted round robin over the candidates picks ${pool.count}`;
+    return { selection: { members, scope: 0 }, summary, notes: rotationNote(candidates.list.length) };
   },
   forget: forgetRotations,
 };

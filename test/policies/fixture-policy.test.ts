@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QTYPE } from '../../src/core/constants.js';
 import { explain } from '../../src/explain/explain.js';
+import { renderText } from '../../src/explain/render-text.js';
 import { freezeView } from '../../src/health/health-view.js';
 import { createChooser } from '../../src/policies/choose.js';
 import { PolicyStates } from '../../src/policies/policy-states.js';
@@ -39,6 +40,11 @@ describe('a fixture policy registered by a test', () => {
     expect(e.answer.map((r) => r.data)).toEqual(['192.0.2.32', '192.0.2.33']);
     expect(e.notes).toEqual(['fixture: answer 2 of this pool starts at candidate 2']);
     expect(e.pool!.members.every((m) => m.inSet)).toBe(true);
+    // Described in its own words (it gives no summary line, so the generic one), never in another policy's.
+    const text = renderText(e);
+    expect(text).toContain('level: turn → turn 1: 192.0.2.31, 192.0.2.32, 192.0.2.33');
+    expect(text).toContain('the fixture-rr policy picks 2');
+    expect(text).not.toMatch(/round robin|client location/);
     expect(explain(snapshot, health, 'rr.example.test', QTYPE.A, client, deps).answer).toEqual(e.answer);
     expect(choose(pool, 4, client).members.map((m) => m.address)).toEqual(['192.0.2.32', '192.0.2.33']);
   });
