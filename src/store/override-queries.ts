@@ -36,7 +36,7 @@ export function checkOverride(change: OverrideChange, now: number): void {
   }
 }
 
-/** The transaction-local setting the override trigger reads for override_by (migrations/0007_member_overrides.sql). */
+/** The transaction-local setting the override trigger reads for override_by (migrations/0010_member_overrides.sql). */
 async function actAs(db: Db, actor: Actor): Promise<void> {
   if (actor.user === undefined) return;
   if (!ACTOR.test(actor.user)) throw new LbdnsError('E_INPUT', `user name ${JSON.stringify(actor.user)} cannot be recorded`);

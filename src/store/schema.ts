@@ -60,7 +60,7 @@ export interface PoolMembersTable extends LocationColumns {
   weight: Defaulted<number>;
   priority: Defaulted<number>;
   enabled: Defaulted<boolean>;
-  /** Overrides (migrations/0007_member_overrides.sql): override_by and override_at are the trigger's to write. */
+  /** Overrides (migrations/0010_member_overrides.sql): override_by and override_at are the trigger's to write. */
   override: Defaulted<string | null>;
   override_reason: Defaulted<string | null>;
   override_by: ColumnType<string | null, never, never>;
@@ -89,7 +89,7 @@ export interface GeoNetworksTable extends LocationColumns {
   note: Defaulted<string | null>;
 }
 
-/** migrations/0007_maintenance_windows.sql: created_by and created_at are the trigger's to write. */
+/** migrations/0009_maintenance_windows.sql: created_by and created_at are the trigger's to write. */
 export interface MaintenanceWindowsTable {
   id: Generated<number>;
   member_id: number;

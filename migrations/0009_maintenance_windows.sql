@@ -18,7 +18,7 @@ create table maintenance_windows (
   -- null: UTC.
   tz text constraint maintenance_windows_tz_valid check (tz ~ '^[A-Za-z][A-Za-z0-9_+/-]{0,63}$'),
   reason text not null constraint maintenance_windows_reason_valid check (length(reason) between 1 and 200 and reason !~ '[\x00-\x1f\x7f]'),
-  -- As override_by (0007_member_overrides.sql): the CLI's operating-system user, else the database role.
+  -- As override_by (0010_member_overrides.sql): the CLI's operating-system user, else the database role.
   created_by text not null default current_user,
   created_at timestamptz not null default now()
 );
