@@ -89,7 +89,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     log: log.child({ component: 'xfr' }),
     onKeys: (keys) => pool?.broadcastKeys(keys),
   });
-  monitor.onTransition(() => transfers.healthChanged());
+  monitor.onTransition((t) => transfers.healthChanged(t.memberId));
   const overrideWatch = new OverrideWatch({ snapshot: () => reloader.current(), log: log.child({ component: 'overrides' }), metrics });
   const reloader = new Reloader({
     onSwap: (snapshot, poolsChanged) => {

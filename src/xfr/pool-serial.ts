@@ -34,6 +34,9 @@ export class PoolSerial {
   /** zone → the fingerprint this node last saw written (by itself or found already there). */
   readonly #written = new Map<string, string>();
   readonly #lastBump = new Map<string, number>();
+  /** Zones to look at on the next check; `all` after a new snapshot (pools may have been edited anywhere). */
+  readonly #dirty = new Set<string>();
+  #all = true;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #again = false;
@@ -50,8 +53,13 @@ export class PoolSerial {
     this.changed();
   }
 
-  /** A health transition or a new snapshot: check soon. */
-  changed(): void {
+  /**
+   * A health transition in `zone`, or (no zone) a new snapshot: check soon. Only the zones named are computed
+   * again, so a flapping member costs its own zone's pools, not every pool of every zone.
+   */
+  changed(zone?: string): void {
+    if (zone === undefined) this.#all = true;
+    else this.#dirty.add(zone);
     if (!this.#enabled || this.#timer !== undefined) return;
     this.#schedule(0);
   }
@@ -77,7 +85,12 @@ export class PoolSerial {
     try {
       const snapshot = this.#opts.snapshot();
       const health = this.#opts.health();
-      for (const zone of snapshot.zones.values()) {
+      const names = this.#all ? [...snapshot.zones.keys()] : [...this.#dirty];
+      this.#all = false;
+      this.#dirty.clear();
+      for (const name of names) {
+        const zone = snapshot.zones.get(name);
+        if (!zone) continue;
         const lines = poolSetLines(zone, health);
         // A zone that never had pools keeps its serial; one whose last pool went needs one more bump.
         if (lines.length === 0 && !this.#written.has(zone.name) && !zoneHasPool(zone)) continue;
@@ -86,6 +99,7 @@ export class PoolSerial {
         const since = this.#now() - (this.#lastBump.get(zone.name) ?? -Infinity);
         if (since < min) {
           wait = Math.min(wait, min - since);
+          this.#dirty.add(zone.name);
           continue;
         }
         try {
@@ -98,6 +112,7 @@ export class PoolSerial {
           }
         } catch (err) {
           log.warn({ zone: zone.name, err: (err as Error).message }, 'pool serial not advanced; retrying');
+          this.#dirty.add(zone.name);
           wait = Math.min(wait, min);
         }
       }

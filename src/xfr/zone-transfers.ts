@@ -28,6 +28,8 @@ export class ZoneTransfers {
   readonly #signed: SignedQueries;
   /** zone → serial last announced; undefined before the first snapshot. */
   #serials: Map<string, number> | undefined;
+  /** Pool member id → its zone, for the snapshot served now. */
+  #memberZone = new Map<number, string>();
 
   constructor(opts: ZoneTransfersOptions) {
     const settings = async (zone: string) => (await opts.store.transferSettings(zone))[0];
@@ -68,12 +70,16 @@ export class ZoneTransfers {
       this.#serials.set(zone.name, zone.serial);
       if (previous?.get(zone.name) !== zone.serial) void this.#notify.notify(zone);
     }
+    const memberZone = new Map<number, string>();
+    for (const pool of snapshot.pools) for (const m of pool.members) memberZone.set(m.id, pool.zone);
+    this.#memberZone = memberZone;
     this.#poolSerial.changed();
   }
 
-  /** A member changed state: a pool's answerable set may have changed. */
-  healthChanged(): void {
-    this.#poolSerial.changed();
+  /** A member changed state: its pool's answerable set may have changed (an unknown member: look at every zone). */
+  healthChanged(memberId?: number): void {
+    const zone = memberId === undefined ? undefined : this.#memberZone.get(memberId);
+    this.#poolSerial.changed(zone);
   }
 
   /** Once the first probe round is over: serials follow pool health from now on. */

@@ -102,3 +102,44 @@ describe('PoolSerial', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('PoolSerial with many zones', () => {
+  it('computes again only the zone a transition belongs to', async () => {
+    const zoneRow = (id: number, name: string) => ({ id, name, mname: `ns1.${name}`, rname: `h.${name}`, serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 1, ttl: 60 });
+    const snap = buildSnapshot({
+      version: 1,
+      zones: [zoneRow(1, 'a.test'), zoneRow(2, 'b.test')],
+      records: [],
+      pools: [
+        { id: 1, zoneId: 1, name: 'lb.a.test', policy: 'wrr', ttl: 30, count: 1, allDown: 'open', ...check },
+        { id: 2, zoneId: 2, name: 'lb.b.test', policy: 'wrr', ttl: 30, count: 1, allDown: 'open', ...check },
+      ],
+      members: [member(1, '192.0.2.1'), member(2, '192.0.2.2'), { ...member(3, '192.0.2.3'), poolId: 2 }, { ...member(4, '192.0.2.4'), poolId: 2 }] as never,
+    }).snapshot;
+    let health = view([[1, true], [2, true], [3, true], [4, true]]);
+    const calls: string[] = [];
+    const serial = new PoolSerial({
+      snapshot: () => snap,
+      health: () => health,
+      advance: async (zone) => {
+        calls.push(zone);
+        return 1;
+      },
+      metrics: createMetrics({ defaultMetrics: false }),
+      log: createLogger('silent'),
+      minIntervalMs: 10,
+    });
+    const settle = () => new Promise((r) => setTimeout(r, 50));
+    serial.enable();
+    await settle();
+    expect(calls.sort()).toEqual(['a.test', 'b.test']);
+    health = view([[1, true], [2, true], [3, false], [4, true]]);
+    serial.changed('a.test');
+    await settle();
+    expect(calls).toHaveLength(2);
+    serial.changed('b.test');
+    await settle();
+    serial.stop();
+    expect(calls.slice(2)).toEqual(['b.test']);
+  });
+});
