@@ -88,7 +88,6 @@ const result = await esbuild.build({
   platform: 'node',
   target: 'node20',
   sourcemap: 'linked',
-  keepNames: true,
   logLevel: 'warning',
   chunkNames: 'chunks/[name]-[hash]',
   plugins: [englishOnlyZod, nodeOnlyPg],
