@@ -81,12 +81,15 @@ describe.skipIf(!havePg)('propagation and outages', () => {
       const missing = async () => {
         const out: number[] = [];
         for (let i = 0; i < 200; i += 20) {
-          const batch = await Promise.all(Array.from({ length: 20 }, (_, k) => dig(H, s.dnsPort, [`kill${i + k}.example.test`, 'TXT'])));
+          // A query that dig gives up on (a loaded machine running other suites) is asked again by until(), not a lost edit.
+          const batch = await Promise.all(
+            Array.from({ length: 20 }, (_, k) => dig(H, s.dnsPort, [`kill${i + k}.example.test`, 'TXT']).catch(() => ({ status: 'TIMEOUT' }))),
+          );
           batch.forEach((r, k) => r.status !== 'NOERROR' && out.push(i + k));
         }
         return out;
       };
-      const result = await until(missing, (m) => m.length === 0, 5000);
+      const result = await until(missing, (m) => m.length === 0, 10_000);
       expect(result.value).toEqual([]);
     } finally {
       clearInterval(killer);
