@@ -1,6 +1,7 @@
 // Composition root of `lbdns serve`: store → snapshot → DNS sockets → ops HTTP, and an orderly shutdown.
 import cluster from 'node:cluster';
 import { createAnswerContext } from './answer-context.js';
+import { concreteListen, listenText } from './cluster/free-port.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import { runWorker } from './cluster/worker.js';
 import type { Config } from './config.js';
@@ -124,6 +125,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       completeImage: () => reloader.completeImage(),
       health: () => monitor.health(true),
       joinAfter: firstRoundOver,
+      env: config.dns.listen.some((l) => l.port === 0) ? { LBDNS_LISTEN: listenText(await concreteListen(config.dns.listen)) } : undefined,
       transfers: { handle: transfers.handler, keys: () => transfers.keys() },
     });
     // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of

@@ -25,6 +25,8 @@ export interface WorkerPoolOptions {
    * early so that their start-up overlaps the store load and the probes, but none answers before health is known.
    */
   readonly joinAfter?: Promise<void>;
+  /** Extra environment for every worker (e.g. LBDNS_LISTEN with port 0 made concrete). */
+  readonly env?: Readonly<Record<string, string>>;
   /** Zone transfers the workers relay here, and the TSIG keys they sign replies with (src/xfr/zone-transfers.ts). */
   readonly transfers?: {
     readonly handle: (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>) => Promise<void> | undefined;
@@ -94,7 +96,7 @@ export class WorkerPool {
   }
 
   #fork(): Promise<void> {
-    const worker = cluster.fork({ LBDNS_WORKER: '1' });
+    const worker = cluster.fork({ ...this.#opts.env, LBDNS_WORKER: '1' });
     const transfers = this.#opts.transfers;
     const relay = transfers ? new PrimaryTransferRelay(transfers.handle, (m) => this.#send(worker, m)) : undefined;
     worker.once('exit', () => relay?.close());
