@@ -82,7 +82,12 @@ describe('DNS workers', () => {
     // Each worker adopts images (a complete one at start, then each reload's) instead of building from rows.
     const adopted = server.logs.filter((l) => l.msg === 'snapshot adopted' && l.worker !== undefined);
     expect(new Set(adopted.map((l) => l.worker)).size).toBeGreaterThanOrEqual(2);
-    expect(adopted.every((l) => l.imageBytes > 0 && l.ms >= 0)).toBe(true);
+    // A worker's first image is complete, so it carries bytes; a later one holds only what changed, which can be
+    // nothing at all (a change that touched no zone's rows), so only its timing is checked.
+    const firstOf = new Map<number, { imageBytes: number }>();
+    for (const l of adopted) if (!firstOf.has(l.worker)) firstOf.set(l.worker, l);
+    expect([...firstOf.values()].every((l) => l.imageBytes > 0)).toBe(true);
+    expect(adopted.every((l) => l.imageBytes >= 0 && l.ms >= 0)).toBe(true);
     const primary = server.logs.filter((l) => l.msg === 'snapshot loaded');
     expect(Math.max(...adopted.map((l) => l.version))).toBe(Math.max(...primary.map((l) => l.version)));
     // Every name asked from many source ports (so both workers answer) gets the answer the zone holds.
