@@ -112,6 +112,8 @@ const envSchema = z.object({
   LBDNS_RRL_IPV6_PREFIX: int(16, 128).default(56),
   LBDNS_RRL_EXEMPT: networkList.default([]),
   LBDNS_HEALTH_WRITE_INTERVAL: z.coerce.number().min(1).max(3600).default(30),
+  // Seconds between this vantage point's heartbeats in vantage_points; its votes count while it is younger than 3 of them.
+  LBDNS_VANTAGE_HEARTBEAT: z.coerce.number().min(0.2).max(60).default(2),
   LBDNS_TCP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
   LBDNS_TCP_MAX_PER_CLIENT: int(1, 1_000_000).default(32),
   LBDNS_TCP_MAX_QUERIES: int(0, 10_000_000).default(1000),
@@ -151,6 +153,8 @@ export interface Config {
   };
   /** member_health rows: written on a state change, otherwise at most once per writeIntervalMs per member. */
   readonly healthRows: { readonly writeIntervalMs: number };
+  /** This vantage point's heartbeat (src/health/agreement.ts): one row write per interval. */
+  readonly vantage: { readonly heartbeatMs: number };
   readonly http: { readonly listen: ListenAddress; readonly status: boolean; readonly explain: boolean };
   /** GeoIP database (undefined: the bundled one) and how many lookups to cache. */
   readonly geo: { readonly database: string | undefined; readonly cacheSize: number };
@@ -205,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     healthRows: { writeIntervalMs: Math.round(e.LBDNS_HEALTH_WRITE_INTERVAL * 1000) },
+    vantage: { heartbeatMs: Math.round(e.LBDNS_VANTAGE_HEARTBEAT * 1000) },
     http: { listen: e.LBDNS_HTTP_LISTEN, status: e.LBDNS_HTTP_STATUS, explain: e.LBDNS_HTTP_EXPLAIN },
     roleFile: e.LBDNS_ROLE_FILE ? resolve(e.LBDNS_ROLE_FILE) : undefined,
     geo: { database: e.LBDNS_GEOIP_DB === undefined ? undefined : resolve(e.LBDNS_GEOIP_DB), cacheSize: e.LBDNS_GEOIP_CACHE },

@@ -23,6 +23,7 @@ import { openStore, type Store } from './store/store.js';
 import { ReadinessState } from './server/readiness.js';
 import { HealthMonitor } from './health/monitor.js';
 import { HealthReporter } from './health/reporter.js';
+import { HealthAgreement } from './health/agreement.js';
 import { OverrideWatch } from './pools/override-watch.js';
 import { ZoneTransfers } from './xfr/zone-transfers.js';
 
@@ -33,6 +34,7 @@ export interface Running {
   readonly http: OpsHttp;
   readonly reloader: Reloader;
   readonly monitor: HealthMonitor;
+  readonly agreement: HealthAgreement;
   stop(): Promise<void>;
 }
 
@@ -71,7 +73,19 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     heartbeatMs: config.healthRows.writeIntervalMs,
   });
   monitor.onResult(reporter.record);
-  const { context, policies } = createAnswerContext(config, metrics, () => monitor.health(), log, geo.env);
+  // Answers use the agreed view: this node's probes and the other vantage points' votes, by each pool's quorum rule.
+  const agreement = new HealthAgreement({
+    self: config.dns.nodeName,
+    kind: 'node',
+    monitor,
+    store,
+    log,
+    metrics,
+    heartbeatMs: config.vantage.heartbeatMs,
+    onWithdrawn: (ids) => reporter.forget(ids),
+  });
+  let agreementStarted = false;
+  const { context, policies } = createAnswerContext(config, metrics, () => agreement.view(), log, geo.env);
   let pool: WorkerPool | undefined;
   let healthBroadcast: NodeJS.Timeout | undefined;
   const readiness: ReadinessState = new ReadinessState({
@@ -85,12 +99,12 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   const transfers = new ZoneTransfers({
     store,
     snapshot: () => reloader.current(),
-    health: () => monitor.health(),
+    health: () => agreement.view(),
     metrics,
     log: log.child({ component: 'xfr' }),
     onKeys: (keys) => pool?.broadcastKeys(keys),
   });
-  monitor.onTransition((t) => transfers.healthChanged(t.memberId));
+  agreement.onChange((t) => transfers.healthChanged(t.memberId));
   const overrideWatch = new OverrideWatch({ snapshot: () => reloader.current(), log: log.child({ component: 'overrides' }), metrics });
   const reloader = new Reloader({
     onSwap: (snapshot, poolsChanged) => {
@@ -99,7 +113,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       // nothing redone: setPools walks every member, 0.2-0.35 s on the answering thread at 80,000 members.
       if (!poolsChanged) return;
       overrideWatch.swapped();
-      monitor.setPools(snapshot.pools);
+      agreement.setPools(snapshot.pools);
       policies.forget(new Set(snapshot.pools.map((p) => p.id)));
     },
     load: readiness.track(() => store.loadContents()),
@@ -111,7 +125,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     file: { path: config.snapshotFile, node: config.dns.nodeName },
     onLoaded: (loaded) => {
       pool?.broadcastImage(loaded.image);
-      pool?.broadcastHealth(monitor.health(true));
+      pool?.broadcastHealth(agreement.view(true));
     },
   });
   let firstRoundDone!: () => void;
@@ -123,18 +137,18 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       count: workerCount,
       log: log.child({ component: 'workers' }),
       completeImage: () => reloader.completeImage(),
-      health: () => monitor.health(true),
+      health: () => agreement.view(true),
       joinAfter: firstRoundOver,
       env: config.dns.listen.some((l) => l.port === 0) ? { LBDNS_LISTEN: listenText(await concreteListen(config.dns.listen)) } : undefined,
       transfers: { handle: transfers.handler, keys: () => transfers.keys() },
     });
     // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
     // the whole view at most every HEALTH_BROADCAST_MS, not one per transition.
-    monitor.onTransition(() => {
+    agreement.onChange(() => {
       if (healthBroadcast !== undefined) return;
       healthBroadcast = setTimeout(() => {
         healthBroadcast = undefined;
-        pool?.broadcastHealth(monitor.health(true));
+        pool?.broadcastHealth(agreement.view(true));
       }, HEALTH_BROADCAST_MS);
     });
     pool.launch();
@@ -156,7 +170,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       metricsText: async () => (pool ? pool.metricsText(await metrics.registry.getMetricsAsJSON()) : metrics.registry.metrics()),
       routes: {
         ...(config.http.explain
-          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => monitor.health() }) }
+          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => agreement.view(), votes: (id) => agreement.describe(id) }) }
           : {}),
         ...(config.http.status ? { '/status': statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: reloader.current, states: () => monitor.states() }) } : {}),
       },
@@ -181,6 +195,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
             dns: dns?.addresses ?? [],
             workers: pool ? { ready: pool.readyCount, pids: pool.pids, restarts: pool.restarts } : null,
             lastReloadError: stored.lastReloadError,
+            votes: agreement.status(),
           },
         };
       },
@@ -196,6 +211,9 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
           log.info({ zones: seeded, pools }, 'seeded an empty store from the zones directory');
         }
       }
+      // Before the first snapshot: which members this node probes depends on the live vantage points.
+      await agreement.start();
+      agreementStarted = true;
       await reloader.reload();
     } catch (err) {
       // The store is down (or broken): the last good snapshot on disk is better than no answers.
@@ -206,6 +224,8 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       if (!saved) {
         throw new LbdnsError('E_STARTUP', `cannot load from the store (${(err as Error).message}) and there is no usable snapshot file at ${config.snapshotFile}`);
       }
+      // Unreachable store: this node probes every member itself (its heartbeat retries on its timer).
+      if (!agreementStarted) await agreement.start();
       await reloader.install(saved.contents);
       readiness.servingFile(saved.savedAt);
       log.warn({ err: (err as Error).message, file: config.snapshotFile, savedAt: saved.savedAt, version: saved.contents.version }, 'store unreachable at start: serving the snapshot file');
@@ -213,6 +233,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     stopFeed = await store.watchChanges((change) => reloader.changed(change), readiness.feed, {
       sinceVersion: reloader.current().version,
       onHeartbeatFailure: readiness.heartbeatFailed,
+      votes: { onVotes: agreement.votesNotified, onListening: () => void agreement.resync() },
     });
     // A restart must not hand out dead members: one probe round (bounded by the longest timeout) first.
     await monitor.firstRound();
@@ -240,6 +261,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     stopRole?.();
     reloader.stop();
     overrideWatch.stop();
+    agreement.stop();
     monitor.stop();
     transfers.stop();
     if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
@@ -251,7 +273,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     await store.close().catch(() => undefined);
     throw err;
   }
-  const running = { dns, http, reloader, monitor, workers: pool };
+  const running = { dns, http, reloader, monitor, agreement, workers: pool };
   return {
     ...running,
     async stop() {

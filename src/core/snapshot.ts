@@ -54,6 +54,10 @@ export interface HealthCheck {
   readonly rise: number;
   /** Consecutive failed probes that take an up member down. */
   readonly fall: number;
+  /** How the vantage points' votes decide a member's state (src/health/quorum.ts); absent: auto. */
+  readonly quorum?: 'auto' | 'local' | 'any-up' | 'majority' | 'all-down';
+  /** How many vantage points probe each member; null or absent: every serving node probes every member. */
+  readonly probers?: number | null;
 }
 
 export interface Pool {

@@ -10,6 +10,7 @@ import { clientNetwork, formatNetwork } from '../geo/address.js';
 import type { ClientLocation, Locator } from '../geo/locator.js';
 import type { HealthView } from '../health/health-view.js';
 import type { MemberHealth } from '../health/tracker.js';
+import type { MemberAgreement } from '../health/agreement.js';
 import { candidates } from '../policies/candidates.js';
 import { overrideText, poolOverrides } from '../pools/overrides.js';
 import { createChooser } from '../policies/choose.js';
@@ -26,6 +27,8 @@ export interface ExplainDeps {
   readonly locator?: Pick<Locator, 'peek'>;
   /** This node's monitor: since, last check and last error per member. */
   readonly memberStates?: () => readonly MemberHealth[];
+  /** How the vantage points' votes decided a member (src/health/agreement.ts); absent: this node's probes alone. */
+  readonly votes?: (memberId: number) => MemberAgreement | undefined;
 }
 
 export interface ExplainedMember {
@@ -33,8 +36,10 @@ export interface ExplainedMember {
   readonly address: string;
   readonly family: 4 | 6;
   readonly enabled: boolean;
-  /** As this node's probes see it; unknown (not probed yet) is never a candidate. */
+  /** As answers see it (this node's probes, or the votes under the pool's quorum rule); unknown is never a candidate. */
   readonly health: 'up' | 'down' | 'unknown';
+  /** The quorum rule and the votes that decided `health`; null when this node's own probes alone decide (rule local). */
+  readonly votes: MemberAgreement | null;
   readonly since: string | null;
   readonly lastCheck: string | null;
   readonly lastError: string | null;
@@ -119,6 +124,7 @@ function explainMembers(
   loc: ClientLocation | undefined,
   set: readonly number[] | undefined,
   answered: ReadonlySet<number>,
+  votesOf: ((memberId: number) => MemberAgreement | undefined) | undefined,
 ): { members: ExplainedMember[]; tier: number | null } {
   const forced = poolOverrides(pool, Date.now()).active;
   const found = candidates(pool, family, (id) => view.get(id), forced);
@@ -129,13 +135,15 @@ function explainMembers(
     const seen = view.get(m.id);
     const health = seen === undefined ? 'unknown' : seen ? 'up' : 'down';
     const s = states.get(m.id);
+    const agreed = votesOf?.(m.id);
+    const votes = agreed && agreed.rule !== 'local' ? agreed : null;
     let reason: string;
     const force = forced.get(m.id);
     if (m.family !== family) reason = `IPv${m.family}: not asked`;
     else if (!m.enabled) reason = 'drained (enabled = false)';
     else if (force !== undefined && force.state !== 'up') reason = overrideText(force);
     else if (found.allDown) reason = 'no enabled member is probed up (down or not probed yet): answered anyway (fail-open)';
-    else if (health === 'down' && force === undefined) reason = 'down';
+    else if (health === 'down' && force === undefined) reason = votes ? `down by the votes (${votes.rule}: ${votes.ups} up, ${votes.downs} down)` : 'down';
     else if (health === 'unknown') reason = 'not probed yet: handed out only once a probe says up';
     else if (inList.has(m.id)) reason = force === undefined ? 'candidate' : `candidate: ${overrideText(force)}`;
     else if (tier !== null && m.priority !== tier) reason = `tier ${m.priority}: tier ${tier} has healthy members`;
@@ -146,6 +154,7 @@ function explainMembers(
       family: m.family,
       enabled: m.enabled,
       health,
+      votes,
       since: health === 'unknown' ? null : iso(s?.since),
       lastCheck: iso(s?.lastCheck),
       lastError: s?.lastError ?? null,
@@ -193,7 +202,7 @@ export function explain(snapshot: Snapshot, health: HealthView, name: string, qt
   if (asked) {
     const states = new Map((deps.memberStates?.() ?? []).map((s) => [s.memberId, s]));
     const answered = new Set(answer.choice?.members.map((m) => m.id) ?? []);
-    const { members, tier } = explainMembers(asked.pool, asked.family, health, states, location, described?.set, answered);
+    const { members, tier } = explainMembers(asked.pool, asked.family, health, states, location, described?.set, answered, deps.votes);
     const net = clientNetwork(client);
     pool = {
       name: asked.pool.name,

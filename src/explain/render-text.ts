@@ -52,6 +52,15 @@ export function renderText(e: Explanation): string {
       rows.push([m.address, health, String(m.tier), String(m.weight), place(m), m.distanceKm === null ? '-' : String(m.distanceKm), `${m.candidate ? 'yes' : 'no'}: ${m.reason}${mark}`]);
     }
     say(`members (IPv${p.family} asked${p.tier === null ? '' : `, tier ${p.tier} in use`}):`, columns(rows));
+    const voted = p.members.filter((m) => m.votes !== null);
+    if (voted.length > 0) {
+      const lines = voted.map((m) => {
+        const v = m.votes!;
+        const each = v.votes.map((b) => `${b.vantage} ${b.up ? 'up' : 'down'} (${b.ageSeconds}s${b.counted ? '' : `, not counted: ${b.ignored ?? 'not a prober'}`})`);
+        return `${m.address}: ${v.state} by ${v.rule} (${v.ups} up, ${v.downs} down; probers ${v.assigned.join(', ') || 'none'}): ${each.join(', ') || 'no votes'}`;
+      });
+      say('votes that decided health:', lines);
+    }
     if (p.allDown) say('every enabled member is down', [p.allDownBehaviour === 'open' ? 'fail-open: all of them are answered (counted in lbdns_pool_fail_open_total)' : 'the pool answers SERVFAIL']);
     else if (p.level) {
       const set = p.members.filter((m) => m.inSet).map((m) => m.address);

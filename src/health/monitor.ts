@@ -216,6 +216,11 @@ export class HealthMonitor {
     return this.tracker.view(fresh);
   }
 
+  /** This node's own view of one member: undefined when it does not probe it. */
+  memberStatus(memberId: number): MemberHealth['status'] | undefined {
+    return this.jobs.has(memberId) ? this.tracker.status(memberId) : undefined;
+  }
+
   states(): MemberReport[] {
     const out: MemberReport[] = [];
     for (const state of this.tracker.states()) {

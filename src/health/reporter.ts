@@ -185,6 +185,15 @@ export class HealthReporter {
     }
   };
 
+  /** Stops writing these members' rows (this node no longer probes them and has deleted its votes on them). */
+  forget(memberIds: readonly number[]): void {
+    for (const id of memberIds) {
+      this.#members.delete(id);
+      this.#transitions.delete(id);
+      this.#due.delete(id);
+    }
+  }
+
   /** Writes the rows due now: state changes, first results, and heartbeats whose time has come. */
   async flush(): Promise<void> {
     if (this.#inflight) {

@@ -151,6 +151,11 @@ export class HealthTracker {
     return this.published;
   }
 
+  /** The status alone, without copying the member's state. */
+  status(memberId: number): MemberStatus | undefined {
+    return this.members.get(memberId)?.status;
+  }
+
   state(memberId: number): MemberHealth | undefined {
     const m = this.members.get(memberId);
     return m && snapshotOf(m);

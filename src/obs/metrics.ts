@@ -145,6 +145,36 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['pool', 'member'] as const,
     aggregator: 'max', registers: [registry],
   });
+  // Votes (src/health/agreement.ts): only for pools whose rule counts votes; lbdns_member_up stays this node's own view.
+  const memberVote = new Gauge({
+    name: 'lbdns_member_vote',
+    help: 'A vantage point\'s fresh vote on a pool member as this node counts it: 1 up, 0 down (absent: no fresh vote)',
+    labelNames: ['pool', 'member', 'vantage'] as const,
+    aggregator: 'max', registers: [registry],
+  });
+  const memberAgreedUp = new Gauge({
+    name: 'lbdns_member_agreed_up',
+    help: 'The state answers use for a pool member, decided by its pool\'s quorum rule: 1 up, 0 down (absent: unknown)',
+    labelNames: ['pool', 'member'] as const,
+    aggregator: 'max', registers: [registry],
+  });
+  const votesIgnored = new Gauge({
+    name: 'lbdns_votes_ignored',
+    help: 'Votes in the store this node does not count, by reason (unknown vantage point, retired, clock ahead)',
+    labelNames: ['reason'] as const,
+    aggregator: 'max', registers: [registry],
+  });
+  const vantagePointsLive = new Gauge({
+    name: 'lbdns_vantage_points_live',
+    help: 'Vantage points (this node included) whose votes count now, by kind',
+    labelNames: ['kind'] as const,
+    aggregator: 'max', registers: [registry],
+  });
+  const votesShared = new Gauge({
+    name: 'lbdns_votes_shared',
+    help: '1 while this node reads and writes votes through the store; 0 while it decides from its own probes alone',
+    aggregator: 'max', registers: [registry],
+  });
   const probeDuration = new Histogram({
     name: 'lbdns_health_probe_duration_seconds',
     help: 'Duration of health probes, good or failed, by probe kind',
@@ -259,6 +289,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     feedHeartbeatFailures,
     lastSync,
     memberUp,
+    memberVote,
+    memberAgreedUp,
+    votesIgnored,
+    vantagePointsLive,
+    votesShared,
     probeDuration,
     healthTransitions,
     poolFailOpen,

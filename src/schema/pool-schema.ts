@@ -10,9 +10,9 @@ import { LbdnsError } from '../errors.js';
 import { CONTINENTS } from '../geo/country-data.js';
 import { findPolicy, POLICY_NAMES } from '../policies/registry.js';
 import type { MemberTimedState } from '../pools/overrides.js';
-import { ALL_DOWN, CHECK_KINDS } from './pool-constants.js';
+import { ALL_DOWN, CHECK_KINDS, QUORUM_RULES } from './pool-constants.js';
 
-export { ALL_DOWN, CHECK_KINDS };
+export { ALL_DOWN, CHECK_KINDS, QUORUM_RULES };
 
 type Range = readonly [min: number, max: number];
 
@@ -29,6 +29,7 @@ export const POOL_RANGES = {
   fall: [1, 100],
   hashPrefixV4: [1, 32],
   hashPrefixV6: [1, 128],
+  probers: [1, 64],
 } as const satisfies Record<string, Range>;
 
 /** Inclusive ranges of a member's numeric fields. */
@@ -101,6 +102,10 @@ const CHECK_FIELDS = {
   intervalMs: whole('interval', POOL_RANGES.intervalMs, ' of milliseconds').default(5000),
   rise: whole('rise', POOL_RANGES.rise).default(2),
   fall: whole('fall', POOL_RANGES.fall).default(3),
+  // How the vantage points' votes decide a member's state, and how many of them probe each member (null: every
+  // serving node probes every member). src/health/quorum.ts says what each rule means.
+  quorum: oneOf('quorum', QUORUM_RULES).default('auto'),
+  probers: whole('probers', POOL_RANGES.probers).nullable().default(null),
 };
 
 /** Where each check field lives in a row (and, snake-cased, in the pools table). */
@@ -116,6 +121,8 @@ export const CHECK_ROW_FIELDS = {
   intervalMs: 'intervalMs',
   rise: 'rise',
   fall: 'fall',
+  quorum: 'quorum',
+  probers: 'probers',
 } as const satisfies Record<keyof typeof CHECK_FIELDS, string>;
 
 type CheckFields = typeof CHECK_FIELDS;
@@ -133,7 +140,11 @@ export const poolSpecSchema = z.strictObject({ ...POOL_FIELDS, check: z.strictOb
 export type PoolSpec = z.output<typeof poolSpecSchema>;
 export type HealthCheckSpec = PoolSpec['check'];
 
-type CheckRow = { readonly [K in keyof CheckFields as (typeof CHECK_ROW_FIELDS)[K]]: z.output<CheckFields[K]> };
+/** Check fields rows written before they existed may lack (test fixtures and old snapshot files): see rowCheck. */
+type LaterCheckFields = 'quorum' | 'probers';
+type CheckRow = { readonly [K in Exclude<keyof CheckFields, LaterCheckFields> as (typeof CHECK_ROW_FIELDS)[K]]: z.output<CheckFields[K]> } & {
+  readonly [K in LaterCheckFields as (typeof CHECK_ROW_FIELDS)[K]]?: z.output<CheckFields[K]>;
+};
 
 /** A load-balanced name as stored: answered with some of its healthy members' addresses. */
 export type PoolRow = { readonly id: number; readonly zoneId: number; readonly name: string } & {
@@ -146,7 +157,9 @@ export const POOL_SETTING_FIELDS = [...Object.keys(POOL_FIELDS), ...Object.value
 
 /** The check of a row, grouped. */
 export function rowCheck(row: PoolRow): HealthCheckSpec {
-  return Object.fromEntries(Object.entries(CHECK_ROW_FIELDS).map(([k, field]) => [k, row[field]])) as HealthCheckSpec;
+  const check = Object.fromEntries(Object.entries(CHECK_ROW_FIELDS).map(([k, field]) => [k, row[field]])) as HealthCheckSpec;
+  // Rows saved before migrations/0011 (an old snapshot file) lack the vote settings: the defaults, as the columns'.
+  return { ...check, quorum: check.quorum ?? 'auto', probers: check.probers ?? null };
 }
 
 /** A row as the input form, to validate it with the same rules (policy names excepted: any name a row gives is served). */

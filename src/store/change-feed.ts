@@ -4,6 +4,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 
 export const CHANNEL = 'lbdns_changes';
+/** Votes cast, moved or withdrawn (migrations/0011_vantage_votes.sql); its payloads go to WatchOptions.votes as they are. */
+export const VOTES_CHANNEL = 'lbdns_votes';
 
 export interface Change {
   /** The one zone the change touched, or null (several zones, a deleted zone, or noticed by polling). */
@@ -29,6 +31,11 @@ export interface WatchOptions {
   readonly sinceVersion?: number;
   /** Told each time the LISTEN connection misses a heartbeat (one call per failure, for a counter). */
   readonly onHeartbeatFailure?: (error: string) => void;
+  /**
+   * LISTEN lbdns_votes on the same connection: each payload, and a call each time LISTEN (re)starts, after which
+   * votes missed while it was down must be read again. Polling does not stand in for it: the caller reads votes itself.
+   */
+  readonly votes?: { readonly onVotes: (payload: string) => void; readonly onListening: () => void };
 }
 
 export interface FeedSource {
@@ -244,7 +251,12 @@ export async function watchChanges(
     c.on('error', (err) => listenDown(l, err));
     c.on('end', () => listenDown(l, new Error('LISTEN connection closed')));
     c.on('notification', (n) => {
-      if (n.channel !== CHANNEL || stopped) return;
+      if (stopped) return;
+      if (n.channel === VOTES_CHANNEL) {
+        if (n.payload !== undefined) opts.votes?.onVotes(n.payload);
+        return;
+      }
+      if (n.channel !== CHANNEL) return;
       const change = parsePayload(n.payload);
       if (change === undefined) log?.warn({ payload: n.payload }, 'unreadable change notification ignored');
       else emit(change, false);
@@ -253,7 +265,7 @@ export async function watchChanges(
     try {
       await c.connect();
       // The LISTEN itself can go unanswered on a half-open path: it gets the heartbeat's deadline.
-      await withDeadline(c.query(`LISTEN ${CHANNEL}`), HEARTBEAT_DEADLINE_MS, 'LISTEN');
+      await withDeadline(c.query(opts.votes ? `LISTEN ${CHANNEL}; LISTEN ${VOTES_CHANNEL}` : `LISTEN ${CHANNEL}`), HEARTBEAT_DEADLINE_MS, 'LISTEN');
     } catch (err) {
       listenDown(l, err);
       return;
@@ -265,7 +277,10 @@ export async function watchChanges(
     // Edits committed while LISTEN was down (or before the caller's sinceVersion) are caught up here;
     // until that read succeeds the node is not up to date, so it does not claim to be listening.
     if (!(await check())) listenDown(l, new Error('LISTEN is up but config_version could not be read'));
-    else if (link === l) setStatus({ via: 'listen', degraded: false, storeReachable: true });
+    else if (link === l) {
+      setStatus({ via: 'listen', degraded: false, storeReachable: true });
+      opts.votes?.onListening();
+    }
   };
 
   if (src.listenUrl !== undefined) {

@@ -101,6 +101,18 @@ export interface MaintenanceWindowsTable {
   created_at: ColumnType<Date, never, never>;
 }
 
+/** migrations/0011_vantage_votes.sql: the serving nodes and probe agents whose member_health rows are votes. */
+export interface VantagePointsTable {
+  name: string;
+  kind: 'node' | 'agent';
+  started_at: ColumnType<Date, never, never>;
+  heartbeat_at: ColumnType<Date, never, never>;
+  heartbeat_interval: number;
+  clock_offset: number | null;
+  retired_at: ColumnType<Date | null, never, never>;
+  retired_by: string | null;
+}
+
 export interface Database {
   zones: ZonesTable;
   records: RecordsTable;
@@ -110,4 +122,5 @@ export interface Database {
   member_health: MemberHealthTable;
   geo_networks: GeoNetworksTable;
   maintenance_windows: MaintenanceWindowsTable;
+  vantage_points: VantagePointsTable;
 }

@@ -16,6 +16,8 @@ import * as overrides from './override-queries.js';
 import type { Actor, OverrideChange } from './override-queries.js';
 import * as pools from './pool-queries.js';
 import * as transfers from './transfer-queries.js';
+import * as vantage from './vantage-queries.js';
+import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
 import type { PoolMemberRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
 import type { Database, ZonesTable } from './schema.js';
 import type {
@@ -509,6 +511,30 @@ export class SqlStore implements Store {
 
   healthStatus(filter: { readonly pool?: string } = {}): Promise<readonly PoolMemberStatus[]> {
     return this.run(() => pools.healthStatus(this.db, filter));
+  }
+
+  beatVantage(name: string, kind: VantageKind, intervalSeconds: number, clockMs: number): Promise<readonly VantageRow[]> {
+    return this.run(() => vantage.beat(this.db, name, kind, intervalSeconds, clockMs));
+  }
+
+  listVantages(): Promise<readonly VantageRow[]> {
+    return this.run(() => vantage.listVantages(this.db));
+  }
+
+  readVotes(): Promise<readonly VoteRow[]> {
+    return this.run(() => vantage.readVotes(this.db));
+  }
+
+  withdrawVotes(name: string, memberIds: readonly number[]): Promise<number> {
+    return this.run(() => vantage.withdrawVotes(this.db, name, memberIds));
+  }
+
+  retireVantage(name: string, by: string | null): Promise<VantageRow> {
+    return this.run(() => vantage.retireVantage(this.db, name, by));
+  }
+
+  forgetVantage(name: string): Promise<{ readonly votes: number }> {
+    return this.run(() => vantage.forgetVantage(this.db, name));
   }
 
   async watchChanges(

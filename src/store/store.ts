@@ -15,9 +15,11 @@ import { toStoreError } from './store-error.js';
 import type { Actor, OverrideChange } from './override-queries.js';
 import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
+import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
 export type { Actor, OverrideChange } from './override-queries.js';
+export type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
 export type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 // A pool's and a member's settings, as an operator gives them: defined once, by the pool schema.
 export type { MemberSettings, PoolCheckSettings, PoolSettings } from '../schema/pool-schema.js';
@@ -189,6 +191,20 @@ export interface Store {
   reportHealth(node: string, reports: readonly HealthReport[]): Promise<{ readonly written: number }>;
   /** Every member of every pool (or of one), each with every node's last report. */
   healthStatus(filter?: { readonly pool?: string }): Promise<readonly PoolMemberStatus[]>;
+  /**
+   * This vantage point's heartbeat (registering it on the first), and every vantage point as it was just before:
+   * one statement. Rejects with E_STORE when the store cannot be reached.
+   */
+  beatVantage(name: string, kind: VantageKind, intervalSeconds: number, clockMs: number): Promise<readonly VantageRow[]>;
+  listVantages(): Promise<readonly VantageRow[]>;
+  /** Every vote (member_health row) in the store. */
+  readVotes(): Promise<readonly VoteRow[]>;
+  /** Deletes this vantage point's votes on these members (it no longer probes them). */
+  withdrawVotes(name: string, memberIds: readonly number[]): Promise<number>;
+  /** Its votes stop counting; throws E_NOT_FOUND for an unknown name. */
+  retireVantage(name: string, by: string | null): Promise<VantageRow>;
+  /** Deletes a vantage point and its votes; throws E_NOT_FOUND for an unknown name. */
+  forgetVantage(name: string): Promise<{ readonly votes: number }>;
   /** Transfer ACLs and NOTIFY targets of every zone, or of one (empty when it does not exist). */
   transferSettings(zone?: string): Promise<readonly ZoneTransferSettings[]>;
   /** Throws E_NOT_FOUND for an unknown zone, E_INPUT for a bad network or an unknown key. */

@@ -1,0 +1,570 @@
+// Health agreed across vantage points: this node's own probes and the other vantage points' votes, counted by each
+// pool's quorum rule (src/health/quorum.ts), make the view answers use; and which members this node probes at all.
+//
+// Votes live in the store (member_health, one row per vantage point per member; migrations/0011). This node:
+// - beats every heartbeatMs: one statement writes its vantage_points row and reads every other one, whose heartbeat
+//   age (by the database's clock) says which vantage points are live; a vote counts only while its vantage point is;
+// - hears votes move through LISTEN lbdns_votes (within a second of their write) and reads them all at start, each
+//   time LISTEN (re)starts, and every FULL_READ_MS as a safety net;
+// - probes the members its pools give it: every member of a pool without `probers`, else those whose rendezvous top
+//   k (over the live vantage points) holds it, plus, until one of their new probers has voted, the ones it probed
+//   before a reassignment (make before break), after which its vote on them is withdrawn;
+// - when the store is unreachable, probes every member itself, and counts the others' votes until they expire by its
+//   own clock (their age at the last read plus the time since): never a vote older than the bound.
+import type { Pool } from '../core/snapshot.js';
+import type { Logger } from '../obs/log.js';
+import type { Metrics } from '../obs/metrics.js';
+import type { VantageKind, VantageRow, VoteRow } from '../store/store.js';
+import { EMPTY_HEALTH, freezeView, type HealthView } from './health-view.js';
+import type { HealthMonitor } from './monitor.js';
+import { countedVotes, decide, probersOf, proberSet, resolveRule, type Ballot, type Decision, type ProberSet, type QuorumRule } from './quorum.js';
+import { PUBLISH_MS_PER_MEMBER, PUBLISH_THROTTLE_FROM } from './tracker.js';
+
+/** The store as the agreement uses it. */
+export interface VoteStore {
+  beatVantage(name: string, kind: VantageKind, intervalSeconds: number, clockMs: number): Promise<readonly VantageRow[]>;
+  readVotes(): Promise<readonly VoteRow[]>;
+  withdrawVotes(name: string, memberIds: readonly number[]): Promise<number>;
+}
+
+export interface AgreementOptions {
+  /** This vantage point's name (LBDNS_NODE_NAME, or the probe agent's --name). */
+  readonly self: string;
+  readonly kind: VantageKind;
+  readonly monitor: HealthMonitor;
+  readonly store: VoteStore;
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+  readonly heartbeatMs: number;
+  /** Told which members this node stopped voting on, after their rows are deleted (the reporter forgets them). */
+  readonly onWithdrawn?: (memberIds: readonly number[]) => void;
+}
+
+/** A vantage point is live while its last heartbeat is younger than this many of its intervals. */
+export const LIVE_HEARTBEATS = 3;
+/** A vote whose probe time lies more than this many seconds past the database's clock is not counted. */
+export const MAX_AHEAD_SECONDS = 30;
+/** Every vote is read again this often, in case a notification was lost with a connection. */
+export const FULL_READ_MS = 60_000;
+
+interface Vantage {
+  readonly kind: VantageKind;
+  /** Heartbeat age in seconds when read, and when that was (performance.now()). */
+  readonly ageAtRead: number;
+  readonly readAt: number;
+  readonly intervalSeconds: number;
+  readonly retired: boolean;
+}
+
+export type AgreedState = 'unknown' | 'up' | 'down';
+
+export interface AgreedTransition {
+  readonly memberId: number;
+  readonly poolName: string;
+  readonly address: string;
+  readonly from: AgreedState;
+  readonly to: AgreedState;
+  readonly rule: QuorumRule;
+  /** The counted votes that decided it, by vantage point. */
+  readonly votes: Readonly<Record<string, 'up' | 'down'>>;
+}
+
+/** One vote as `explain` and `/status` show it. */
+export interface VoteView {
+  readonly vantage: string;
+  readonly up: boolean;
+  /** Seconds since its vantage point's last heartbeat (0 for this node's own vote). */
+  readonly ageSeconds: number;
+  readonly counted: boolean;
+  /** Why it does not count, when it does not. */
+  readonly ignored?: 'not live' | 'retired' | 'unknown vantage point' | 'not a prober of this member';
+}
+
+export interface MemberAgreement {
+  readonly rule: QuorumRule;
+  readonly probers: number | null;
+  /** The vantage points meant to probe the member (all live ones when the pool has no probers). */
+  readonly assigned: readonly string[];
+  readonly probedHere: boolean;
+  readonly votes: readonly VoteView[];
+  readonly state: AgreedState;
+  readonly ups: number;
+  readonly downs: number;
+}
+
+export interface AgreementStatus {
+  /** True while votes go through the store; false: own probes and unexpired votes only. */
+  readonly shared: boolean;
+  readonly self: string;
+  readonly live: readonly string[];
+  readonly agentsLive: number;
+  readonly sinceLastHeartbeatSeconds: number | null;
+  readonly probedHere: number;
+  readonly ignoredVotes: Readonly<Record<string, number>>;
+}
+
+const stateOf = (up: boolean | undefined): AgreedState => (up === undefined ? 'unknown' : up ? 'up' : 'down');
+
+export class HealthAgreement {
+  readonly #o: AgreementOptions;
+  readonly #log: Logger;
+  readonly #vantages = new Map<string, Vantage>();
+  /** Other vantage points' votes, by member then vantage point. */
+  readonly #votes = new Map<number, Map<string, boolean>>();
+  /** How many votes each vantage point has in #votes (for the ignored-votes gauge without a walk). */
+  readonly #votesBy = new Map<string, number>();
+  /** Votes not taken because their clock is far ahead, by vantage point. */
+  readonly #ahead = new Map<string, Set<number>>();
+  readonly #members = new Map<number, { readonly pool: Pool; readonly address: string }>();
+  /** Members of pools with probers: the vantage points assigned to each. */
+  readonly #assigned = new Map<number, ReadonlySet<string>>();
+  /** Members this node probes, and those of them it probes only until a new prober has voted. */
+  #probed = new Set<number>();
+  readonly #handover = new Set<number>();
+  readonly #effective = new Map<number, boolean>();
+  readonly #voteLabels = new Map<number, { readonly pool: string; readonly member: string; readonly vantages: string[] }>();
+  readonly #hooks = new Set<(t: AgreedTransition) => void>();
+  readonly #logged = new Set<string>();
+  #pools: readonly Pool[] = [];
+  #poolsChanged = false;
+  #live: ProberSet;
+  #agentsLive = 0;
+  #shared = false;
+  #lastBeat: number | undefined;
+  #beating: Promise<void> | undefined;
+  #published: HealthView = EMPTY_HEALTH;
+  #dirty = false;
+  #nextPublishAt = 0;
+  #timers: NodeJS.Timeout[] = [];
+  #reassignTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #saidDown = false;
+
+  constructor(opts: AgreementOptions) {
+    this.#o = opts;
+    this.#log = opts.log.child({ component: 'votes' });
+    this.#live = proberSet([opts.self]);
+    opts.monitor.onTransition((t) => this.#recompute(t.memberId));
+  }
+
+  /** The first heartbeat and read of every vote (failures leave this node on its own probes), then the timers. */
+  async start(): Promise<void> {
+    await this.#beat();
+    if (this.#shared) await this.resync();
+    const beat = setInterval(() => void this.#beat(), this.#o.heartbeatMs);
+    const full = setInterval(() => void this.resync(), FULL_READ_MS);
+    beat.unref();
+    full.unref();
+    this.#timers.push(beat, full);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    if (this.#reassignTimer) clearTimeout(this.#reassignTimer);
+  }
+
+  /** Takes the pools of a new snapshot: decides what this node probes, and every member's state again. */
+  setPools(pools: readonly Pool[]): void {
+    this.#pools = pools;
+    this.#poolsChanged = true;
+    this.#members.clear();
+    for (const pool of pools) for (const m of pool.members) if (m.enabled) this.#members.set(m.id, { pool, address: m.address });
+    for (const id of [...this.#effective.keys()]) if (!this.#members.has(id)) this.#drop(id);
+    this.#reassign();
+    this.#recomputeAll();
+  }
+
+  /** Called once per change of a member's agreed state; returns an unsubscribe function. */
+  onChange(hook: (t: AgreedTransition) => void): () => void {
+    this.#hooks.add(hook);
+    return () => this.#hooks.delete(hook);
+  }
+
+  /** The view answers read; published at most every PUBLISH_MS_PER_MEMBER × members with many members, as the tracker's. */
+  view(fresh = false): HealthView {
+    if (!this.#dirty) return this.#published;
+    const size = this.#members.size;
+    const now = size < PUBLISH_THROTTLE_FROM ? 0 : performance.now();
+    if (fresh || now >= this.#nextPublishAt) {
+      this.#dirty = false;
+      this.#published = freezeView(new Map(this.#effective));
+      if (now > 0) this.#nextPublishAt = performance.now() + size * PUBLISH_MS_PER_MEMBER;
+    }
+    return this.#published;
+  }
+
+  /** A NOTIFY lbdns_votes payload: "<vantage> <member>:<1|0|->:<ahead>,...". */
+  readonly votesNotified = (payload: string): void => {
+    const space = payload.indexOf(' ');
+    if (space <= 0) return;
+    const vantage = payload.slice(0, space);
+    if (vantage === this.#o.self) return;
+    let handover = false;
+    for (const item of payload.slice(space + 1).split(',')) {
+      const [m, state, ahead] = item.split(':');
+      const id = Number(m);
+      if (!Number.isInteger(id)) continue;
+      if (state === '-') this.#forgetVote(id, vantage);
+      else this.#takeVote(id, vantage, state === '1', Number(ahead) || 0);
+      this.#recompute(id);
+      if (this.#handover.has(id)) handover = true;
+    }
+    if (handover) this.#scheduleReassign();
+  };
+
+  /** Reads every vote again (at start, when LISTEN (re)starts, and every FULL_READ_MS). */
+  readonly resync = async (): Promise<void> => {
+    let rows: readonly VoteRow[];
+    try {
+      rows = await this.#o.store.readVotes();
+    } catch (err) {
+      this.#log.debug({ err: (err as Error).message }, 'votes not read; keeping those known');
+      return;
+    }
+    if (this.#stopped) return;
+    this.#votes.clear();
+    this.#votesBy.clear();
+    this.#ahead.clear();
+    for (const r of rows) if (r.vantage !== this.#o.self) this.#takeVote(r.memberId, r.vantage, r.up, r.ahead);
+    this.#countIgnored();
+    this.#recomputeAll();
+    if (this.#handover.size > 0) this.#scheduleReassign();
+  };
+
+  /** Which votes decided a member's state, as explain and /status show them. */
+  describe(memberId: number): MemberAgreement | undefined {
+    const entry = this.#members.get(memberId);
+    if (!entry) return undefined;
+    const { pool } = entry;
+    const d = this.#decide(memberId, pool);
+    const now = performance.now();
+    const assigned = this.#assigned.get(memberId);
+    const votes: VoteView[] = [];
+    const own = this.#own(memberId);
+    if (own !== undefined) votes.push({ vantage: this.#o.self, up: own, ageSeconds: 0, counted: true });
+    for (const [vantage, up] of this.#votes.get(memberId) ?? []) {
+      const v = this.#vantages.get(vantage);
+      const ageSeconds = v ? v.ageAtRead + (now - v.readAt) / 1000 : 0;
+      let ignored: VoteView['ignored'];
+      if (!v) ignored = 'unknown vantage point';
+      else if (v.retired) ignored = 'retired';
+      else if (!this.#isLive(vantage, now)) ignored = 'not live';
+      votes.push({ vantage, up, ageSeconds: Math.round(ageSeconds * 10) / 10, counted: ignored === undefined, ...(ignored ? { ignored } : {}) });
+    }
+    // Counted as decide() counted them: the assigned probers' votes when any of them has voted.
+    if (d.rule === 'local') for (let i = 0; i < votes.length; i++) if (votes[i].vantage !== this.#o.self) votes[i] = { ...votes[i], counted: false };
+    if (assigned && d.rule !== 'local' && votes.some((v) => v.counted && assigned.has(v.vantage))) {
+      for (let i = 0; i < votes.length; i++) {
+        if (votes[i].counted && !assigned.has(votes[i].vantage)) votes[i] = { ...votes[i], counted: false, ignored: 'not a prober of this member' };
+      }
+    }
+    return {
+      rule: d.rule,
+      probers: pool.check.probers ?? null,
+      assigned: assigned ? [...assigned] : this.#live.names,
+      probedHere: this.#probed.has(memberId),
+      votes,
+      state: stateOf(d.up),
+      ups: d.ups,
+      downs: d.downs,
+    };
+  }
+
+  status(): AgreementStatus {
+    const ignored = this.#countIgnored();
+    return {
+      shared: this.#shared,
+      self: this.#o.self,
+      live: this.#live.names,
+      agentsLive: this.#agentsLive,
+      sinceLastHeartbeatSeconds: this.#lastBeat === undefined ? null : Math.round((performance.now() - this.#lastBeat) / 100) / 10,
+      probedHere: this.#probed.size,
+      ignoredVotes: ignored,
+    };
+  }
+
+  // ---- heartbeat and the live set ----
+
+  #beat(): Promise<void> {
+    this.#beating ??= (async () => {
+      try {
+        const rows = await this.#o.store.beatVantage(this.#o.self, this.#o.kind, this.#o.heartbeatMs / 1000, Date.now());
+        if (this.#stopped) return;
+        this.#takeVantages(rows);
+        this.#lastBeat = performance.now();
+        this.#saidDown = false;
+        if (!this.#shared) {
+          this.#shared = true;
+          this.#log.info({ vantage: this.#o.self, kind: this.#o.kind }, 'votes shared through the store');
+          this.#o.metrics?.votesShared.set(1);
+          // Back from an outage: votes cast meanwhile, and (through #refreshLive) probing shared again.
+          this.#poolsChanged = true;
+          void this.resync();
+        }
+      } catch (err) {
+        if (!this.#saidDown) {
+          this.#saidDown = true;
+          this.#log.warn({ err: (err as Error).message }, 'store unreachable: deciding from own probes and votes not yet expired, probing every member');
+          this.#o.metrics?.votesShared.set(0);
+        }
+        if (this.#shared) this.#poolsChanged = true;
+        this.#shared = false;
+      } finally {
+        this.#beating = undefined;
+      }
+      if (!this.#stopped) this.#refreshLive();
+    })();
+    return this.#beating;
+  }
+
+  #takeVantages(rows: readonly VantageRow[]): void {
+    const now = performance.now();
+    const seen = new Set<string>();
+    for (const r of rows) {
+      seen.add(r.name);
+      if (r.name === this.#o.self && r.retiredAt !== null) this.#once(`self-retired`, () => this.#log.error({ vantage: r.name }, 'this vantage point is retired: every node ignores its votes until `lbdns vantage forget` removes it'));
+      this.#vantages.set(r.name, { kind: r.kind, ageAtRead: r.heartbeatAge, readAt: now, intervalSeconds: r.heartbeatSeconds, retired: r.retiredAt !== null });
+    }
+    for (const name of [...this.#vantages.keys()]) if (!seen.has(name)) this.#vantages.delete(name);
+  }
+
+  #isLive(name: string, now: number): boolean {
+    const v = this.#vantages.get(name);
+    if (!v || v.retired) return false;
+    return v.ageAtRead + (now - v.readAt) / 1000 <= LIVE_HEARTBEATS * v.intervalSeconds;
+  }
+
+  /** Recomputes the live set; a change of it (or of the store's reachability) reassigns probes and every state. */
+  #refreshLive(): void {
+    const now = performance.now();
+    const names = [this.#o.self];
+    let agents = 0;
+    for (const [name, v] of this.#vantages) {
+      if (name === this.#o.self || !this.#isLive(name, now)) continue;
+      names.push(name);
+      if (v.kind === 'agent') agents++;
+    }
+    const next = proberSet(names);
+    const changed = next.names.join('\n') !== this.#live.names.join('\n') || agents !== this.#agentsLive;
+    this.#countIgnored();
+    if (!changed && !this.#poolsChanged) return;
+    if (changed) {
+      const joined = next.names.filter((n) => !this.#live.names.includes(n));
+      const left = this.#live.names.filter((n) => !next.names.includes(n));
+      this.#log.info({ live: next.names, joined, left, agents }, 'vantage points changed');
+      this.#live = next;
+      this.#agentsLive = agents;
+      this.#o.metrics?.vantagePointsLive.set({ kind: 'node' }, next.names.length - agents);
+      this.#o.metrics?.vantagePointsLive.set({ kind: 'agent' }, agents);
+    }
+    this.#reassign();
+    this.#recomputeAll();
+  }
+
+  // ---- votes ----
+
+  #takeVote(memberId: number, vantage: string, up: boolean, ahead: number): void {
+    if (ahead > MAX_AHEAD_SECONDS) {
+      let set = this.#ahead.get(vantage);
+      if (!set) this.#ahead.set(vantage, (set = new Set()));
+      set.add(memberId);
+      this.#once(`ahead:${vantage}`, () =>
+        this.#log.warn({ vantage, aheadSeconds: ahead, member: memberId }, 'vote ignored: its clock is far ahead of the database; fix the vantage point\'s clock'),
+      );
+      // What it said before is older than what it says now: neither is counted.
+      this.#forgetVote(memberId, vantage);
+      return;
+    }
+    this.#ahead.get(vantage)?.delete(memberId);
+    let byVantage = this.#votes.get(memberId);
+    if (!byVantage) this.#votes.set(memberId, (byVantage = new Map()));
+    if (!byVantage.has(vantage)) this.#votesBy.set(vantage, (this.#votesBy.get(vantage) ?? 0) + 1);
+    byVantage.set(vantage, up);
+  }
+
+  #forgetVote(memberId: number, vantage: string): void {
+    const byVantage = this.#votes.get(memberId);
+    if (!byVantage?.delete(vantage)) return;
+    if (byVantage.size === 0) this.#votes.delete(memberId);
+    const n = (this.#votesBy.get(vantage) ?? 1) - 1;
+    if (n > 0) this.#votesBy.set(vantage, n);
+    else this.#votesBy.delete(vantage);
+  }
+
+  /** Votes in the book that do not count, by reason; each newly ignored vantage point logged once. */
+  #countIgnored(): Record<string, number> {
+    const out: Record<string, number> = { 'unknown vantage point': 0, retired: 0, 'clock ahead': 0 };
+    // Only once the vantage points have been read: before that every name is unknown.
+    if (this.#lastBeat !== undefined) {
+      for (const [vantage, n] of this.#votesBy) {
+        const v = this.#vantages.get(vantage);
+        if (v && !v.retired) continue;
+        const reason = v ? 'retired' : 'unknown vantage point';
+        out[reason] += n;
+        this.#once(`${reason}:${vantage}`, () => this.#log.warn({ vantage, votes: n, reason }, 'votes ignored'));
+      }
+    }
+    for (const set of this.#ahead.values()) out['clock ahead'] += set.size;
+    const m = this.#o.metrics;
+    if (m) for (const [reason, n] of Object.entries(out)) m.votesIgnored.set({ reason }, n);
+    return out;
+  }
+
+  #once(key: string, f: () => void): void {
+    if (this.#logged.has(key)) return;
+    this.#logged.add(key);
+    f();
+  }
+
+  // ---- who probes what ----
+
+  #scheduleReassign(): void {
+    this.#reassignTimer ??= setTimeout(() => {
+      this.#reassignTimer = undefined;
+      if (!this.#stopped) {
+        this.#reassign();
+        this.#recomputeAll();
+      }
+    }, 500);
+    this.#reassignTimer.unref();
+  }
+
+  /** Whether a vantage point (other than this one) assigned to the member has a vote counted. */
+  #assigneeVoted(memberId: number, assigned: ReadonlySet<string>, now: number): boolean {
+    const votes = this.#votes.get(memberId);
+    if (!votes) return false;
+    for (const name of assigned) if (name !== this.#o.self && votes.has(name) && this.#isLive(name, now)) return true;
+    return false;
+  }
+
+  #reassign(): void {
+    const probeAll = !this.#shared;
+    const now = performance.now();
+    const self = this.#o.self;
+    const next = new Set<number>();
+    const pools: Pool[] = [];
+    this.#assigned.clear();
+    this.#handover.clear();
+    for (const pool of this.#pools) {
+      const k = pool.check.probers;
+      if (k == null) {
+        pools.push(pool);
+        for (const m of pool.members) if (m.enabled) next.add(m.id);
+        continue;
+      }
+      const members = pool.members.filter((m) => {
+        if (!m.enabled) return false;
+        const assigned = new Set(probersOf(m.id, this.#live, k));
+        this.#assigned.set(m.id, assigned);
+        if (probeAll || assigned.has(self)) return true;
+        if (this.#probed.has(m.id) && !this.#assigneeVoted(m.id, assigned, now)) {
+          this.#handover.add(m.id);
+          return true;
+        }
+        return false;
+      });
+      for (const m of members) next.add(m.id);
+      pools.push(members.length === pool.members.length ? pool : Object.freeze({ ...pool, members: Object.freeze(members) }));
+    }
+    const released = [...this.#probed].filter((id) => !next.has(id));
+    const grew = [...next].some((id) => !this.#probed.has(id));
+    this.#probed = next;
+    if (this.#poolsChanged || released.length > 0 || grew) this.#o.monitor.setPools(pools);
+    this.#poolsChanged = false;
+    // Votes on members it no longer probes are withdrawn; those of deleted members went with them.
+    const withdraw = released.filter((id) => this.#members.has(id));
+    if (withdraw.length > 0 && this.#shared) {
+      this.#o.store.withdrawVotes(self, withdraw).then(
+        () => this.#o.onWithdrawn?.(withdraw),
+        (err: Error) => this.#log.warn({ err: err.message, members: withdraw.length }, 'could not withdraw votes on members no longer probed here'),
+      );
+    }
+  }
+
+  // ---- deciding ----
+
+  #own(memberId: number): boolean | undefined {
+    const s = this.#o.monitor.memberStatus(memberId);
+    return s === 'up' ? true : s === 'down' ? false : undefined;
+  }
+
+  #decide(memberId: number, pool: Pool): Decision & { counted: readonly Ballot[] } {
+    const rule = resolveRule(pool.check.quorum, { probers: pool.check.probers, agentsLive: this.#agentsLive > 0 });
+    const own = this.#own(memberId);
+    if (rule === 'local') return { ...decide('local', [], own, 1), counted: own === undefined ? [] : [{ vantage: this.#o.self, up: own }] };
+    const ballots: Ballot[] = own === undefined ? [] : [{ vantage: this.#o.self, up: own }];
+    const votes = this.#votes.get(memberId);
+    if (votes) {
+      const now = performance.now();
+      for (const [vantage, up] of votes) if (this.#isLive(vantage, now)) ballots.push({ vantage, up });
+    }
+    const assigned = this.#assigned.get(memberId);
+    const counted = countedVotes(ballots, assigned);
+    return { ...decide(rule, counted, own, assigned?.size ?? this.#live.names.length), counted };
+  }
+
+  #recomputeAll(): void {
+    for (const id of this.#members.keys()) this.#recompute(id);
+  }
+
+  #recompute(memberId: number): void {
+    const entry = this.#members.get(memberId);
+    if (!entry) return;
+    const d = this.#decide(memberId, entry.pool);
+    if (d.rule !== 'local') this.#setVoteMetrics(memberId, entry.pool.name, entry.address, d.counted);
+    else if (this.#voteLabels.has(memberId)) this.#setVoteMetrics(memberId, entry.pool.name, entry.address, []);
+    const before = this.#effective.get(memberId);
+    if (d.up === before) return;
+    if (d.up === undefined) this.#effective.delete(memberId);
+    else this.#effective.set(memberId, d.up);
+    this.#dirty = true;
+    const labels = { pool: entry.pool.name, member: entry.address };
+    if (d.rule !== 'local') {
+      if (d.up === undefined) this.#o.metrics?.memberAgreedUp.remove(labels);
+      else this.#o.metrics?.memberAgreedUp.set(labels, d.up ? 1 : 0);
+    }
+    const votes: Record<string, 'up' | 'down'> = {};
+    for (const b of d.counted) votes[b.vantage] = b.up ? 'up' : 'down';
+    const t: AgreedTransition = { memberId, poolName: entry.pool.name, address: entry.address, from: stateOf(before), to: stateOf(d.up), rule: d.rule, votes };
+    // Under `local` the monitor has logged the change already (its own probes are the whole story).
+    if (d.rule !== 'local') {
+      const line = { pool: t.poolName, member: t.address, from: t.from, to: t.to, rule: t.rule, votes };
+      if (t.to === 'down') this.#log.warn(line, 'member down by the votes');
+      else if (t.from === 'unknown' && t.to === 'up') this.#log.debug(line, 'member up by the votes');
+      else this.#log.info(line, `member ${t.to} by the votes`);
+    }
+    for (const hook of this.#hooks) {
+      try {
+        hook(t);
+      } catch (err) {
+        this.#log.error({ err }, 'agreement hook failed');
+      }
+    }
+  }
+
+  #setVoteMetrics(memberId: number, pool: string, member: string, counted: readonly Ballot[]): void {
+    const m = this.#o.metrics;
+    if (!m) return;
+    const old = this.#voteLabels.get(memberId);
+    const names: string[] = [];
+    for (const b of counted) {
+      m.memberVote.set({ pool, member, vantage: b.vantage }, b.up ? 1 : 0);
+      names.push(b.vantage);
+    }
+    if (old) for (const v of old.vantages) if (!names.includes(v) || old.pool !== pool || old.member !== member) m.memberVote.remove({ pool: old.pool, member: old.member, vantage: v });
+    if (names.length > 0) this.#voteLabels.set(memberId, { pool, member, vantages: names });
+    else this.#voteLabels.delete(memberId);
+  }
+
+  #drop(memberId: number): void {
+    const was = this.#effective.delete(memberId);
+    if (was) this.#dirty = true;
+    const labels = this.#voteLabels.get(memberId);
+    if (labels && this.#o.metrics) {
+      for (const v of labels.vantages) this.#o.metrics.memberVote.remove({ pool: labels.pool, member: labels.member, vantage: v });
+      this.#o.metrics.memberAgreedUp.remove({ pool: labels.pool, member: labels.member });
+    }
+    this.#voteLabels.delete(memberId);
+  }
+}

@@ -1,0 +1,129 @@
+// SQL for vantage points and their votes (migrations/0011_vantage_votes.sql): heartbeats, reads, retirement.
+import { sql, type Kysely } from 'kysely';
+import { LbdnsError } from '../errors.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database>;
+
+export type VantageKind = 'node' | 'agent';
+
+/** A vantage point as the store has it; ages are by the database's clock, read at the same moment. */
+export interface VantageRow {
+  readonly name: string;
+  readonly kind: VantageKind;
+  readonly startedAt: number;
+  /** Seconds since its last heartbeat. */
+  readonly heartbeatAge: number;
+  /** Seconds between its heartbeats, as it promised. */
+  readonly heartbeatSeconds: number;
+  /** Its clock minus the database's at its last heartbeat (seconds); null: not said. */
+  readonly clockOffset: number | null;
+  readonly retiredAt: number | null;
+  readonly retiredBy: string | null;
+}
+
+/** One vote: what `vantage` last said of a member; `ahead`: seconds its last_check lies past the database's now(). */
+export interface VoteRow {
+  readonly memberId: number;
+  readonly vantage: string;
+  readonly up: boolean;
+  readonly ahead: number;
+}
+
+const NAME = /^[\x21-\x7e]{1,255}$/;
+
+export function vantageName(name: string): string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new LbdnsError('E_INPUT', `vantage point name ${JSON.stringify(name)} must be 1 to 255 printable characters without spaces`);
+  }
+  return name;
+}
+
+const VANTAGE_COLUMNS = sql`name, kind, extract(epoch from started_at)::float8 * 1000 as started_ms,
+  greatest(0, extract(epoch from now() - heartbeat_at))::float8 as heartbeat_age, heartbeat_interval, clock_offset,
+  extract(epoch from retired_at)::float8 * 1000 as retired_ms, retired_by`;
+
+interface RawVantage {
+  name: string;
+  kind: VantageKind;
+  started_ms: number;
+  heartbeat_age: number;
+  heartbeat_interval: number;
+  clock_offset: number | null;
+  retired_ms: number | null;
+  retired_by: string | null;
+}
+
+const toVantage = (r: RawVantage): VantageRow =>
+  Object.freeze({
+    name: r.name,
+    kind: r.kind,
+    startedAt: Number(r.started_ms),
+    heartbeatAge: Number(r.heartbeat_age),
+    heartbeatSeconds: Number(r.heartbeat_interval),
+    clockOffset: r.clock_offset === null ? null : Number(r.clock_offset),
+    retiredAt: r.retired_ms === null ? null : Number(r.retired_ms),
+    retiredBy: r.retired_by,
+  });
+
+/**
+ * Writes this vantage point's heartbeat (creating its row on the first) and reads every vantage point in the same
+ * statement: one round trip a heartbeat. The read sees the rows as they were before this statement (a WITH that
+ * writes is not visible to its own query), so this vantage point's row is absent on its first heartbeat and shows
+ * the previous heartbeat's age after; a retired row keeps its retirement, and `kind` follows the latest start.
+ */
+export async function beat(db: Db, name: string, kind: VantageKind, intervalSeconds: number, clockMs: number): Promise<readonly VantageRow[]> {
+  vantageName(name);
+  const r = await sql<RawVantage>`
+    with me as (
+      insert into vantage_points as v (name, kind, heartbeat_interval, clock_offset)
+      values (${name}, ${kind}, ${intervalSeconds}, extract(epoch from to_timestamp(${clockMs / 1000}::float8) - now()))
+      on conflict (name) do update set kind = excluded.kind, heartbeat_at = now(),
+        heartbeat_interval = excluded.heartbeat_interval, clock_offset = excluded.clock_offset
+      returning v.name
+    )
+    select ${VANTAGE_COLUMNS} from vantage_points order by name`.execute(db);
+  return r.rows.map(toVantage);
+}
+
+export async function listVantages(db: Db): Promise<readonly VantageRow[]> {
+  const r = await sql<RawVantage>`select ${VANTAGE_COLUMNS} from vantage_points order by name`.execute(db);
+  return r.rows.map(toVantage);
+}
+
+/** Every vote in the store. */
+export async function readVotes(db: Db): Promise<readonly VoteRow[]> {
+  const r = await sql<{ member_id: number; node: string; up: boolean; ahead: number }>`
+    select member_id, node, up, greatest(0, coalesce(floor(extract(epoch from last_check - now())), 0))::integer as ahead
+      from member_health`.execute(db);
+  return r.rows.map((v) => ({ memberId: v.member_id, vantage: v.node, up: v.up, ahead: Number(v.ahead) }));
+}
+
+/** Deletes this vantage point's votes on these members (it no longer probes them). */
+export async function withdrawVotes(db: Db, name: string, memberIds: readonly number[]): Promise<number> {
+  if (memberIds.length === 0) return 0;
+  const r = await sql`delete from member_health where node = ${name} and member_id = any(${memberIds}::integer[])`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+/** Its votes stop counting at once, and it cannot vote again until forgotten. */
+export async function retireVantage(db: Db, name: string, by: string | null): Promise<VantageRow> {
+  vantageName(name);
+  const r = await sql<RawVantage>`
+    with done as (update vantage_points set retired_at = coalesce(retired_at, now()), retired_by = coalesce(retired_by, ${by})
+                   where name = ${name} returning *)
+    select ${VANTAGE_COLUMNS} from done`.execute(db);
+  if (r.rows.length === 0) throw new LbdnsError('E_NOT_FOUND', `no vantage point ${name}`);
+  return toVantage(r.rows[0]);
+}
+
+/** Deletes the vantage point and its votes; its name may vote again (a new start registers it anew). */
+export async function forgetVantage(db: Db, name: string): Promise<{ readonly votes: number }> {
+  vantageName(name);
+  return db.transaction().execute(async (trx) => {
+    const gone = await trx.deleteFrom('vantage_points').where('name', '=', name).executeTakeFirst();
+    if (Number(gone.numDeletedRows) === 0) throw new LbdnsError('E_NOT_FOUND', `no vantage point ${name}`);
+    const votes = await trx.deleteFrom('member_health').where('node', '=', name).executeTakeFirst();
+    return { votes: Number(votes.numDeletedRows) };
+  });
+}
