@@ -11,6 +11,7 @@ import { GROUP_SUMMARY, USAGE } from './usage.js';
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   serve: async () => (await import('./serve-command.js')).serveCommand,
   migrate: async () => (await import('./serve-command.js')).migrateCommand,
+  'probe-agent': async () => (await import('./serve-command.js')).probeAgentCommand,
   zone: async () => (await import('./zone-command.js')).zoneCommand,
   record: async () => (await import('./record-command.js')).recordCommand,
   pool: async () => (await import('./pool-command.js')).poolCommand,

@@ -25,6 +25,10 @@ export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
 /** Keyed by the words that name the command (`zone add`, `status`), in the order help lists them. */
 export const USAGE = {
   serve: { usage: ['serve [--seed DIR]'], summary: 'run the DNS server (configured by LBDNS_* variables and DATABASE_URL; --seed loads DIR into an empty store)' },
+  'probe-agent': {
+    usage: ['probe-agent --name NAME [--http ADDR:PORT|none]'],
+    summary: 'probe the pool members from this machine and publish the results as votes in the store (DATABASE_URL); no DNS. /metrics and /readyz on --http (default 127.0.0.1:9154)',
+  },
   migrate: { usage: ['migrate'], summary: 'apply pending schema migrations' },
   'zone list': { usage: ['zone list [--json]'], summary: 'list zones with their serial and record count' },
   'zone add': { usage: ['zone add NAME [--mname NAME] [--rname NAME] [--ttl N] [--refresh N] [--retry N] [--expire N] [--minimum N]'], summary: 'create an empty zone (SOA defaults: ns1.NAME, hostmaster.NAME)' },

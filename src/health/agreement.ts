@@ -339,7 +339,7 @@ export class HealthAgreement {
   #refreshLive(): void {
     const now = performance.now();
     const names = [this.#o.self];
-    let agents = 0;
+    let agents = this.#o.kind === 'agent' ? 1 : 0;
     for (const [name, v] of this.#vantages) {
       if (name === this.#o.self || !this.#isLive(name, now)) continue;
       names.push(name);
