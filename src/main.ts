@@ -172,7 +172,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
         ...(config.http.explain
           ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => agreement.view(), votes: (id) => agreement.describe(id) }) }
           : {}),
-        ...(config.http.status ? { '/status': statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: reloader.current, states: () => monitor.states() }) } : {}),
+        ...(config.http.status ? { '/status': statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: reloader.current, states: () => monitor.states(), votes: (id) => agreement.describe(id) }) } : {}),
       },
       log: log.child({ component: 'http' }),
       readiness: () => {

@@ -1,5 +1,6 @@
 // /status on the ops port: every pool member as this node sees it right now (the in-memory view answers use).
 import type { Snapshot } from '../core/snapshot.js';
+import type { MemberAgreement } from '../health/agreement.js';
 import type { MemberReport } from '../health/monitor.js';
 import { nextWindow, windowAt } from '../pools/maintenance.js';
 import { memberOverride, overrideText } from '../pools/overrides.js';
@@ -11,6 +12,8 @@ export interface StatusDeps {
   readonly role?: () => string | null;
   readonly snapshot: () => Snapshot;
   readonly states: () => readonly MemberReport[];
+  /** How the votes decided each member (src/health/agreement.ts). */
+  readonly votes?: (memberId: number) => MemberAgreement | undefined;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -32,13 +35,16 @@ export function statusRoute(deps: StatusDeps): Route {
         members: p.members.map((m) => {
           const s = states.get(m.id);
           const forced = memberOverride(m, now);
+          const agreed = m.enabled ? deps.votes?.(m.id) : undefined;
           return {
             address: m.address,
             probeAddress: m.probeAddress,
             enabled: m.enabled,
             weight: m.weight,
             priority: m.priority,
-            state: m.enabled ? (s?.status ?? 'unknown') : 'drained',
+            // This node's own probes; `agreed` is what answers use when the pool's rule counts votes.
+            state: m.enabled ? (s?.status ?? (agreed && !agreed.probedHere ? 'not probed here' : 'unknown')) : 'drained',
+            agreed: agreed && agreed.rule !== 'local' ? { state: agreed.state, rule: agreed.rule, ups: agreed.ups, downs: agreed.downs, probers: agreed.assigned, votes: agreed.votes } : null,
             since: iso(s?.since ?? null),
             lastCheck: iso(s?.lastCheck ?? null),
             latencyMs: s?.lastLatencyMs ?? null,
