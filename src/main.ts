@@ -143,13 +143,17 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       transfers: { handle: transfers.handler, keys: () => transfers.keys() },
     });
     // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
-    // the whole view at most every HEALTH_BROADCAST_MS, not one per transition.
+    // the whole view at most every HEALTH_BROADCAST_MS, not one per transition. The first change after a quiet
+    // spell goes out on the next turn of the loop (once its burst is applied), not a whole period later.
+    let lastBroadcast = -Infinity;
     agreement.onChange(() => {
       if (healthBroadcast !== undefined) return;
+      const wait = Math.max(0, lastBroadcast + HEALTH_BROADCAST_MS - performance.now());
       healthBroadcast = setTimeout(() => {
         healthBroadcast = undefined;
+        lastBroadcast = performance.now();
         pool?.broadcastHealth(agreement.view(true));
-      }, HEALTH_BROADCAST_MS);
+      }, wait);
     });
     pool.launch();
   }
