@@ -50,6 +50,18 @@ await sql.query(
 );
 const ids: number[] = (await sql.query(`select id from pool_members order by id limit ${MEMBERS}`)).rows.map((r) => r.id);
 
+// Votes (migrations/0011): every row written is a vote, and a vote that moves is NOTIFYed. Counted here to show
+// that notifications follow state changes, not row writes.
+const listener = new pg.Client({ connectionString: db.url });
+await listener.connect();
+let notifications = 0;
+let notifiedVotes = 0;
+listener.on('notification', (n) => {
+  notifications++;
+  notifiedVotes += (n.payload ?? '').split(' ')[1]?.split(',').length ?? 0;
+});
+await listener.query('LISTEN lbdns_votes');
+
 async function tuples(): Promise<number> {
   // Counters reach the statistics collector when a backend's transaction ends, within about a second.
   const r = await sql.query(`select n_tup_ins + n_tup_upd as n from pg_stat_user_tables where relname = 'member_health'`);
@@ -69,6 +81,8 @@ interface Run {
   readonly reporterPerSecond: number;
   readonly resultsPerSecond: number;
   readonly busyShare: number;
+  readonly notificationsPerSecond: number;
+  readonly notifiedVotesPerSecond: number;
 }
 
 /** Feeds results for `seconds` and returns the row rate over the window from `from` seconds on. */
@@ -93,6 +107,8 @@ async function run(label: string, heartbeatMs: number, seconds: number, from: nu
   });
   const up = new Map<number, boolean>();
   const started = Date.now();
+  const notified = { at: notifications, votes: notifiedVotes };
+  let steadyNotified: { t: number; n: number; votes: number } | undefined;
   const samples: { t: number; n: number; written: number }[] = [];
   let results = 0;
   let slot = 0;
@@ -112,7 +128,11 @@ async function run(label: string, heartbeatMs: number, seconds: number, from: nu
       results++;
     }
     slot = (slot + 1) % slots;
-    if (slot % 10 === 0) samples.push({ t: (Date.now() - started) / 1000, n: await tuples(), written: reporter.rowsWritten });
+    if (slot % 10 === 0) {
+      const t = (Date.now() - started) / 1000;
+      samples.push({ t, n: await tuples(), written: reporter.rowsWritten });
+      if (steadyNotified === undefined && t >= Math.min(from, seconds / 2)) steadyNotified = { t, n: notifications, votes: notifiedVotes };
+    }
     next += STEP;
     await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
   }
@@ -129,8 +149,12 @@ async function run(label: string, heartbeatMs: number, seconds: number, from: nu
   }
   const busyAt = (t: number) => busy.filter((b) => b.t <= t).at(-1)?.ms ?? 0;
   const busyShare = (busyAt(last.t) - busyAt(first.t)) / 1000 / span;
+  const steady = steadyNotified ?? { t: 0, n: notified.at, votes: notified.votes };
+  const stillSpan = (Date.now() - started) / 1000 - steady.t;
   const out = {
     label,
+    notificationsPerSecond: (notifications - steady.n) / stillSpan,
+    notifiedVotesPerSecond: (notifiedVotes - steady.votes) / stillSpan,
     perSecond: (last.n - first.n) / span,
     peak,
     reporterPerSecond: (last.written - first.written) / span,
@@ -140,7 +164,7 @@ async function run(label: string, heartbeatMs: number, seconds: number, from: nu
   console.log(
     `  ${label.padEnd(34)} ${out.perSecond.toFixed(0).padStart(6)} rows/s (pg_stat n_tup_ins+upd, ${first.t.toFixed(0)}-${last.t.toFixed(0)} s), ` +
       `busiest 5 s ${peak.toFixed(0)}/s, reporter ${out.reporterPerSecond.toFixed(0)}/s, writing ${(100 * busyShare).toFixed(0)} % of the time, ` +
-      `probe results ${out.resultsPerSecond.toFixed(0)}/s`,
+      `probe results ${out.resultsPerSecond.toFixed(0)}/s; NOTIFY lbdns_votes ${out.notificationsPerSecond.toFixed(1)}/s carrying ${out.notifiedVotesPerSecond.toFixed(1)} votes/s`,
   );
   return out;
 }
@@ -152,7 +176,9 @@ try {
   await run('every result (heartbeat 0, before)', 0, Number(values.before), 10);
   // The window starts once the first heartbeats (1 to 2 intervals after the first round) have settled.
   await run(`heartbeat ${interval} s (LBDNS_HEALTH_WRITE_INTERVAL)`, interval * 1000, Number(values.seconds), 2 * interval + 10);
+  console.log('  + one vantage_points heartbeat per LBDNS_VANTAGE_HEARTBEAT (2 s) per vantage point: 0.5 rows/s each, whatever the members');
 } finally {
+  await listener.end();
   await sql.end();
   await store.close();
   await db.drop();
