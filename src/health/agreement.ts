@@ -103,6 +103,24 @@ export interface AgreementStatus {
   readonly ignoredVotes: Readonly<Record<string, number>>;
 }
 
+/** Rejects when `p` has not settled within `ms` (the timer does not keep the process alive). */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`heartbeat unanswered for ${ms} ms`)), ms);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 const stateOf = (up: boolean | undefined): AgreedState => (up === undefined ? 'unknown' : up ? 'up' : 'down');
 
 export class HealthAgreement {
@@ -151,7 +169,11 @@ export class HealthAgreement {
   async start(): Promise<void> {
     await this.#beat();
     if (this.#shared) await this.resync();
-    const beat = setInterval(() => void this.#beat(), this.#o.heartbeatMs);
+    const beat = setInterval(() => {
+      // A heartbeat still unanswered (a half-open link) must not freeze the live set: votes expire by this clock.
+      if (this.#beating) this.#refreshLive();
+      void this.#beat();
+    }, this.#o.heartbeatMs);
     const full = setInterval(() => void this.resync(), FULL_READ_MS);
     beat.unref();
     full.unref();
@@ -289,7 +311,10 @@ export class HealthAgreement {
   #beat(): Promise<void> {
     this.#beating ??= (async () => {
       try {
-        const rows = await this.#o.store.beatVantage(this.#o.self, this.#o.kind, this.#o.heartbeatMs / 1000, Date.now());
+        const rows = await withDeadline(
+          this.#o.store.beatVantage(this.#o.self, this.#o.kind, this.#o.heartbeatMs / 1000, Date.now()),
+          Math.max(1000, 2 * this.#o.heartbeatMs),
+        );
         if (this.#stopped) return;
         this.#takeVantages(rows);
         this.#lastBeat = performance.now();
