@@ -19,6 +19,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   geo: async () => (await import('./geo-command.js')).geoCommand,
   tsig: async () => (await import('./tsig-command.js')).tsigCommand,
   maintenance: async () => (await import('./maintenance-command.js')).maintenanceCommand,
+  vantage: async () => (await import('./vantage-command.js')).vantageCommand,
   status: async () => (await import('./status-command.js')).statusCommand,
   explain: async () => (await import('./explain-command.js')).explainCommand,
 };

@@ -23,6 +23,8 @@ const options = {
   interval: { type: 'string' },
   rise: { type: 'string' },
   fall: { type: 'string' },
+  quorum: { type: 'string' },
+  probers: { type: 'string' },
 } as const;
 
 const schema = z.object({
@@ -51,6 +53,13 @@ const schema = z.object({
   interval: numberOption(),
   rise: numberOption(),
   fall: numberOption(),
+  quorum: z.string().optional(),
+  // A count, or "all" (or "") for every serving node probing every member: null, the default.
+  probers: z
+    .string()
+    .regex(/^(all|-?([0-9]+(\.[0-9]*)?|\.[0-9]+))?$/, 'must be a number or all')
+    .transform((s) => (s === '' || s === 'all' ? null : Number(s)))
+    .optional(),
 });
 
 function settingsFrom(command: string, v: z.infer<typeof schema>): PoolSettings {
@@ -68,6 +77,8 @@ function settingsFrom(command: string, v: z.infer<typeof schema>): PoolSettings 
     intervalMs: v.interval,
     rise: v.rise,
     fall: v.fall,
+    quorum: v.quorum,
+    probers: v.probers,
   };
   const given = Object.values(check).some((x) => x !== undefined);
   const [hashPrefixV4, hashPrefixV6] = v['hash-prefix'] ?? [];
@@ -85,11 +96,20 @@ export function checkText(p: PoolSummary): string {
   return `${p.checkKind} :${p.checkPort}${p.checkPath}${host}${insecure}`;
 }
 
+/** "quorum majority, probers 2": how votes decide, when not the defaults (auto, every node probing); "" otherwise. */
+export function votesText(p: PoolSummary): string {
+  const parts: string[] = [];
+  if (p.quorum !== undefined && p.quorum !== 'auto') parts.push(`quorum ${p.quorum}`);
+  if (p.probers != null) parts.push(`probers ${p.probers}`);
+  return parts.join(', ');
+}
+
 function describe(p: PoolSummary): string {
   return (
     `${p.name} (zone ${p.zone}): ${p.policy}${p.policy === 'hash' ? ` on /${p.hashPrefixV4}, /${p.hashPrefixV6}` : ''}, ttl ${p.ttl}, ${p.count} per answer, all down: ${p.allDown}; ` +
     `check ${checkText(p)} expecting ${p.expectStatusMin}-${p.expectStatusMax}, every ${p.intervalMs} ms, ` +
-    `timeout ${p.timeoutMs} ms, rise ${p.rise}, fall ${p.fall}`
+    `timeout ${p.timeoutMs} ms, rise ${p.rise}, fall ${p.fall}` +
+    (votesText(p) === '' ? '' : `; ${votesText(p)}`)
   );
 }
 
@@ -135,7 +155,7 @@ const list: Command = {
     const pools = await withStore(ctx, (s) => s.listPools({ zone: positionals[0] }));
     if (values.json) return ctx.out(JSON.stringify(pools, null, 2));
     if (pools.length === 0) return ctx.out('no pools');
-    const rows = pools.map((p) => [p.name, p.zone, p.policy, String(p.ttl), String(p.count), p.allDown, String(p.members), checkText(p)]);
+    const rows = pools.map((p) => [p.name, p.zone, p.policy, String(p.ttl), String(p.count), p.allDown, String(p.members), checkText(p) + (votesText(p) === '' ? '' : `; ${votesText(p)}`)]);
     for (const line of table([['POOL', 'ZONE', 'POLICY', 'TTL', 'COUNT', 'ALL-DOWN', 'MEMBERS', 'CHECK'], ...rows])) ctx.out(line);
   },
 };

@@ -1,4 +1,4 @@
-// `lbdns status [POOL]`: every member's health as each node reported it, from member_health.
+// `lbdns status [POOL]`: every member's health as each node reported it, from member_health, then the votes.
 import { z } from 'zod';
 import type { NodeHealth, PoolMemberStatus } from '../store/store.js';
 import { parseCommand, withStore, type Command } from './command.js';
@@ -6,6 +6,7 @@ import { overrideInForce } from '../core/override.js';
 import { maintenanceLines, overrideLines, windowsJson } from './status-overrides.js';
 import { age, isoTime, table } from './table.js';
 import { USAGE } from './usage.js';
+import { agreedJson, agreedStatus, vantageView, voteLines } from './status-votes.js';
 
 /** One word for a member across the nodes: unknown until some node reports it. */
 function overall(nodes: readonly NodeHealth[]): 'up' | 'down' | 'mixed' | 'unknown' {
@@ -66,9 +67,17 @@ export const statusCommand: Command = {
       positionals: [0, 1],
       names: '[POOL]',
     });
-    const [status, windows] = await withStore(ctx, async (s) => [await s.healthStatus({ pool: positionals[0] }), await s.listMaintenance()] as const);
+    const [status, windows, vantages] = await withStore(
+      ctx,
+      async (s) => [await s.healthStatus({ pool: positionals[0] }), await s.listMaintenance(), await s.listVantages()] as const,
+    );
     const ownWindows = windows.filter((w) => status.some((s) => s.member.id === w.memberId));
-    if (values.json) return ctx.out(JSON.stringify(status.map((s) => ({ ...(toJson(s) as object), maintenance: windowsJson(ownWindows, s.member.id, Date.now()) })), null, 2));
+    const view = vantageView(vantages);
+    const agreed = status.map((s) => agreedStatus(s, view));
+    if (values.json) {
+      const out = status.map((s, i) => ({ ...(toJson(s) as object), agreed: agreedJson(agreed[i]), maintenance: windowsJson(ownWindows, s.member.id, Date.now()) }));
+      return ctx.out(JSON.stringify(out, null, 2));
+    }
     if (status.length === 0) return ctx.out(positionals[0] === undefined ? 'no pool members' : 'no members');
     const now = Date.now();
     const rows: string[][] = [];
@@ -92,6 +101,7 @@ export const statusCommand: Command = {
       }
     }
     for (const line of table([['POOL', 'MEMBER', 'NODE', 'STATE', 'SINCE', 'LAST CHECK', 'HEARTBEAT', 'LATENCY', 'LAST ERROR'], ...rows])) ctx.out(line);
+    for (const line of voteLines(status, agreed, view)) ctx.out(line);
     for (const line of overrideLines(status, now)) ctx.out(line);
     for (const line of maintenanceLines(ownWindows, now)) ctx.out(line);
   },

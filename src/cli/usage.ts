@@ -1,5 +1,5 @@
 // Every CLI command's usage lines and summary: plain data, so `lbdns --help` answers without loading a command.
-import { ALL_DOWN, CHECK_KINDS } from '../schema/pool-constants.js';
+import { ALL_DOWN, CHECK_KINDS, QUORUM_RULES } from '../schema/pool-constants.js';
 import { POLICY_NAMES } from '../policies/registry.js';
 
 export interface Usage {
@@ -9,7 +9,7 @@ export interface Usage {
 }
 
 const LOCATION = '[--country CC] [--continent EU] [--region LABEL] [--lat X --lon Y]';
-const SETTINGS = `[--policy ${POLICY_NAMES.join('|')}] [--hash-prefix 24,56] [--ttl N] [--count N] [--all-down ${ALL_DOWN.join('|')}] [--check ${CHECK_KINDS.join('|')}] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N]`;
+const SETTINGS = `[--policy ${POLICY_NAMES.join('|')}] [--hash-prefix 24,56] [--ttl N] [--count N] [--all-down ${ALL_DOWN.join('|')}] [--check ${CHECK_KINDS.join('|')}] [--port N] [--path P] [--host H] [--expect 200-399] [--insecure] [--timeout MS] [--interval MS] [--rise N] [--fall N] [--quorum ${QUORUM_RULES.join('|')}] [--probers N|all]`;
 
 /** What each command group is for. */
 export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
@@ -20,6 +20,7 @@ export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
   geo: "manage networks located ahead of GeoIP",
   tsig: 'manage TSIG keys for zone transfers and NOTIFY',
   maintenance: "schedule windows that drain a pool member",
+  vantage: 'see and retire the vantage points (serving nodes and probe agents) whose votes decide member health',
 };
 
 /** Keyed by the words that name the command (`zone add`, `status`), in the order help lists them. */
@@ -40,7 +41,7 @@ export const USAGE = {
   'record add': { usage: ['record add NAME TYPE CONTENT... [--ttl N]'], summary: 'add a record (content words are joined: MX 10 mail.example.test)' },
   'record rm': { usage: ['record rm NAME TYPE [CONTENT...]'], summary: 'remove the records of a name and type, or only the one with CONTENT' },
   'pool add': { usage: [`pool add NAME ${SETTINGS}`], summary: 'declare a load-balanced name in the zone that holds it' },
-  'pool set': { usage: [`pool set NAME ${SETTINGS.replace('[--insecure]', '[--insecure|--secure]')}`], summary: 'change some settings of a pool (an empty --host goes back to the probed address)' },
+  'pool set': { usage: [`pool set NAME ${SETTINGS.replace('[--insecure]', '[--insecure|--secure]')}`], summary: 'change some settings of a pool (an empty --host goes back to the probed address; --probers all, or "", has every serving node probe every member)' },
   'pool rm': { usage: ['pool rm NAME'], summary: 'remove a pool and its members' },
   'pool list': { usage: ['pool list [ZONE] [--json]'], summary: 'list pools, of one zone or all' },
   'member add': { usage: [`member add POOL ADDRESS [--weight N] [--priority N] [--disabled] [--probe-address IP] ${LOCATION}`], summary: 'add a load balancer address to a pool' },
@@ -67,7 +68,13 @@ export const USAGE = {
   },
   'maintenance list': { usage: ['maintenance list [--json]'], summary: 'list maintenance windows: open now, or when the next one opens and closes' },
   'maintenance rm': { usage: ['maintenance rm ID'], summary: 'remove a maintenance window' },
-  'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error)" },
+  'vantage list': {
+    usage: ['vantage list [--json]'],
+    summary: 'list the vantage points: kind, live or not (heartbeat younger than 3 intervals), heartbeat age, interval, clock offset, start, retirement and votes held',
+  },
+  'vantage retire': { usage: ['vantage retire NAME'], summary: "stop counting a vantage point's votes, on every node at once (recorded with your user name); it cannot vote again until forgotten" },
+  'vantage forget': { usage: ['vantage forget NAME'], summary: 'delete a vantage point and its votes; a node or agent of that name registers anew when it next starts or beats' },
+  'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error), then every vantage point's vote, whether it counts, and the state the pool's quorum decides" },
   'explain': { usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'], summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer" },
   help: { usage: ['help'], summary: 'show this help' },
 } as const satisfies Readonly<Record<string, Usage>>;

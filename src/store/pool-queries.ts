@@ -294,7 +294,7 @@ export async function reportHealth(db: Db, node: string, reports: readonly Healt
 const millis = (t: Date | string | null): number | null => (t === null ? null : new Date(t).getTime());
 
 export async function healthStatus(db: Db, filter: { readonly pool?: string }): Promise<PoolMemberStatus[]> {
-  let q = selectMembers(db).innerJoin('pools as p', 'p.id', 'm.pool_id').select('p.name as pool');
+  let q = selectMembers(db).innerJoin('pools as p', 'p.id', 'm.pool_id').select(['p.name as pool', 'p.quorum', 'p.probers']);
   if (filter.pool !== undefined) {
     const name = poolName(filter.pool);
     await poolId(db, name);
@@ -307,13 +307,22 @@ export async function healthStatus(db: Db, filter: { readonly pool?: string }): 
     .innerJoin('pools as hp', 'hp.id', 'hm.pool_id')
     .select(['h.member_id', 'h.node', 'h.up', 'h.since', 'h.last_check', 'h.latency_ms', 'h.last_error', 'h.transitions', 'h.heartbeat_at', 'h.heartbeat_interval'])
     .select(sql<number>`extract(epoch from now() - h.heartbeat_at)::float8`.as('heartbeat_age'))
+    // As readVotes (vantage-queries.ts) has it: whole seconds the probe time lies past the database's clock.
+    .select(sql<number>`greatest(0, coalesce(floor(extract(epoch from h.last_check - now())), 0))::integer`.as('ahead'))
     .orderBy('h.node');
   if (filter.pool !== undefined) h = h.where('hp.name', '=', poolName(filter.pool));
   const health = await h.execute();
   const byMember = new Map<number, NodeHealth[]>();
+  const aheadByMember = new Map<number, Record<string, number>>();
   for (const h of health) {
     let list = byMember.get(h.member_id);
     if (!list) byMember.set(h.member_id, (list = []));
+    const ahead = Number(h.ahead);
+    if (ahead > 0) {
+      let a = aheadByMember.get(h.member_id);
+      if (!a) aheadByMember.set(h.member_id, (a = {}));
+      a[h.node] = ahead;
+    }
     list.push(
       Object.freeze({
         node: h.node,
@@ -329,5 +338,14 @@ export async function healthStatus(db: Db, filter: { readonly pool?: string }): 
       }),
     );
   }
-  return members.map((m) => Object.freeze({ pool: m.pool, member: toMember(m), nodes: Object.freeze(byMember.get(m.id) ?? []) }));
+  return members.map((m) =>
+    Object.freeze({
+      pool: m.pool,
+      quorum: m.quorum,
+      probers: m.probers,
+      member: toMember(m),
+      nodes: Object.freeze(byMember.get(m.id) ?? []),
+      aheadSeconds: Object.freeze(aheadByMember.get(m.id) ?? {}),
+    }),
+  );
 }

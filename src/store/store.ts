@@ -9,6 +9,7 @@ import type { Change, FeedStatus, WatchOptions } from './change-feed.js';
 import { passwordFile, readEmbeddedInfo, startEmbedded, withPassword } from './embedded.js';
 import type { MemberSettings, PoolSettings } from '../schema/pool-schema.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
+import type { QUORUM_RULES } from '../schema/pool-constants.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 import { toStoreError } from './store-error.js';
@@ -131,9 +132,14 @@ export interface NodeHealth {
 
 export interface PoolMemberStatus {
   readonly pool: string;
+  /** The pool's vote settings (migrations/0011): how the votes decide, and how many vantage points probe a member. */
+  readonly quorum: (typeof QUORUM_RULES)[number];
+  readonly probers: number | null;
   readonly member: PoolMemberRow;
   /** One entry per node that has reported on it, by node name; empty: unknown to every node. */
   readonly nodes: readonly NodeHealth[];
+  /** By node, for rows whose last check lies past the database's clock: how many whole seconds (as readVotes says). */
+  readonly aheadSeconds: Readonly<Record<string, number>>;
 }
 
 export interface Store {
