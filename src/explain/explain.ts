@@ -142,7 +142,8 @@ function explainMembers(
     if (m.family !== family) reason = `IPv${m.family}: not asked`;
     else if (!m.enabled) reason = 'drained (enabled = false)';
     else if (force !== undefined && force.state !== 'up') reason = overrideText(force);
-    else if (found.allDown) reason = 'no enabled member is probed up (down or not probed yet): answered anyway (fail-open)';
+    else if (found.allDown)
+      reason = pool.allDown === 'servfail' ? 'no enabled member is up (down or not probed yet): the pool answers SERVFAIL' : 'no enabled member is up (down or not probed yet): answered anyway (fail-open)';
     else if (health === 'down' && force === undefined) reason = votes ? `down by the votes (${votes.rule}: ${votes.ups} up, ${votes.downs} down)` : 'down';
     else if (health === 'unknown') reason = 'not probed yet: handed out only once a probe says up';
     else if (inList.has(m.id)) reason = force === undefined ? 'candidate' : `candidate: ${overrideText(force)}`;
