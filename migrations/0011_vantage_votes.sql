@@ -10,7 +10,7 @@
 --
 -- NOTIFY lbdns_votes fires when a vote is cast, moves or is withdrawn, never for a heartbeat that changes nothing
 -- (migrations/0002 keeps member_health off lbdns_changes for the same reason). Statement-level: one write of 80,000
--- first results sends ~200 notifications of up to 400 votes each, not 80,000. Payload: "<vantage> <votes>", votes
+-- first results sends ~270 notifications of up to 300 votes each, not 80,000. Payload: "<vantage> <votes>", votes
 -- comma-separated "member:state:ahead" with state 1 (up), 0 (down) or - (withdrawn), ahead = whole seconds the
 -- vote's last_check lies past the database's now() (a clock far ahead is refused by the reader).
 --
@@ -68,7 +68,9 @@ language sql immutable as $$
   end
 $$;
 
--- One NOTIFY per vantage point per 400 votes that moved in a statement.
+-- One NOTIFY per vantage point per 300 votes that moved in a statement. A payload must stay under 8000 bytes: a vote
+-- is at most 10 digits of member id, its state, and `ahead` capped at 6 digits (20 bytes with separators), so 300
+-- votes and a 255-byte name fit.
 create function lbdns_notify_votes(changed jsonb) returns void
 language plpgsql as $$
 declare
@@ -77,7 +79,7 @@ begin
   for line in
     select v.node || ' ' || string_agg(v.member_id || ':' || v.state || ':' || v.ahead, ',' order by v.member_id)
       from (select c.node, c.member_id, c.state, c.ahead,
-                   (row_number() over (partition by c.node order by c.member_id) - 1) / 400 as part
+                   (row_number() over (partition by c.node order by c.member_id) - 1) / 300 as part
               from jsonb_to_recordset(changed) as c(node text, member_id integer, state text, ahead integer)) v
      group by v.node, v.part
   loop
@@ -91,7 +93,7 @@ language plpgsql as $$
 begin
   perform lbdns_notify_votes((
     select jsonb_agg(jsonb_build_object('node', n.node, 'member_id', n.member_id, 'state', case when n.up then '1' else '0' end,
-             'ahead', greatest(0, coalesce(floor(extract(epoch from n.last_check - now())), 0))::integer))
+             'ahead', least(999999, greatest(0, coalesce(floor(extract(epoch from n.last_check - now())), 0)))::integer))
       from new_rows n));
   return null;
 end
@@ -102,7 +104,7 @@ language plpgsql as $$
 begin
   perform lbdns_notify_votes((
     select jsonb_agg(jsonb_build_object('node', n.node, 'member_id', n.member_id, 'state', case when n.up then '1' else '0' end,
-             'ahead', greatest(0, coalesce(floor(extract(epoch from n.last_check - now())), 0))::integer))
+             'ahead', least(999999, greatest(0, coalesce(floor(extract(epoch from n.last_check - now())), 0)))::integer))
       from new_rows n join old_rows o on o.member_id = n.member_id and o.node = n.node
      where o.up is distinct from n.up));
   return null;

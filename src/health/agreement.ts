@@ -36,8 +36,11 @@ export interface AgreementOptions {
   readonly log: Logger;
   readonly metrics?: Metrics;
   readonly heartbeatMs: number;
-  /** Told which members this node stopped voting on, after their rows are deleted (the reporter forgets them). */
-  readonly onWithdrawn?: (memberIds: readonly number[]) => void;
+  /**
+   * Told which members this node stops voting on, before their rows are deleted: the reporter forgets them and
+   * the deletion waits for its write under way, which could otherwise put a row back after it.
+   */
+  readonly onWithdrawn?: (memberIds: readonly number[]) => void | Promise<void>;
 }
 
 /** A vantage point is live while its last heartbeat is younger than this many of its intervals. */
@@ -500,10 +503,9 @@ export class HealthAgreement {
     // Votes on members it no longer probes are withdrawn; those of deleted members went with them.
     const withdraw = released.filter((id) => this.#members.has(id));
     if (withdraw.length > 0 && this.#shared) {
-      this.#o.store.withdrawVotes(self, withdraw).then(
-        () => this.#o.onWithdrawn?.(withdraw),
-        (err: Error) => this.#log.warn({ err: err.message, members: withdraw.length }, 'could not withdraw votes on members no longer probed here'),
-      );
+      Promise.resolve(this.#o.onWithdrawn?.(withdraw))
+        .then(() => this.#o.store.withdrawVotes(self, withdraw))
+        .catch((err: Error) => this.#log.warn({ err: err.message, members: withdraw.length }, 'could not withdraw votes on members no longer probed here'));
     }
   }
 

@@ -185,13 +185,17 @@ export class HealthReporter {
     }
   };
 
-  /** Stops writing these members' rows (this node no longer probes them and has deleted its votes on them). */
-  forget(memberIds: readonly number[]): void {
+  /**
+   * Stops writing these members' rows (this node no longer probes them and is about to delete its votes on them).
+   * Resolves once a write under way has finished, so that the deletion that follows cannot be undone by it.
+   */
+  async forget(memberIds: readonly number[]): Promise<void> {
     for (const id of memberIds) {
       this.#members.delete(id);
       this.#transitions.delete(id);
       this.#due.delete(id);
     }
+    while (this.#inflight) await this.#inflight.catch(() => undefined);
   }
 
   /** Writes the rows due now: state changes, first results, and heartbeats whose time has come. */

@@ -119,7 +119,9 @@ function setup(opts: { self?: string; heartbeatMs?: number } = {}) {
     store,
     log,
     heartbeatMs: opts.heartbeatMs ?? 200,
-    onWithdrawn: (ids) => withdrawnHere.push([...ids].sort((a, b) => a - b)),
+    onWithdrawn: (ids) => {
+      withdrawnHere.push([...ids].sort((a, b) => a - b));
+    },
   });
   const transitions: AgreedTransition[] = [];
   agreement.onChange((t) => transitions.push(t));

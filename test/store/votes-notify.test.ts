@@ -1,4 +1,4 @@
-// Votes in PostgreSQL: NOTIFY lbdns_votes only when a vote moves (400 a chunk), vantage point rows, the quorum checks.
+// Votes in PostgreSQL: NOTIFY lbdns_votes only when a vote moves (300 a chunk), vantage point rows, the quorum checks.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openStore, type HealthReport, type Store } from '../../src/store/store.js';
@@ -125,13 +125,13 @@ describe('NOTIFY lbdns_votes', () => {
     expect(moved).toEqual([`node-a ${b}:0:0`]);
   });
 
-  it('900 votes in one report: three notifications of 400, 400 and 100 votes, all for that vantage point', async () => {
-    const ids = await newMembers(900);
+  it('700 votes in one report: three notifications of 300, 300 and 100 votes, all for that vantage point', async () => {
+    const ids = await newMembers(700);
     const got = await notified(() => store.reportHealth('node-b', ids.map((id) => report(id, id % 3 !== 0))));
     expect(got).toHaveLength(3);
     const parts = got.map(parse).sort((x, y) => x.votes[0].member - y.votes[0].member);
     expect(parts.map((p) => p.vantage)).toEqual(['node-b', 'node-b', 'node-b']);
-    expect(parts.map((p) => p.votes.length)).toEqual([400, 400, 100]);
+    expect(parts.map((p) => p.votes.length)).toEqual([300, 300, 100]);
     const all = parts.flatMap((p) => p.votes);
     expect(all.map((v) => v.member)).toEqual(ids);
     expect(all.every((v) => v.state === (v.member % 3 !== 0 ? '1' : '0') && v.ahead === 0)).toBe(true);
