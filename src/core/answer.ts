@@ -54,6 +54,12 @@ export interface Answer {
    * the delegation point for a referral. A name the snapshot or the query already holds: nothing is built.
    */
   readonly rateName: string | undefined;
+  /** Owners synthesised from a wildcard, with the closest encloser the "*" hangs from (DNSSEC signs them as "*.<it>"). */
+  readonly wildcards?: ReadonlyMap<string, string>;
+  /** NXDOMAIN and NODATA: the name that has no such data (the end of a CNAME chain, not always the asked name). */
+  readonly negativeName?: string;
+  /** The key tag that signed this answer (src/dnssec/sign.ts); absent: unsigned. */
+  readonly signedBy?: number;
 }
 
 /** CNAME chains longer than this are cut (resolvers give up at about this depth too). */
@@ -73,6 +79,8 @@ interface Draft {
   pool: Pool | undefined;
   choice: PoolChoice | undefined;
   rateName: string | undefined;
+  wildcards?: Map<string, string>;
+  negativeName?: string;
 }
 
 function draft(kind: AnswerKind, rcode: number, aa: boolean): Draft {
@@ -163,8 +171,9 @@ function addTargets(snapshot: Snapshot, d: Draft, targets: readonly string[], se
   }
 }
 
-function negative(d: Draft, zone: Zone, kind: 'nodata' | 'nxdomain'): void {
+function negative(d: Draft, zone: Zone, kind: 'nodata' | 'nxdomain', name: string): void {
   d.kind = kind;
+  d.negativeName = name;
   d.rateName = zone.name;
   d.rcode = kind === 'nxdomain' ? RCODE.NXDOMAIN : RCODE.NOERROR;
   pushSet(d.authority, zone.name, zone.soa, zone.negativeTtl);
@@ -252,10 +261,11 @@ export function answerQuery(snapshot: Snapshot, query: Query, client: Client, ct
     }
     const found = lookup(zone, name);
     if (!found.exists) {
-      negative(d, zone, 'nxdomain');
+      negative(d, zone, 'nxdomain', name);
       return d;
     }
     if (step === 0 && found.wildcard !== undefined) d.rateName = found.wildcard;
+    if (found.wildcard !== undefined) (d.wildcards ??= new Map()).set(name, found.wildcard);
     if (found.dname !== undefined) {
       // RFC 6672 §3.2: the DNAME, then a CNAME synthesised with the DNAME's TTL, then the chase of its target.
       const owner = (found.node as ZoneNode).name;
@@ -277,7 +287,7 @@ export function answerQuery(snapshot: Snapshot, query: Query, client: Client, ct
     }
     const node = found.node;
     if (!node) {
-      negative(d, zone, 'nodata');
+      negative(d, zone, 'nodata', name);
       return d;
     }
     const cname = node.rrsets.get(QTYPE.CNAME);
@@ -298,7 +308,7 @@ export function answerQuery(snapshot: Snapshot, query: Query, client: Client, ct
     }
     const set = type === undefined ? undefined : node.rrsets.get(type);
     if (!set) {
-      negative(d, zone, 'nodata');
+      negative(d, zone, 'nodata', name);
       return d;
     }
     pushSet(d.answer, name, set);

@@ -1,0 +1,306 @@
+// Online DNSSEC signing: every RRset an answer carries is signed where the answer is computed, pool answers included.
+//
+// - Each RRset is signed as it goes out (RFC 4034 §3.1.8.1): its RRs in canonical order (RFC 4034 §6.3), so the
+//   signature does not depend on the order an answer lists them, and every rotation of one member set reuses one
+//   signature from the cache (keyed by owner, type, TTL, validity and the sorted RDATA; bounded by bytes, LRU).
+// - Validity: inception an hour back, expiry a week on, both on whole hours, so a signature made at any moment of an
+//   hour is the same bytes (cacheable) and is replaced by the next hour's long before it expires.
+// - Denial (RFC 9824, compact denial of existence): a name that does not exist is answered NOERROR with an NSEC at
+//   the name itself whose next name is its immediate successor ("\000.<name>") and whose type bitmap holds RRSIG, NSEC
+//   and NXNAME; a name without the asked type gets the same NSEC with the types it has. One signature per negative
+//   answer, nothing about the zone's other names revealed, no chain to walk. Chosen over NSEC3 white lies: one NSEC
+//   instead of up to three NSEC3 records and hashing per query, and the same zone-walking protection.
+// - A wildcard answer carries its RRSIG with the wildcard's label count and an NSEC proving the asked name does not
+//   exist: owner "+.<closest encloser>" (after "*.<closest encloser>", so the wildcard itself is not denied), next
+//   "\000.<name>".
+// - A referral carries the DS RRset signed, or an NSEC at the cut proving there is none (types NS RRSIG NSEC).
+// The key's private half arrives encrypted in the snapshot; it is decrypted here, once per key per process, with
+// LBDNS_KEY_SECRET. A zone whose key cannot be decrypted is answered unsigned (one log line, a metric), never SERVFAIL.
+import crypto, { type KeyObject } from 'node:crypto';
+import type { Answer, RR } from '../core/answer.js';
+import { QCLASS, QTYPE, RCODE } from '../core/constants.js';
+import { isAtOrBelow, labelCount, nameToWire } from '../core/names.js';
+import type { Query } from '../core/query.js';
+import { findZone, type Snapshot, type Zone } from '../core/snapshot.js';
+
+export const TYPE_RRSIG = 46;
+export const TYPE_NSEC = 47;
+/** RFC 9824: the pseudo-type in an NSEC bitmap that says the name does not exist. */
+export const TYPE_NXNAME = 128;
+
+const HOUR = 3600;
+const VALIDITY = 7 * 86400;
+
+/** What signs for one zone in this process. */
+export interface ZoneSigner {
+  readonly zone: string;
+  readonly algorithm: 13 | 15;
+  readonly keyTag: number;
+  readonly key: KeyObject;
+}
+
+/** Canonical order (RFC 4034 §6.3): RDATA compared as left-justified unsigned octet strings; duplicates dropped. */
+export function canonicalRdata(rdatas: readonly Uint8Array[]): Uint8Array[] {
+  const sorted = [...rdatas].sort((a, b) => Buffer.compare(a, b));
+  const out: Uint8Array[] = [];
+  for (const r of sorted) if (out.length === 0 || Buffer.compare(out[out.length - 1], r) !== 0) out.push(r);
+  return out;
+}
+
+/** The RRSIG RDATA for one RRset; `wildcardOf`: the closest encloser when the RRset was synthesised from "*.<it>". */
+export function rrsigRdata(
+  signer: ZoneSigner,
+  owner: string,
+  type: number,
+  ttl: number,
+  rdatas: readonly Uint8Array[],
+  wildcardOf: string | undefined,
+  inception: number,
+  expiration: number,
+): Uint8Array {
+  const signedOwner = wildcardOf !== undefined ? (wildcardOf === '' ? '*' : `*.${wildcardOf}`) : owner;
+  // RFC 4034 §3.1.3: labels of the owner, the root and a leading "*" not counted.
+  const labels = signedOwner === '*' || signedOwner.startsWith('*.') ? labelCount(signedOwner) - 1 : labelCount(signedOwner);
+  const signerName = nameToWire(signer.zone);
+  const head = Buffer.alloc(18 + signerName.length);
+  head.writeUInt16BE(type, 0);
+  head[2] = signer.algorithm;
+  head[3] = labels;
+  head.writeUInt32BE(ttl >>> 0, 4);
+  head.writeUInt32BE(expiration >>> 0, 8);
+  head.writeUInt32BE(inception >>> 0, 12);
+  head.writeUInt16BE(signer.keyTag, 16);
+  head.set(signerName, 18);
+  const ownerWire = nameToWire(signedOwner);
+  const parts: Uint8Array[] = [head];
+  const fixed = Buffer.alloc(10);
+  fixed.writeUInt16BE(type, 0);
+  fixed.writeUInt16BE(QCLASS.IN, 2);
+  fixed.writeUInt32BE(ttl >>> 0, 4);
+  for (const r of canonicalRdata(rdatas)) {
+    const f = Buffer.from(fixed);
+    f.writeUInt16BE(r.length, 8);
+    parts.push(ownerWire, f, r);
+  }
+  const data = Buffer.concat(parts);
+  const signature =
+    signer.algorithm === 13 ? crypto.sign('sha256', data, { key: signer.key, dsaEncoding: 'ieee-p1363' }) : crypto.sign(null, data, signer.key);
+  return Buffer.concat([head, signature]);
+}
+
+/** NSEC RDATA (RFC 4034 §4.1): the next name, then the type bitmap in windows. */
+export function nsecRdata(next: string, types: Iterable<number>): Uint8Array {
+  const windows = new Map<number, Uint8Array>();
+  for (const t of types) {
+    const w = t >> 8;
+    let bits = windows.get(w);
+    if (!bits) windows.set(w, (bits = new Uint8Array(32)));
+    bits[(t & 0xff) >> 3] |= 0x80 >> (t & 7);
+  }
+  const parts: Uint8Array[] = [nameToWire(next)];
+  for (const w of [...windows.keys()].sort((a, b) => a - b)) {
+    const bits = windows.get(w)!;
+    let len = 32;
+    while (len > 0 && bits[len - 1] === 0) len--;
+    parts.push(Uint8Array.of(w, len), bits.subarray(0, len));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The inception and expiry every signature made now carries (whole hours: see the header). */
+export function validity(nowMs: number): { readonly inception: number; readonly expiration: number } {
+  const hour = Math.floor(nowMs / 1000 / HOUR) * HOUR;
+  return { inception: hour - HOUR, expiration: hour + VALIDITY };
+}
+
+/**
+ * Signatures by canonical RRset, least recently used dropped first once `maxBytes` is reached. Every operation is
+ * O(1): a full cache drops one entry per insert, never sweeps.
+ */
+export class SignatureCache {
+  readonly #entries = new Map<string, Uint8Array>();
+  #bytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const v = this.#entries.get(key);
+    if (v === undefined) return undefined;
+    // Most recently used last: delete and set again.
+    this.#entries.delete(key);
+    this.#entries.set(key, v);
+    return v;
+  }
+
+  set(key: string, value: Uint8Array): void {
+    const old = this.#entries.get(key);
+    if (old !== undefined) {
+      this.#entries.delete(key);
+      this.#bytes -= cost(key, old);
+    }
+    this.#entries.set(key, value);
+    this.#bytes += cost(key, value);
+    while (this.#bytes > this.maxBytes && this.#entries.size > 1) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#bytes -= cost(oldest, this.#entries.get(oldest)!);
+      this.#entries.delete(oldest);
+    }
+  }
+}
+
+/** A cache entry's bytes: its key (2 per character), its value, and about 80 for the Map entry and the objects. */
+const cost = (key: string, value: Uint8Array): number => 2 * key.length + value.length + 80;
+
+export interface SignerOptions {
+  readonly cache: SignatureCache;
+  /** The signer for a zone, or undefined when it is unsigned (or its key cannot be used here). */
+  readonly signerFor: (zone: Zone) => ZoneSigner | undefined;
+  readonly now?: () => number;
+}
+
+/** Signs answers for zones that have a usable key; everything else passes through as it is. */
+export class AnswerSigner {
+  readonly #o: SignerOptions;
+  readonly #now: () => number;
+
+  constructor(opts: SignerOptions) {
+    this.#o = opts;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** The signature of one RRset, from the cache when the same RRset was signed this hour. */
+  rrsig(signer: ZoneSigner, owner: string, type: number, ttl: number, rdatas: readonly Uint8Array[], wildcardOf: string | undefined): Uint8Array {
+    const { inception, expiration } = validity(this.#now());
+    let key = `${signer.keyTag}|${signer.zone}|${wildcardOf === undefined ? owner : `*${wildcardOf}`}|${type}|${ttl}|${inception}|`;
+    const sorted = rdatas.length > 1 ? canonicalRdata(rdatas) : rdatas;
+    for (const r of sorted) key += Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('latin1') + '\u0100';
+    const cache = this.#o.cache;
+    const hit = cache.get(key);
+    if (hit !== undefined) {
+      cache.hits++;
+      return hit;
+    }
+    cache.misses++;
+    const sig = rrsigRdata(signer, owner, type, ttl, sorted, wildcardOf, inception, expiration);
+    cache.set(key, sig);
+    return sig;
+  }
+
+  /** Whether the answer's zone is signed here (the answer will carry signatures when DO is set). */
+  signerOf(snapshot: Snapshot, name: string): ZoneSigner | undefined {
+    const zone = findZone(snapshot, name);
+    return zone ? this.#o.signerFor(zone) : undefined;
+  }
+
+  /** The answer with RRSIGs and denial added, for a query with DO set; unchanged when no zone of it is signed. */
+  sign(snapshot: Snapshot, _query: Query, ans: Answer): Answer {
+    if (ans.zone === undefined || ans.kind === 'refused' || ans.kind === 'servfail' || ans.kind === 'chaos' || ans.kind === 'notimp') return ans;
+    let touched = false;
+    const signed = (rrs: readonly RR[], out: RR[]): void => {
+      for (let i = 0; i < rrs.length; ) {
+        let j = i + 1;
+        while (j < rrs.length && rrs[j].type === rrs[i].type && rrs[j].name === rrs[i].name) j++;
+        const first = rrs[i];
+        for (let k = i; k < j; k++) out.push(rrs[k]);
+        const zone = findZone(snapshot, first.name);
+        const signer = zone && this.#o.signerFor(zone);
+        // NS at a cut belongs to the child: never signed by the parent (RFC 4035 §2.2).
+        if (signer && zone && !(first.type === QTYPE.NS && first.name !== zone.name)) {
+          const rdatas = rrs.slice(i, j).map((r) => r.rdata);
+          const wildcardOf = ans.wildcards?.get(first.name);
+          out.push({ name: first.name, type: TYPE_RRSIG, cls: QCLASS.IN, ttl: first.ttl, rdata: this.rrsig(signer, first.name, first.type, first.ttl, rdatas, wildcardOf) });
+          touched = true;
+          if (wildcardOf !== undefined) this.#wildcardProof(snapshot, signer, zone, first.name, wildcardOf, proofs);
+        }
+        i = j;
+      }
+    };
+    const proofs: RR[] = [];
+    const answer: RR[] = [];
+    const authority: RR[] = [];
+    signed(ans.answer, answer);
+    if (ans.kind === 'referral') {
+      for (const rr of ans.authority) authority.push(rr);
+      const cut = ans.authority[0]?.name;
+      const zone = cut === undefined ? undefined : findZone(snapshot, cut);
+      const signer = zone && this.#o.signerFor(zone);
+      if (signer && zone && cut !== undefined) {
+        const ds = zone.nodes.get(cut)?.rrsets.get(QTYPE.DS);
+        if (ds) {
+          for (const r of ds.rdata) authority.push({ name: cut, type: QTYPE.DS, cls: QCLASS.IN, ttl: ds.ttl, rdata: r });
+          authority.push({ name: cut, type: TYPE_RRSIG, cls: QCLASS.IN, ttl: ds.ttl, rdata: this.rrsig(signer, cut, QTYPE.DS, ds.ttl, ds.rdata, undefined) });
+        } else this.#nsec(signer, zone, cut, `\u0000.${cut}`, [QTYPE.NS, TYPE_RRSIG, TYPE_NSEC], authority);
+        touched = true;
+      }
+    } else signed(ans.authority, authority);
+    let rcode = ans.rcode;
+    if ((ans.kind === 'nxdomain' || ans.kind === 'nodata') && ans.negativeName !== undefined) {
+      const zone = findZone(snapshot, ans.negativeName);
+      const signer = zone && this.#o.signerFor(zone);
+      if (signer && zone) {
+        const name = ans.negativeName;
+        const types = ans.kind === 'nxdomain' ? [TYPE_RRSIG, TYPE_NSEC, TYPE_NXNAME] : [...typesAt(zone, name), TYPE_RRSIG, TYPE_NSEC];
+        this.#nsec(signer, zone, name, `\u0000.${name}`, types, authority);
+        // RFC 9824 §3: the name's absence is said by NXNAME, under NOERROR.
+        if (ans.kind === 'nxdomain') rcode = RCODE.NOERROR;
+        touched = true;
+      }
+    }
+    if (!touched) return ans;
+    for (const p of proofs) authority.push(p);
+    return { ...ans, rcode, answer, authority, signedBy: this.#keyTags(snapshot, ans) };
+  }
+
+  #keyTags(snapshot: Snapshot, ans: Answer): number | undefined {
+    const zone = ans.zone === undefined ? undefined : snapshot.zones.get(ans.zone);
+    return zone ? this.#o.signerFor(zone)?.keyTag : undefined;
+  }
+
+  #nsec(signer: ZoneSigner, zone: Zone, owner: string, next: string, types: readonly number[], out: RR[]): void {
+    const ttl = zone.negativeTtl;
+    const rdata = nsecRdata(next, types);
+    out.push({ name: owner, type: TYPE_NSEC, cls: QCLASS.IN, ttl, rdata });
+    out.push({ name: owner, type: TYPE_RRSIG, cls: QCLASS.IN, ttl, rdata: this.rrsig(signer, owner, TYPE_NSEC, ttl, [rdata], undefined) });
+  }
+
+  /** An NSEC covering the asked name but not the wildcard that answered it (see the header). */
+  #wildcardProof(_snapshot: Snapshot, signer: ZoneSigner, zone: Zone, name: string, encloser: string, out: RR[]): void {
+    const below = encloser === '' ? name : name.slice(0, name.length - encloser.length - 1);
+    const nextCloser = below.slice(below.lastIndexOf('.') + 1);
+    // "+" sorts right after "*": the owner lies between the wildcard and the asked name when the next closer label is greater.
+    const owner = Buffer.compare(Buffer.from('+', 'latin1'), Buffer.from(nextCloser, 'latin1')) < 0 ? (encloser === '' ? '+' : `+.${encloser}`) : encloser;
+    if (!isAtOrBelow(owner, zone.name) || out.some((r) => r.type === TYPE_NSEC && r.name === owner)) return;
+    this.#nsec(signer, zone, owner, `\u0000.${name}`, [TYPE_RRSIG, TYPE_NSEC], out);
+  }
+}
+
+/** The types a name holds (a pool name holds A and AAAA); a wildcard's for a name it would synthesise. */
+function typesAt(zone: Zone, name: string): number[] {
+  const node = zone.nodes.get(name) ?? wildcardNode(zone, name);
+  if (!node) return [];
+  const types = new Set<number>(node.rrsets.keys());
+  if (node.pool) {
+    types.add(QTYPE.A);
+    types.add(QTYPE.AAAA);
+  }
+  return [...types];
+}
+
+function wildcardNode(zone: Zone, name: string): Zone['nodes'] extends ReadonlyMap<string, infer N> ? N | undefined : never {
+  for (let dot = name.indexOf('.'); dot !== -1; dot = name.indexOf('.', dot + 1)) {
+    const ce = name.slice(dot + 1);
+    if (zone.nodes.has(ce) || zone.emptyNonTerminals.has(ce) || ce === zone.name) return zone.nodes.get(`*.${ce}`);
+    if (ce === zone.name) break;
+  }
+  return undefined;
+}
