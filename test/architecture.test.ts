@@ -8,7 +8,8 @@ import { policies } from '../src/policies/registry.js';
  * Lowest first; a module may import its own group, any group of a lower layer, or a group of its own layer (as long as
  * no cycle forms). A group is a folder of src/, or a file at its root. errors.ts is the one error table every layer
  * throws from. config.ts parses the environment once (with geo's network parser) and hands each module its slice, so it
- * sits above geo and below everything that is handed config. pools (a member's overrides and maintenance windows) feed
+ * sits above geo and below everything that is handed config. dnssec (keys, signing) sits above config and below the snapshot
+ * builder and the store, which carry its keys. pools (a member's overrides and maintenance windows) feed
  * the policies' candidates; schema (the pool model) names the registered policies; zonefile sits above schema because an
  * export writes each pool's definition beside its records; store sits above zonefile because it imports parsed zone files.
  */
@@ -17,6 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['records', 'obs'],
   ['geo'],
   ['config'],
+  ['dnssec'],
   ['pools'],
   ['policies'],
   ['schema'],

@@ -127,6 +127,21 @@ export interface ZoneNode {
   readonly pool: Pool | undefined;
 }
 
+/**
+ * A signed zone's key (src/dnssec/keys.ts): one combined key, flags 257. The private key stays sealed here; each
+ * process that signs opens it with its own LBDNS_KEY_SECRET.
+ */
+export interface ZoneKey {
+  /** 13 ECDSAP256SHA256, 15 ED25519. */
+  readonly algorithm: 13 | 15;
+  readonly flags: number;
+  readonly keyTag: number;
+  /** DNSKEY RDATA: flags, protocol 3, algorithm, public key. */
+  readonly dnskey: Uint8Array;
+  /** The sealed private key as stored (version ‖ salt ‖ check ‖ iv ‖ tag ‖ ciphertext), opened where it signs. */
+  readonly privateKey: Uint8Array;
+}
+
 export interface Zone {
   readonly name: string;
   readonly serial: number;
@@ -138,6 +153,8 @@ export interface Zone {
   readonly emptyNonTerminals: ReadonlySet<string>;
   /** Names below the apex that hold NS records: zone cuts. */
   readonly cuts: ReadonlySet<string>;
+  /** Present when the zone is signed (its dnssec_keys row was usable). */
+  readonly dnssec?: ZoneKey;
 }
 
 /** One geo_networks row: a network whose clients are placed at a location, overriding GeoIP. */
