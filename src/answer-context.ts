@@ -8,19 +8,38 @@ import { choiceMetrics } from './policies/choice-metrics.js';
 import { createChooser } from './policies/choose.js';
 import type { PolicyEnv } from './policies/policy.js';
 import { PolicyStates } from './policies/policy-states.js';
+import { Keyring } from './dnssec/keyring.js';
+import { AnswerSigner, SignatureCache } from './dnssec/sign.js';
 
 export interface AnswerSetup {
   readonly context: AnswerContext;
   /** Every policy's selection state in this process; told to forget pools that go away. */
   readonly policies: PolicyStates;
+  /** This process's DNSSEC keys: warmed with each snapshot taken in, before it answers. */
+  readonly keyring: Keyring;
 }
 
 export function createAnswerContext(config: Config, metrics: Metrics, health: () => HealthView, log: Logger, env: PolicyEnv = {}): AnswerSetup {
   const policies = new PolicyStates(env);
   const unknownPolicy = (pool: { name: string; policy: string }) => log.warn({ pool: pool.name, policy: pool.policy }, 'unknown policy: answering by weight');
+  const keyring = new Keyring({ secret: config.dnssec.secret, log, metrics });
+  const cache = new SignatureCache(config.dnssec.cacheBytes);
+  const signer = new AnswerSigner({ cache, signerFor: keyring.signerFor });
+  // Read off the cache once a second rather than counted per answer (the answer path stays free of label lookups).
+  let hits = 0;
+  let misses = 0;
+  const sync = setInterval(() => {
+    if (cache.hits !== hits) metrics.dnssecSignatures.inc({ cache: 'hit' }, cache.hits - hits);
+    if (cache.misses !== misses) metrics.dnssecSignatures.inc({ cache: 'miss' }, cache.misses - misses);
+    hits = cache.hits;
+    misses = cache.misses;
+    metrics.dnssecCacheBytes.set(cache.bytes);
+  }, 1000);
+  sync.unref();
   const context: AnswerContext = {
     nodeName: config.dns.nodeName,
     choose: createChooser(health, policies, choiceMetrics(metrics, unknownPolicy)),
+    dnssec: signer,
   };
-  return { context, policies };
+  return { context, policies, keyring };
 }

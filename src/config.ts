@@ -114,6 +114,10 @@ const envSchema = z.object({
   LBDNS_HEALTH_WRITE_INTERVAL: z.coerce.number().min(1).max(3600).default(30),
   // Seconds between this vantage point's heartbeats in vantage_points; its votes count while it is younger than 3 of them.
   LBDNS_VANTAGE_HEARTBEAT: z.coerce.number().min(0.2).max(60).default(2),
+  // Seals the DNSSEC private keys in the store (src/dnssec/keys.ts); never logged. Unset: signed zones go out unsigned.
+  LBDNS_KEY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  // Memory for cached RRSIGs per process (src/dnssec/sign.ts), in MiB.
+  LBDNS_DNSSEC_CACHE_MB: z.coerce.number().min(1).max(65536).default(64),
   LBDNS_TCP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
   LBDNS_TCP_MAX_PER_CLIENT: int(1, 1_000_000).default(32),
   LBDNS_TCP_MAX_QUERIES: int(0, 10_000_000).default(1000),
@@ -155,6 +159,8 @@ export interface Config {
   readonly healthRows: { readonly writeIntervalMs: number };
   /** This vantage point's heartbeat (src/health/agreement.ts): one row write per interval. */
   readonly vantage: { readonly heartbeatMs: number };
+  /** DNSSEC: the secret that opens the stored private keys, and the signature cache's size in bytes. */
+  readonly dnssec: { readonly secret: string | undefined; readonly cacheBytes: number };
   readonly http: { readonly listen: ListenAddress; readonly status: boolean; readonly explain: boolean };
   /** GeoIP database (undefined: the bundled one) and how many lookups to cache. */
   readonly geo: { readonly database: string | undefined; readonly cacheSize: number };
@@ -210,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     healthRows: { writeIntervalMs: Math.round(e.LBDNS_HEALTH_WRITE_INTERVAL * 1000) },
     vantage: { heartbeatMs: Math.round(e.LBDNS_VANTAGE_HEARTBEAT * 1000) },
+    dnssec: { secret: e.LBDNS_KEY_SECRET, cacheBytes: Math.round(e.LBDNS_DNSSEC_CACHE_MB * 1024 * 1024) },
     http: { listen: e.LBDNS_HTTP_LISTEN, status: e.LBDNS_HTTP_STATUS, explain: e.LBDNS_HTTP_EXPLAIN },
     roleFile: e.LBDNS_ROLE_FILE ? resolve(e.LBDNS_ROLE_FILE) : undefined,
     geo: { database: e.LBDNS_GEOIP_DB === undefined ? undefined : resolve(e.LBDNS_GEOIP_DB), cacheSize: e.LBDNS_GEOIP_CACHE },

@@ -85,7 +85,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     onWithdrawn: (ids) => reporter.forget(ids),
   });
   let agreementStarted = false;
-  const { context, policies } = createAnswerContext(config, metrics, () => agreement.view(), log, geo.env);
+  const { context, policies, keyring } = createAnswerContext(config, metrics, () => agreement.view(), log, geo.env);
   let pool: WorkerPool | undefined;
   let healthBroadcast: NodeJS.Timeout | undefined;
   const readiness: ReadinessState = new ReadinessState({
@@ -108,6 +108,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   const overrideWatch = new OverrideWatch({ snapshot: () => reloader.current(), log: log.child({ component: 'overrides' }), metrics });
   const reloader = new Reloader({
     onSwap: (snapshot, poolsChanged) => {
+      keyring.warm(snapshot);
       transfers.swapped(snapshot);
       // Pools lent unchanged by the old snapshot (a geo_networks edit, a poll that found other zones changed) need
       // nothing redone: setPools walks every member, 0.2-0.35 s on the answering thread at 80,000 members.
@@ -174,7 +175,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       metricsText: async () => (pool ? pool.metricsText(await metrics.registry.getMetricsAsJSON()) : metrics.registry.metrics()),
       routes: {
         ...(config.http.explain
-          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => agreement.view(), votes: (id) => agreement.describe(id) }) }
+          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => agreement.view(), votes: (id) => agreement.describe(id), dnssec: { signerFor: keyring.signerFor, signer: context.dnssec } }) }
           : {}),
         ...(config.http.status ? { '/status': statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: reloader.current, states: () => monitor.states(), votes: (id) => agreement.describe(id) }) } : {}),
       },

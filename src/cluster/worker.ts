@@ -25,7 +25,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   let snapshot: Snapshot = EMPTY_SNAPSHOT;
   let health: HealthView = EMPTY_HEALTH;
   const geo = await setUpGeo({ databasePath: config.geo.database, cacheSize: config.geo.cacheSize, metrics, snapshot: () => snapshot });
-  const { context, policies } = createAnswerContext(config, metrics, () => health, log, geo.env);
+  const { context, policies, keyring } = createAnswerContext(config, metrics, () => health, log, geo.env);
   let firstSnapshot: (() => void) | undefined;
   const gotSnapshot = new Promise<void>((resolve) => (firstSnapshot = resolve));
   // The sockets wait for the primary's health view too: answering with none, every pool would look all-down and
@@ -38,7 +38,9 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
     adopting = adopting.then(async () => {
       const started = performance.now();
       try {
-        snapshot = await adoptImage(image, snapshot);
+        const adopted = await adoptImage(image, snapshot);
+        keyring.warm(adopted);
+        snapshot = adopted;
       } catch (err) {
         log.error({ err: (err as Error).message }, 'could not adopt the snapshot image; still serving the previous one');
         send({ type: 'need-complete', error: (err as Error).message });

@@ -31,6 +31,8 @@ export interface AnswerContext {
   readonly nodeName: string;
   /** Picks the members for a pool answer; members are already of the asked family. */
   readonly choose: (pool: Pool, family: 4 | 6, client: Client) => PoolChoice;
+  /** Adds RRSIGs and denial to an answer for a query with DO set (src/dnssec/sign.ts); absent: never signed. */
+  readonly dnssec?: { sign(snapshot: Snapshot, query: Query, answer: Answer): Answer };
 }
 
 export type AnswerKind = 'answer' | 'nodata' | 'nxdomain' | 'referral' | 'refused' | 'notimp' | 'servfail' | 'chaos' | 'yxdomain';

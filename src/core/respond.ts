@@ -29,7 +29,8 @@ export function respond(snapshot: Snapshot, packet: Uint8Array, clientAddress: s
     const reply = encodeRcodeOnly(query, RCODE.BADVERS, query.question, query.edns);
     return { reply, rcode: RCODE.BADVERS, query, answer: undefined, problem: undefined, truncated: false };
   }
-  const answer = answerQuery(snapshot, query, { address: clientAddress, ecs: query.edns?.ecs }, ctx);
+  const unsigned = answerQuery(snapshot, query, { address: clientAddress, ecs: query.edns?.ecs }, ctx);
+  const answer = query.edns?.dnssecOk && ctx.dnssec ? ctx.dnssec.sign(snapshot, query, unsigned) : unsigned;
   const reply = encodeAnswer(query, answer, replyLimit(query, tcp));
   return { reply, rcode: answer.rcode, query, answer, problem: undefined, truncated: (reply[2] & 0x02) !== 0 };
 }

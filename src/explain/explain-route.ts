@@ -52,7 +52,9 @@ export function explainRoute(deps: ExplainRouteDeps): Route {
     if (qtype === undefined) return bad(`type ${JSON.stringify(typeText)} is not a record type`);
     const client = clientFrom(p);
     if (typeof client === 'string') return bad(client);
-    const e = explain(deps.snapshot(), deps.health(), name, qtype, client, deps);
+    const doText = p.get('do');
+    if (doText !== null && doText !== '0' && doText !== '1') return bad(`do ${JSON.stringify(doText)} must be 0 or 1`);
+    const e = explain(deps.snapshot(), deps.health(), name, qtype, client, deps, doText === null ? {} : { dnssecOk: doText === '1' });
     return { status: 200, body: p.get('format') === 'text' ? renderText(e) + '\n' : e };
   };
 }

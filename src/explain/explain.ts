@@ -2,10 +2,11 @@
 //
 // The final answer comes from the real answerQuery with the real chooser, so explain cannot disagree with dig. Policies
 // have memory: the chooser asks each to describe its choice, which leaves the live state as it was.
-import { answerQuery, type Answer, type Client, type RR } from '../core/answer.js';
+import { answerQuery, type Answer, type AnswerContext, type Client, type RR } from '../core/answer.js';
 import { QCLASS, RCODE_NAME, typeName } from '../core/constants.js';
 import type { Query } from '../core/query.js';
-import type { Pool, PoolMember, Snapshot } from '../core/snapshot.js';
+import type { Pool, PoolMember, Snapshot, Zone } from '../core/snapshot.js';
+import type { ZoneSigner } from '../dnssec/sign.js';
 import { clientNetwork, formatNetwork } from '../geo/address.js';
 import type { ClientLocation, Locator } from '../geo/locator.js';
 import type { HealthView } from '../health/health-view.js';
@@ -29,6 +30,8 @@ export interface ExplainDeps {
   readonly memberStates?: () => readonly MemberHealth[];
   /** How the vantage points' votes decided a member (src/health/agreement.ts); absent: this node's probes alone. */
   readonly votes?: (memberId: number) => MemberAgreement | undefined;
+  /** This process's signer: whether a zone is signed here, and the answer as a query with DO would get it. */
+  readonly dnssec?: { readonly signerFor: (zone: Zone) => ZoneSigner | undefined; readonly signer: AnswerContext['dnssec'] };
 }
 
 export interface ExplainedMember {
@@ -107,6 +110,8 @@ export interface Explanation {
   readonly additional: readonly ExplainedRecord[];
   /** The ECS scope the reply carries (capped at the source prefix); null when the question carries no ECS. */
   readonly ecsScope: number | null;
+  /** null: the zone has no DNSSEC key. Otherwise whether this node signs its answers, with which key. */
+  readonly dnssec: { readonly signed: boolean; readonly keyTag: number; readonly algorithm: number; readonly dnssecOk: boolean; readonly note: string } | null;
   readonly notes: readonly string[];
 }
 
@@ -180,7 +185,15 @@ function roundKm(km: number | null): number | null {
 }
 
 /** Explains one question from `client`; pure apart from reading the live state it copies. */
-export function explain(snapshot: Snapshot, health: HealthView, name: string, qtype: number, client: Client, deps: ExplainDeps): Explanation {
+export function explain(
+  snapshot: Snapshot,
+  health: HealthView,
+  name: string,
+  qtype: number,
+  client: Client,
+  deps: ExplainDeps,
+  opts: { readonly dnssecOk?: boolean } = {},
+): Explanation {
   const qname = name.toLowerCase().replace(/\.$/, '');
   let location: ClientLocation | undefined;
   let described: Description | undefined;
@@ -190,13 +203,31 @@ export function explain(snapshot: Snapshot, health: HealthView, name: string, qt
   const env = { locator: live ? { locate } : undefined };
   const choose = createChooser(() => health, deps.policies, {}, { env, described: (_pool, d) => (described = d) });
   const query: Query = { id: 0, opcode: 0, rd: false, cd: false, qname, question: new Uint8Array(0), qtype, qclass: QCLASS.IN, edns: undefined };
-  const answer = answerQuery(snapshot, query, client, {
+  const unsigned = answerQuery(snapshot, query, client, {
     nodeName: deps.nodeName,
     choose: (pool, family, c) => {
       asked = { pool, family };
       return choose(pool, family, c);
     },
   });
+  // Asked with DO (the default when the zone is signed): the records as a validating resolver gets them.
+  const zoneOf = unsigned.zone === undefined ? undefined : snapshot.zones.get(unsigned.zone);
+  const signer = zoneOf && deps.dnssec?.signerFor(zoneOf);
+  const dnssecOk = opts.dnssecOk ?? zoneOf?.dnssec !== undefined;
+  const answer = dnssecOk && deps.dnssec?.signer ? deps.dnssec.signer.sign(snapshot, query, unsigned) : unsigned;
+  const dnssec = zoneOf?.dnssec
+    ? {
+        signed: signer !== undefined,
+        keyTag: zoneOf.dnssec.keyTag,
+        algorithm: zoneOf.dnssec.algorithm,
+        dnssecOk,
+        note: signer
+          ? dnssecOk
+            ? `signed with key ${zoneOf.dnssec.keyTag} (algorithm ${zoneOf.dnssec.algorithm}) for queries with DO`
+            : `signed with key ${zoneOf.dnssec.keyTag} for queries with DO; this question was asked without DO`
+          : `zone has key ${zoneOf.dnssec.keyTag} but this node cannot use it (LBDNS_KEY_SECRET unset or wrong): answered UNSIGNED`,
+      }
+    : null;
 
   const notes: string[] = [];
   let pool: ExplainedPool | null = null;
@@ -240,6 +271,7 @@ export function explain(snapshot: Snapshot, health: HealthView, name: string, qt
     authority: records(answer.authority),
     additional: records(answer.additional),
     ecsScope: ecs ? Math.min(answer.ecsScope, ecs.sourcePrefix) : null,
+    dnssec,
     notes,
   };
 }

@@ -73,6 +73,7 @@ export function renderText(e: Explanation): string {
   const body = [...e.answer.map(rr), ...e.authority.map((r) => `authority: ${rr(r)}`), ...e.additional.map((r) => `additional: ${rr(r)}`)];
   say(`answer: ${head}`, body);
   if (e.ecsScope !== null) say(`ECS scope: /${e.ecsScope}${e.ecsScope === 0 ? ' (valid for every client)' : ` (resolvers may reuse it for every client in the same /${e.ecsScope})`}`);
+  if (e.dnssec) say(`dnssec: ${e.dnssec.note}`);
   for (const note of e.notes) out.push(`note: ${note}`);
   return out.join('\n');
 }

@@ -175,6 +175,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     help: '1 while this node reads and writes votes through the store; 0 while it decides from its own probes alone',
     aggregator: 'max', registers: [registry],
   });
+  const dnssecZoneSigned = new Gauge({
+    name: 'lbdns_dnssec_zone_signed',
+    help: 'Whether this node signs a zone that has a DNSSEC key: 1 signed, 0 served unsigned (no or wrong LBDNS_KEY_SECRET, corrupt key)',
+    labelNames: ['zone'] as const,
+    aggregator: 'min', registers: [registry],
+  });
+  const dnssecSignatures = new Counter({
+    name: 'lbdns_dnssec_signatures_total',
+    help: 'RRSIGs put in answers, by whether the signature cache had them (hit) or they were made (miss)',
+    labelNames: ['cache'] as const,
+    registers: [registry],
+  });
+  const dnssecCacheBytes = new Gauge({
+    name: 'lbdns_dnssec_cache_bytes',
+    help: 'Bytes held by the RRSIG cache (its bound is LBDNS_DNSSEC_CACHE_MB per process)',
+    aggregator: 'sum', registers: [registry],
+  });
   const probeDuration = new Histogram({
     name: 'lbdns_health_probe_duration_seconds',
     help: 'Duration of health probes, good or failed, by probe kind',
@@ -294,6 +311,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     votesIgnored,
     vantagePointsLive,
     votesShared,
+    dnssecZoneSigned,
+    dnssecSignatures,
+    dnssecCacheBytes,
     probeDuration,
     healthTransitions,
     poolFailOpen,

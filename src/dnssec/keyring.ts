@@ -1,0 +1,60 @@
+// The signing keys this process can use: each zone key of the snapshot, decrypted once with LBDNS_KEY_SECRET.
+//
+// Decryption costs tens of milliseconds (scrypt), so it happens when a snapshot is taken in (warm), not on the
+// answer path; a key is found again by its sealed bytes, so a new snapshot with the same key decrypts nothing.
+// A key that cannot be used (no secret here, a wrong one, a corrupt row) leaves its zone answered unsigned: one log
+// line per key, and lbdns_dnssec_zone_signed{zone} 0; the other zones sign on.
+import type { Snapshot, Zone } from '../core/snapshot.js';
+import type { Logger } from '../obs/log.js';
+import type { Metrics } from '../obs/metrics.js';
+import { decryptPrivateKey } from './keys.js';
+import type { ZoneSigner } from './sign.js';
+
+export class Keyring {
+  /** By the sealed key's bytes: a signer, or null when the key cannot be used here. */
+  readonly #signers = new Map<string, ZoneSigner | null>();
+  readonly #secret: string | undefined;
+  readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
+  #zones = new Set<string>();
+
+  constructor(opts: { readonly secret: string | undefined; readonly log: Logger; readonly metrics?: Metrics }) {
+    this.#secret = opts.secret;
+    this.#log = opts.log.child({ component: 'dnssec' });
+    this.#metrics = opts.metrics;
+  }
+
+  /** Decrypts the keys of a snapshot's signed zones ahead of the first answer, and says which zones are signed. */
+  warm(snapshot: Snapshot): void {
+    const zones = new Set<string>();
+    for (const zone of snapshot.zones.values()) {
+      if (!zone.dnssec) continue;
+      zones.add(zone.name);
+      this.#metrics?.dnssecZoneSigned.set({ zone: zone.name }, this.signerFor(zone) ? 1 : 0);
+    }
+    for (const gone of this.#zones) if (!zones.has(gone)) this.#metrics?.dnssecZoneSigned.remove({ zone: gone });
+    this.#zones = zones;
+    // Keys no snapshot names any more are dropped.
+    if (this.#signers.size > 2 * zones.size + 16) this.#signers.clear();
+  }
+
+  readonly signerFor = (zone: Zone): ZoneSigner | undefined => {
+    const key = zone.dnssec;
+    if (!key) return undefined;
+    const id = `${zone.name}|${Buffer.from(key.privateKey.buffer, key.privateKey.byteOffset, key.privateKey.byteLength).toString('base64')}`;
+    const known = this.#signers.get(id);
+    if (known !== undefined) return known ?? undefined;
+    let signer: ZoneSigner | null = null;
+    if (this.#secret === undefined) {
+      this.#log.error({ zone: zone.name, keyTag: key.keyTag }, 'zone has a DNSSEC key but LBDNS_KEY_SECRET is not set: serving it UNSIGNED');
+    } else {
+      try {
+        signer = Object.freeze({ zone: zone.name, algorithm: key.algorithm, keyTag: key.keyTag, key: decryptPrivateKey(key.privateKey, this.#secret) });
+      } catch (err) {
+        this.#log.error({ zone: zone.name, keyTag: key.keyTag, err: (err as Error).message }, 'DNSSEC key unusable: serving the zone UNSIGNED');
+      }
+    }
+    this.#signers.set(id, signer);
+    return signer ?? undefined;
+  };
+}
