@@ -150,6 +150,10 @@ export class TransferService {
     if (!zone || !settings) return refuse(RCODE_NOTAUTH, 'notauth', 'not a zone of ours', key);
     const allowed = (key !== undefined && settings.keys.includes(key.name)) || inNetworks(peer, settings.allowTransfer);
     if (!allowed) return refuse(RCODE.REFUSED, 'refused', key ? `key ${key.name} not allowed for the zone` : 'address not allowed and no allowed key', key);
+    // A signed zone is signed per answer (pool RRsets change with health and rotation): a copy would carry no valid
+    // signatures for them, and a standard secondary cannot sign. Its secondaries are lbdns nodes on the same store
+    // (docs/zone-transfers.md).
+    if (zone.dnssec) return refuse(RCODE.REFUSED, 'refused', 'the zone is signed online (DNSSEC): its secondaries are lbdns nodes reading the same store', key);
 
     let records: Iterable<RR>;
     let how: string = kind;

@@ -68,7 +68,8 @@ export class ZoneTransfers {
     this.#serials = new Map();
     for (const zone of snapshot.zones.values()) {
       this.#serials.set(zone.name, zone.serial);
-      if (previous?.get(zone.name) !== zone.serial) void this.#notify.notify(zone);
+      // A signed zone is not transferred (transfer-service.ts): nobody to tell.
+      if (previous?.get(zone.name) !== zone.serial && !zone.dnssec) void this.#notify.notify(zone);
     }
     const memberZone = new Map<number, string>();
     for (const pool of snapshot.pools) for (const m of pool.members) memberZone.set(m.id, pool.zone);
