@@ -7,6 +7,19 @@ import type { RecordRow, ZoneRow } from '../records/record-rows.js';
 export { RECORD_TYPES, type RecordType } from '../records/record-types.js';
 export type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, ZoneRow };
 
+/** A dnssec_keys row (migrations/0012_dnssec.sql) as the snapshot builder takes it: the private key still sealed. */
+export interface DnssecKeyRow {
+  readonly zoneId: number;
+  /** 13 or 15 as stored; the builder checks it. */
+  readonly algorithm: number;
+  readonly flags: number;
+  readonly keyTag: number;
+  /** The DNSKEY public key field. */
+  readonly publicKey: Uint8Array;
+  /** Sealed with LBDNS_KEY_SECRET (src/dnssec/keys.ts encryptPrivateKey). */
+  readonly privateKey: Uint8Array;
+}
+
 /** Everything a snapshot is built from, read in one transaction. */
 export interface StoreContents {
   /** The config version counter at the time of reading. */
@@ -16,4 +29,6 @@ export interface StoreContents {
   readonly pools?: readonly PoolRow[];
   readonly members?: readonly PoolMemberRow[];
   readonly geoNetworks?: readonly GeoNetworkRow[];
+  /** Absent: read by a version that had no DNSSEC (an older snapshot file); no zone is signed. */
+  readonly dnssecKeys?: readonly DnssecKeyRow[];
 }

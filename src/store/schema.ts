@@ -113,6 +113,18 @@ export interface VantagePointsTable {
   retired_by: string | null;
 }
 
+/** migrations/0012_dnssec.sql: one sealed signing key per signed zone; bytea comes back as a Buffer. */
+export interface DnssecKeysTable {
+  id: Generated<number>;
+  zone_id: number;
+  algorithm: number;
+  flags: Defaulted<number>;
+  key_tag: number;
+  public_key: ColumnType<Buffer, Buffer, Buffer>;
+  private_key: ColumnType<Buffer, Buffer, Buffer>;
+  created_at: ColumnType<Date, never, never>;
+}
+
 export interface Database {
   zones: ZonesTable;
   records: RecordsTable;
@@ -123,4 +135,5 @@ export interface Database {
   geo_networks: GeoNetworksTable;
   maintenance_windows: MaintenanceWindowsTable;
   vantage_points: VantagePointsTable;
+  dnssec_keys: DnssecKeysTable;
 }

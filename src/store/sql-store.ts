@@ -16,6 +16,8 @@ import * as overrides from './override-queries.js';
 import type { Actor, OverrideChange } from './override-queries.js';
 import * as pools from './pool-queries.js';
 import * as transfers from './transfer-queries.js';
+import * as dnssec from './dnssec-queries.js';
+import type { DnssecAlgorithm } from '../dnssec/keys.js';
 import * as vantage from './vantage-queries.js';
 import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
 import type { PoolMemberRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
@@ -159,6 +161,21 @@ export class SqlStore implements Store {
     return this.run(() => transfers.journal(this.db, zone, fromSerial, toSerial));
   }
 
+  enableDnssec(zone: string, algorithm: DnssecAlgorithm, secret: string): Promise<dnssec.DnssecKeyInfo> {
+    const n = zoneName(zone);
+    return this.run(() => dnssec.enableDnssec(this.db, n, algorithm, secret), { conflict: `zone ${n} is already signed` });
+  }
+
+  disableDnssec(zone: string): Promise<dnssec.DnssecKeyInfo> {
+    const n = zoneName(zone);
+    return this.run(() => dnssec.disableDnssec(this.db, n));
+  }
+
+  dnssecKeys(zone?: string): Promise<readonly dnssec.DnssecKeyInfo[]> {
+    const n = zone === undefined ? undefined : zoneName(zone);
+    return this.run(() => dnssec.dnssecKeys(this.db, n));
+  }
+
   migrate(): Promise<string[]> {
     return this.run(() => migrate(this.db as Kysely<unknown>, { logger: this.opts.logger }));
   }
@@ -175,6 +192,7 @@ export class SqlStore implements Store {
           const poolRows = await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute();
           const members = await pools.selectMembers(trx).orderBy('m.id').execute();
           const geo = await pools.selectGeoNetworks(trx).execute();
+          const keys = await dnssec.selectKeyRows(trx);
           return Object.freeze({
             version: Number(v.version),
             zones: Object.freeze(zones.map(toZone)),
@@ -182,6 +200,7 @@ export class SqlStore implements Store {
             pools: Object.freeze(poolRows.map(pools.toPool)),
             members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
             geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
+            dnssecKeys: keys,
           });
         }),
     );
@@ -200,12 +219,14 @@ export class SqlStore implements Store {
           const poolRows = ids.length ? await trx.selectFrom('pools').select(pools.POOL_COLUMNS).where('zone_id', 'in', ids).orderBy('id').execute() : [];
           const poolIds = poolRows.map((p) => p.id);
           const members = poolIds.length ? await pools.selectMembers(trx).where('m.pool_id', 'in', poolIds).orderBy('m.id').execute() : [];
+          const keys = await dnssec.selectKeyRows(trx, ids);
           return Object.freeze({
             version: Number(v.version),
             zones: Object.freeze(zones.map(toZone)),
             records: Object.freeze(records.map(toRecord)),
             pools: Object.freeze(poolRows.map(pools.toPool)),
             members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
+            dnssecKeys: keys,
           });
         }),
     );

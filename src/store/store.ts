@@ -17,10 +17,13 @@ import type { Actor, OverrideChange } from './override-queries.js';
 import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
+import type { DnssecKeyInfo } from './dnssec-queries.js';
+import type { DnssecAlgorithm } from '../dnssec/keys.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
 export type { Actor, OverrideChange } from './override-queries.js';
 export type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
+export { MIN_SECRET_LENGTH, type DnssecKeyInfo } from './dnssec-queries.js';
 export type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 // A pool's and a member's settings, as an operator gives them: defined once, by the pool schema.
 export type { MemberSettings, PoolCheckSettings, PoolSettings } from '../schema/pool-schema.js';
@@ -147,7 +150,7 @@ export interface Store {
   readonly location: string;
   /** Applies pending migrations; returns the files applied now. */
   migrate(): Promise<string[]>;
-  /** Version, zones, records, pools, members and geo networks, read in one REPEATABLE READ transaction. */
+  /** Version, zones, records, pools, members, geo networks and DNSSEC keys, read in one REPEATABLE READ transaction. */
   loadContents(): Promise<StoreContents>;
   /** The named zones' rows only (those that still exist), with the version, in one REPEATABLE READ transaction. */
   loadZoneContents(names: readonly string[]): Promise<StoreContents>;
@@ -227,6 +230,16 @@ export interface Store {
   advancePoolSerial(zone: string, fingerprint: string, lines: readonly string[]): Promise<number | undefined>;
   /** IXFR: the journal steps from one serial to another, or undefined when the journal does not reach. */
   journal(zone: string, fromSerial: number, toSerial: number): Promise<readonly JournalStepRow[] | undefined>;
+  /**
+   * Signs the zone from now on: a new combined key (flags 257) of `algorithm`, its private key sealed with `secret`.
+   * Throws E_NOT_FOUND for an unknown zone, E_CONFLICT when it is already signed, E_INPUT for a short secret or a
+   * record a signed zone cannot hold (named in the message; migrations/0012_dnssec.sql says which and why).
+   */
+  enableDnssec(zone: string, algorithm: DnssecAlgorithm, secret: string): Promise<DnssecKeyInfo>;
+  /** Removes the zone's key; returns it. Throws E_NOT_FOUND for an unknown zone or one that is not signed. */
+  disableDnssec(zone: string): Promise<DnssecKeyInfo>;
+  /** Signed zones' keys (public parts only), of every zone or of one (E_NOT_FOUND when it does not exist). */
+  dnssecKeys(zone?: string): Promise<readonly DnssecKeyInfo[]>;
   /** When the store holds no zone, imports every *.zone file of `zonesDir` (origin: the file name). */
   seedIfEmpty(zonesDir: string): Promise<string[]>;
   /**
