@@ -8,7 +8,7 @@ import type { SkippedRow } from './build.js';
 import type { SnapshotImage } from './image.js';
 import { yieldToLoop } from './image.js';
 
-export const ROW_TABLES = ['zones', 'records', 'pools', 'members', 'geoNetworks'] as const;
+export const ROW_TABLES = ['zones', 'records', 'pools', 'members', 'geoNetworks', 'dnssecKeys'] as const;
 export type RowTable = (typeof ROW_TABLES)[number];
 
 export type ToBuildThread =

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildNetworkIndex } from '../geo/network-index.js';
-import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
+import type { DnssecKeyRow, GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
 import { buildZones, type SkippedRow } from './build.js';
 import { encodeImage, imageBuffers, type SnapshotImage } from './image.js';
 import { mergeContents } from './partial.js';
@@ -17,7 +17,7 @@ const setup = workerData as Setup;
 const port = parentPort!;
 
 type Staging = { -readonly [K in RowTable]: unknown[] };
-const emptyStaging = (): Staging => ({ zones: [], records: [], pools: [], members: [], geoNetworks: [] });
+const emptyStaging = (): Staging => ({ zones: [], records: [], pools: [], members: [], geoNetworks: [], dnssecKeys: [] });
 let staging = emptyStaging();
 let contents: StoreContents | undefined;
 /** Fingerprint of each zone's rows in `contents`, and of the geo_networks rows. */
@@ -45,7 +45,14 @@ function rowsOf(c: StoreContents, zones: readonly ZoneRow[]): StoreContents {
   const ids = new Set(zones.map((z) => z.id));
   const pools = (c.pools ?? []).filter((p) => ids.has(p.zoneId));
   const poolIds = new Set(pools.map((p) => p.id));
-  return { version: c.version, zones, records: c.records.filter((r) => ids.has(r.zoneId)), pools, members: (c.members ?? []).filter((m) => poolIds.has(m.poolId)) };
+  return {
+    version: c.version,
+    zones,
+    records: c.records.filter((r) => ids.has(r.zoneId)),
+    pools,
+    members: (c.members ?? []).filter((m) => poolIds.has(m.poolId)),
+    dnssecKeys: (c.dnssecKeys ?? []).filter((k) => ids.has(k.zoneId)),
+  };
 }
 
 /** Recomputes the fingerprints of the named zones (all when `names` is undefined). */
@@ -55,11 +62,14 @@ function refingerprint(c: StoreContents, names?: ReadonlySet<string>): void {
   const records = byKey<RecordRow>(part.records, (r) => r.zoneId);
   const pools = byKey<PoolRow>(part.pools ?? [], (p) => p.zoneId);
   const members = byKey<PoolMemberRow>(part.members ?? [], (m) => m.poolId);
+  const keys = byKey<DnssecKeyRow>(part.dnssecKeys ?? [], (k) => k.zoneId);
   if (!names) zoneFps = new Map();
   else for (const n of names) zoneFps.delete(n);
   for (const z of zones) {
     const zp = pools.get(z.id) ?? [];
-    zoneFps.set(z.name, fingerprint([z, records.get(z.id) ?? [], zp, zp.map((p) => members.get(p.id) ?? [])]));
+    // A key is part of its zone: enabling, disabling or replacing one must reach receivers that hold the zone.
+    const zk = (keys.get(z.id) ?? []).map((k) => ({ ...k, publicKey: Buffer.from(k.publicKey).toString('base64'), privateKey: Buffer.from(k.privateKey).toString('base64') }));
+    zoneFps.set(z.name, fingerprint([z, records.get(z.id) ?? [], zp, zp.map((p) => members.get(p.id) ?? []), ...(zk.length ? [zk] : [])]));
   }
 }
 
@@ -124,7 +134,7 @@ port.on('message', (msg: ToBuildThread) => {
   try {
     if (msg.op === 'full' || msg.op === 'zones') {
       const rows = staging as unknown as StoreContents;
-      const incoming: StoreContents = { version: msg.version, zones: rows.zones, records: rows.records, pools: rows.pools, members: rows.members, geoNetworks: rows.geoNetworks };
+      const incoming: StoreContents = { version: msg.version, zones: rows.zones, records: rows.records, pools: rows.pools, members: rows.members, geoNetworks: rows.geoNetworks, dnssecKeys: rows.dnssecKeys };
       staging = emptyStaging();
       if (msg.op === 'full') {
         contents = incoming;

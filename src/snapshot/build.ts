@@ -1,12 +1,13 @@
 // Builds an immutable Snapshot from store rows; a row it cannot use is skipped and reported, never fatal.
 import { QTYPE, typeCode } from '../core/constants.js';
 import { isAtOrBelow, nameToWire, parentName } from '../core/names.js';
-import { RRsetList, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneNode } from '../core/snapshot.js';
+import { RRsetList, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
+import { dnskeyRdata, isDnssecAlgorithm, keyTag } from '../dnssec/keys.js';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import { encodeRdata } from '../records/content.js';
 import { isValidDomainName } from '../records/domain-name.js';
 import { poolRowProblem, rowCheck } from '../schema/pool-schema.js';
-import type { PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
+import type { DnssecKeyRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
 
 export interface SkippedRow {
   readonly table: string;
@@ -158,6 +159,38 @@ function buildPool(p: PoolRow, zone: string, members: readonly PoolMemberRow[], 
   });
 }
 
+/**
+ * A zone's key as the snapshot carries it, its DNSKEY RDATA made here; undefined (the zone served unsigned) when the
+ * row's public part is unusable. The private key is not opened here: each process that signs opens it (keyring.ts).
+ */
+function zoneKey(z: ZoneRow, rows: readonly DnssecKeyRow[], skip: Skip): ZoneKey | undefined {
+  let found: ZoneKey | undefined;
+  for (const k of rows) {
+    const key = `${z.name} ${k.keyTag}`;
+    if (found) {
+      skip('dnssec_keys', key, 'a second key for the zone (one combined key per zone)');
+      continue;
+    }
+    if (!isDnssecAlgorithm(k.algorithm)) {
+      skip('dnssec_keys', key, `algorithm ${k.algorithm} is not 13 or 15`);
+      continue;
+    }
+    let dnskey: Uint8Array;
+    try {
+      dnskey = dnskeyRdata(k.flags, k.algorithm, k.publicKey);
+    } catch (e) {
+      skip('dnssec_keys', key, (e as Error).message);
+      continue;
+    }
+    if (keyTag(dnskey) !== k.keyTag) {
+      skip('dnssec_keys', key, `key tag ${k.keyTag} is not its DNSKEY's (${keyTag(dnskey)})`);
+      continue;
+    }
+    found = Object.freeze({ algorithm: k.algorithm, flags: k.flags, keyTag: k.keyTag, dnskey, privateKey: k.privateKey });
+  }
+  return found;
+}
+
 function buildZone(
   z: ZoneRow,
   records: readonly RecordRow[],
@@ -167,6 +200,7 @@ function buildZone(
   skipRow: Skip,
   out: Pool[],
   packer: RdataPacker,
+  dnssec: ZoneKey | undefined,
 ): Zone {
   const nodes = new Map<string, MutableNode>();
   for (const r of records) {
@@ -223,10 +257,10 @@ function buildZone(
     node.pool = pool;
     out.push(pool);
   }
-  return freezeZone(z, nodes);
+  return freezeZone(z, nodes, dnssec);
 }
 
-export function freezeZone(z: ZoneRow, nodes: Map<string, MutableNode>): Zone {
+export function freezeZone(z: ZoneRow, nodes: Map<string, MutableNode>, dnssec?: ZoneKey): Zone {
   const soa = soaSet(z);
   let apex = nodes.get(z.name);
   if (!apex) nodes.set(z.name, (apex = { name: z.name, rrsets: new Map(), pool: undefined }));
@@ -254,6 +288,8 @@ export function freezeZone(z: ZoneRow, nodes: Map<string, MutableNode>): Zone {
     nodes: frozenNodes,
     emptyNonTerminals: ents,
     cuts,
+    // Only signed zones carry the property, so an unsigned zone's shape is what it was before DNSSEC.
+    ...(dnssec ? { dnssec } : {}),
   });
 }
 
@@ -277,6 +313,12 @@ export function buildZones(contents: StoreContents, skipped: SkippedRow[]): { zo
     if (!list) membersByPool.set(m.poolId, (list = []));
     list.push(m);
   }
+  const keysByZone = new Map<number, DnssecKeyRow[]>();
+  for (const k of contents.dnssecKeys ?? []) {
+    let list = keysByZone.get(k.zoneId);
+    if (!list) keysByZone.set(k.zoneId, (list = []));
+    list.push(k);
+  }
   const skipRow: Skip = (table, key, reason) => skipped.push({ table, key, reason });
   const pools: Pool[] = [];
   const zones = new Map<string, Zone>();
@@ -297,6 +339,7 @@ export function buildZones(contents: StoreContents, skipped: SkippedRow[]): { zo
       skipRow,
       pools,
       packer,
+      zoneKey(z, keysByZone.get(z.id) ?? [], skipRow),
     );
     zones.set(z.name, zone);
   }

@@ -14,7 +14,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { QTYPE } from '../core/constants.js';
 import type { MaintenanceWindow, MemberOverride } from '../core/override.js';
-import { RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneNode } from '../core/snapshot.js';
+import { RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import type { GeoNetworkRow } from '../store/rows.js';
 
@@ -78,7 +78,8 @@ function poolColumns(): PoolColumns {
 
 type Chunk =
   | { readonly t: 'pools'; readonly pools: PoolColumns; readonly bytes: Uint8Array }
-  | { readonly t: 'zone'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number; readonly ents: readonly string[]; readonly cuts: readonly string[] }
+  /** `key`: the signed zone's key, private part still sealed; null: unsigned. */
+  | { readonly t: 'zone'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number; readonly ents: readonly string[]; readonly cuts: readonly string[]; readonly key: ZoneKey | null }
   /** Per node: pool index (-1: none), set count; per set: type, ttl, rdata count, target count, each rdata's length. */
   | { readonly t: 'nodes'; readonly zone: string; readonly names: readonly string[]; readonly meta: readonly number[]; readonly bytes: Uint8Array; readonly targets: readonly string[] };
 
@@ -107,6 +108,12 @@ class Bytes {
     this.length = 0;
     return out;
   }
+}
+
+/** A zone's key as a plain object with buffers of its own (a view would carry its whole backing buffer along). */
+function keyOf(zone: Zone): ZoneKey | null {
+  const k = zone.dnssec;
+  return k ? { algorithm: k.algorithm, flags: k.flags, keyTag: k.keyTag, dnskey: new Uint8Array(k.dnskey), privateKey: new Uint8Array(k.privateKey) } : null;
 }
 
 /** Encodes built zones and their pools (`zones` holds those the receiver lacks; `order` lists every zone). */
@@ -160,7 +167,7 @@ export function encodeImage(
   flushPools();
   for (const zone of snapshot.zones.values()) {
     chunks.push(
-      pack({ t: 'zone', name: zone.name, serial: zone.serial, soaTtl: zone.soa.ttl, soa: new Uint8Array(zone.soa.rdata[0]), negativeTtl: zone.negativeTtl, ents: [...zone.emptyNonTerminals], cuts: [...zone.cuts] }),
+      pack({ t: 'zone', name: zone.name, serial: zone.serial, soaTtl: zone.soa.ttl, soa: new Uint8Array(zone.soa.rdata[0]), negativeTtl: zone.negativeTtl, ents: [...zone.emptyNonTerminals], cuts: [...zone.cuts], key: keyOf(zone) }),
     );
     let names: string[] = [];
     let meta: number[] = [];
@@ -276,7 +283,8 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
     if (!zone) return;
     const { head, nodes } = zone;
     const soa: RRset = { type: QTYPE.SOA, ttl: head.soaTtl, rdata: [head.soa], targets: [] };
-    built.set(head.name, Object.freeze({ name: head.name, serial: head.serial, soa, negativeTtl: head.negativeTtl, nodes, emptyNonTerminals: new Set(head.ents), cuts: new Set(head.cuts) }));
+    const dnssec = head.key ? { dnssec: Object.freeze({ ...head.key }) } : {};
+    built.set(head.name, Object.freeze({ name: head.name, serial: head.serial, soa, negativeTtl: head.negativeTtl, nodes, emptyNonTerminals: new Set(head.ents), cuts: new Set(head.cuts), ...dnssec }));
     zone = undefined;
   };
   for (let i = 0; i < image.chunks.length; i++) {

@@ -18,6 +18,7 @@ export function mergeContents(old: StoreContents, part: StoreContents, names: re
     pools: Object.freeze([...(old.pools ?? []).filter((p) => !gone(p.zoneId)), ...(part.pools ?? [])]),
     members: Object.freeze([...(old.members ?? []).filter((m) => !oldPoolIds.has(m.poolId) && !newPoolIds.has(m.poolId)), ...(part.members ?? [])]),
     geoNetworks: old.geoNetworks,
+    dnssecKeys: Object.freeze([...(old.dnssecKeys ?? []).filter((k) => !gone(k.zoneId)), ...(part.dnssecKeys ?? [])]),
   });
 }
 

@@ -34,7 +34,7 @@ export interface ReloaderOptions {
 }
 
 /** Tables whose rows belong to one zone: a change to them names it. */
-const ZONE_TABLES = new Set(['zones', 'records', 'pools', 'pool_members']);
+const ZONE_TABLES = new Set(['zones', 'records', 'pools', 'pool_members', 'dnssec_keys']);
 /** More zones than this in one burst: one full reload is cheaper than many partial ones. */
 const MAX_PARTIAL_ZONES = 8;
 

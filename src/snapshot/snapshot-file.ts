@@ -1,7 +1,7 @@
 // The last good store contents on disk, so a node restarted while PostgreSQL is down still answers.
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { StoreContents } from '../store/rows.js';
+import type { DnssecKeyRow, StoreContents } from '../store/rows.js';
 
 const FORMAT = 1;
 
@@ -12,11 +12,35 @@ interface FileBody {
   readonly contents: StoreContents;
 }
 
+/** A key row as JSON holds it: bytes as base64 (JSON.stringify would write a Uint8Array as an object of indices). */
+type SavedKeyRow = Omit<DnssecKeyRow, 'publicKey' | 'privateKey'> & { readonly publicKey: string; readonly privateKey: string };
+
+const toBase64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+
+/**
+ * Key rows back from JSON. A field that is not text becomes empty bytes: the builder then skips the row and reports
+ * it (the zone served unsigned), as for any bad row, rather than refusing the whole file.
+ */
+function keyRowsFromFile(rows: unknown): DnssecKeyRow[] | undefined {
+  if (!Array.isArray(rows)) return undefined;
+  const bytes = (v: unknown): Uint8Array => new Uint8Array(typeof v === 'string' ? Buffer.from(v, 'base64') : []);
+  return rows.map((r: Partial<SavedKeyRow>) => ({
+    zoneId: Number(r.zoneId),
+    algorithm: Number(r.algorithm),
+    flags: Number(r.flags),
+    keyTag: Number(r.keyTag),
+    publicKey: bytes(r.publicKey),
+    privateKey: bytes(r.privateKey),
+  }));
+}
+
 /** Writes atomically: a temp file in the same folder, fsync, then rename over the old one. */
 export async function writeSnapshotFile(path: string, contents: StoreContents, node: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  const body: FileBody = { format: FORMAT, savedAt: new Date().toISOString(), node, contents };
+  // The private keys stay sealed on disk as in the store; the file is the node's own (mode 0600).
+  const keys = contents.dnssecKeys?.map((k): SavedKeyRow => ({ ...k, publicKey: toBase64(k.publicKey), privateKey: toBase64(k.privateKey) }));
+  const body = { format: FORMAT, savedAt: new Date().toISOString(), node, contents: keys === undefined ? contents : { ...contents, dnssecKeys: keys } };
   const fh = await open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(JSON.stringify(body));
@@ -51,5 +75,9 @@ export async function readSnapshotFile(path: string): Promise<SavedSnapshot | un
   if (body.format !== FORMAT || !c || typeof c.version !== 'number' || !Array.isArray(c.zones) || !Array.isArray(c.records)) {
     throw new Error(`snapshot file ${path} is not a lbdns snapshot of format ${FORMAT}`);
   }
-  return { savedAt: String(body.savedAt), contents: c as StoreContents };
+  // A file written before DNSSEC has no key rows: every zone is then served unsigned until the store answers.
+  const { dnssecKeys: saved, ...rest } = c;
+  const dnssecKeys = keyRowsFromFile(saved);
+  const contents = { ...rest, ...(dnssecKeys === undefined ? {} : { dnssecKeys }) } as StoreContents;
+  return { savedAt: String(body.savedAt), contents };
 }
