@@ -178,6 +178,16 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The key secret as a property that is not enumerable: read where it is used, but a config (or this slice) that is
+ * logged, serialised to JSON or inspected does not show it. zod's messages for it never quote the value either.
+ */
+function dnssecSlice(secret: string | undefined, cacheBytes: number): Config['dnssec'] {
+  const slice = { cacheBytes };
+  Object.defineProperty(slice, 'secret', { value: secret, enumerable: false });
+  return slice as Config['dnssec'];
+}
+
 /** Reads the environment; throws one LbdnsError listing every invalid variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned: Record<string, string> = {};
@@ -216,7 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     healthRows: { writeIntervalMs: Math.round(e.LBDNS_HEALTH_WRITE_INTERVAL * 1000) },
     vantage: { heartbeatMs: Math.round(e.LBDNS_VANTAGE_HEARTBEAT * 1000) },
-    dnssec: { secret: e.LBDNS_KEY_SECRET, cacheBytes: Math.round(e.LBDNS_DNSSEC_CACHE_MB * 1024 * 1024) },
+    dnssec: dnssecSlice(e.LBDNS_KEY_SECRET, Math.round(e.LBDNS_DNSSEC_CACHE_MB * 1024 * 1024)),
     http: { listen: e.LBDNS_HTTP_LISTEN, status: e.LBDNS_HTTP_STATUS, explain: e.LBDNS_HTTP_EXPLAIN },
     roleFile: e.LBDNS_ROLE_FILE ? resolve(e.LBDNS_ROLE_FILE) : undefined,
     geo: { database: e.LBDNS_GEOIP_DB === undefined ? undefined : resolve(e.LBDNS_GEOIP_DB), cacheSize: e.LBDNS_GEOIP_CACHE },

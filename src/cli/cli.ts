@@ -20,6 +20,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   tsig: async () => (await import('./tsig-command.js')).tsigCommand,
   maintenance: async () => (await import('./maintenance-command.js')).maintenanceCommand,
   vantage: async () => (await import('./vantage-command.js')).vantageCommand,
+  dnssec: async () => (await import('./dnssec-command.js')).dnssecCommand,
   status: async () => (await import('./status-command.js')).statusCommand,
   explain: async () => (await import('./explain-command.js')).explainCommand,
 };

@@ -21,6 +21,7 @@ export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
   tsig: 'manage TSIG keys for zone transfers and NOTIFY',
   maintenance: "schedule windows that drain a pool member",
   vantage: 'see and retire the vantage points (serving nodes and probe agents) whose votes decide member health',
+  dnssec: 'sign zones online: keys kept sealed in the store with LBDNS_KEY_SECRET, and the DS for the parent',
 };
 
 /** Keyed by the words that name the command (`zone add`, `status`), in the order help lists them. */
@@ -74,6 +75,14 @@ export const USAGE = {
   },
   'vantage retire': { usage: ['vantage retire NAME'], summary: "stop counting a vantage point's votes, on every node at once (recorded with your user name); it cannot vote again until forgotten" },
   'vantage forget': { usage: ['vantage forget NAME'], summary: 'delete a vantage point and its votes; a node or agent of that name registers anew when it next starts or beats' },
+  'dnssec enable': {
+    usage: ['dnssec enable ZONE [--algorithm 13|15]'],
+    summary:
+      'sign ZONE: a new combined key (13 ECDSAP256SHA256, the default, or 15 ED25519) sealed with LBDNS_KEY_SECRET, which every node needs; prints the key tag and the DS for the parent. Refuses a zone holding RRSIG, NSEC or NSEC3 records, or DNSKEY, CDS, CDNSKEY or DS at its apex',
+  },
+  'dnssec ds': { usage: ['dnssec ds ZONE'], summary: 'print the DS (SHA-256) for the parent; the apex also publishes CDS and CDNSKEY (RFC 7344) for parents that read them' },
+  'dnssec disable': { usage: ['dnssec disable ZONE'], summary: "remove ZONE's key and serve it unsigned (take the DS out of the parent first)" },
+  'dnssec list': { usage: ['dnssec list [--json]'], summary: 'list signed zones with their key tag, algorithm, flags and creation time (never the private key)' },
   'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error), then every vantage point's vote, whether it counts, and the state the pool's quorum decides" },
   'explain': { usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'], summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer" },
   help: { usage: ['help'], summary: 'show this help' },
