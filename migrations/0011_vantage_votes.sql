@@ -9,8 +9,9 @@
 -- A retired vantage point's votes are ignored; only `lbdns vantage forget` (deleting the row) lets the name vote again.
 --
 -- NOTIFY lbdns_votes fires when a vote is cast, moves or is withdrawn, never for a heartbeat that changes nothing
--- (migrations/0002 keeps member_health off lbdns_changes for the same reason). Statement-level: one write of 80,000
--- first results sends ~270 notifications of up to 300 votes each, not 80,000. Payload: "<vantage> <votes>", votes
+-- (migrations/0002 keeps member_health off lbdns_changes for the same reason). Casting and withdrawing are
+-- statement-level: one write of 80,000 first results sends ~270 notifications of up to 300 votes each, not 80,000;
+-- a vote that moves sends one of its own (see lbdns_vote_moved). Payload: "<vantage> <votes>", votes
 -- comma-separated "member:state:ahead" with state 1 (up), 0 (down) or - (withdrawn), ahead = whole seconds the
 -- vote's last_check lies past the database's now() (a clock far ahead is refused by the reader).
 --
@@ -99,14 +100,15 @@ begin
 end
 $$;
 
-create function lbdns_votes_updated() returns trigger
+-- A vote that moves: row-level, and only for rows whose state changed (the WHEN clause is checked without calling
+-- the function), so a heartbeat statement rewriting thousands of unchanged rows costs nothing here. A statement-level
+-- trigger would have to join the old and new transition tables, which carry no statistics: planned as a nested loop,
+-- one 5,000-row heartbeat took seconds. State changes are few (a member going down), one short NOTIFY each.
+create function lbdns_vote_moved() returns trigger
 language plpgsql as $$
 begin
-  perform lbdns_notify_votes((
-    select jsonb_agg(jsonb_build_object('node', n.node, 'member_id', n.member_id, 'state', case when n.up then '1' else '0' end,
-             'ahead', least(999999, greatest(0, coalesce(floor(extract(epoch from n.last_check - now())), 0)))::integer))
-      from new_rows n join old_rows o on o.member_id = n.member_id and o.node = n.node
-     where o.up is distinct from n.up));
+  perform pg_notify('lbdns_votes', new.node || ' ' || new.member_id || ':' || case when new.up then '1' else '0' end || ':' ||
+    least(999999, greatest(0, coalesce(floor(extract(epoch from new.last_check - now())), 0)))::integer);
   return null;
 end
 $$;
@@ -123,6 +125,6 @@ $$;
 create trigger member_health_votes_inserted after insert on member_health
   referencing new table as new_rows for each statement execute function lbdns_votes_inserted();
 create trigger member_health_votes_updated after update on member_health
-  referencing old table as old_rows new table as new_rows for each statement execute function lbdns_votes_updated();
+  for each row when (old.up is distinct from new.up) execute function lbdns_vote_moved();
 create trigger member_health_votes_deleted after delete on member_health
   referencing old table as old_rows for each statement execute function lbdns_votes_deleted();
