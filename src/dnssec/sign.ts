@@ -12,7 +12,7 @@
 //   instead of up to three NSEC3 records and hashing per query, and the same zone-walking protection.
 // - A wildcard answer carries its RRSIG with the wildcard's label count and an NSEC proving the asked name does not
 //   exist: owner "+.<closest encloser>" (after "*.<closest encloser>", so the wildcard itself is not denied), next
-//   "\000.<name>".
+//   "<next closer label>\000.<closest encloser>" (right after the next closer name and all below it).
 // - A referral carries the DS RRset signed, or an NSEC at the cut proving there is none (types NS RRSIG NSEC).
 // The key's private half arrives encrypted in the snapshot; it is decrypted here, once per key per process, with
 // LBDNS_KEY_SECRET. A zone whose key cannot be decrypted is answered unsigned (one log line, a metric), never SERVFAIL.
@@ -280,7 +280,11 @@ export class AnswerSigner {
     // "+" sorts right after "*": the owner lies between the wildcard and the asked name when the next closer label is greater.
     const owner = Buffer.compare(Buffer.from('+', 'latin1'), Buffer.from(nextCloser, 'latin1')) < 0 ? (encloser === '' ? '+' : `+.${encloser}`) : encloser;
     if (!isAtOrBelow(owner, zone.name) || out.some((r) => r.type === TYPE_NSEC && r.name === owner)) return;
-    this.#nsec(signer, zone, owner, `\u0000.${name}`, [TYPE_RRSIG, TYPE_NSEC], out);
+    // The next name shares no more labels with the asked name than the closest encloser does (validators derive the
+    // closest encloser, and from it the wildcard, from the longer common suffix): the next closer label with a zero
+    // octet appended sorts right after it and everything below it.
+    const next = nextCloser.length < 63 ? `${nextCloser}\u0000${encloser === '' ? '' : `.${encloser}`}` : `\u0000.${name}`;
+    this.#nsec(signer, zone, owner, next, [TYPE_RRSIG, TYPE_NSEC], out);
   }
 }
 

@@ -2,7 +2,7 @@
 import { QTYPE, typeCode } from '../core/constants.js';
 import { isAtOrBelow, nameToWire, parentName } from '../core/names.js';
 import { RRsetList, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
-import { dnskeyRdata, isDnssecAlgorithm, keyTag } from '../dnssec/keys.js';
+import { cdsRdata, dnskeyRdata, isDnssecAlgorithm, keyTag } from '../dnssec/keys.js';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import { encodeRdata } from '../records/content.js';
 import { isValidDomainName } from '../records/domain-name.js';
@@ -256,6 +256,16 @@ function buildZone(
     }
     node.pool = pool;
     out.push(pool);
+  }
+  if (dnssec) {
+    // The key's records at the apex (the schema keeps stored ones off it): DNSKEY, and CDS/CDNSKEY for parents that
+    // read them (RFC 7344), answered like any RRset and signed with the rest.
+    let apex = nodes.get(z.name);
+    if (!apex) nodes.set(z.name, (apex = { name: z.name, rrsets: new Map(), pool: undefined }));
+    const one = (type: number, rdata: Uint8Array) => ({ type, ttl: z.ttl, rdata: [packer.pack(rdata)], targets: [] as string[] });
+    apex.rrsets.set(QTYPE.DNSKEY, one(QTYPE.DNSKEY, dnssec.dnskey));
+    apex.rrsets.set(QTYPE.CDNSKEY, one(QTYPE.CDNSKEY, dnssec.dnskey));
+    apex.rrsets.set(QTYPE.CDS, one(QTYPE.CDS, cdsRdata(z.name, dnssec.dnskey)));
   }
   return freezeZone(z, nodes, dnssec);
 }
