@@ -13,6 +13,7 @@ import { startDnsServer, type DnsServer } from './server/dns-server.js';
 import { startOpsHttp, type OpsHttp } from './server/ops-http.js';
 import { ResponseRateLimiter } from './server/rrl.js';
 import { statusRoute } from './server/status-route.js';
+import { statusPage, TransitionRing } from './server/status-page.js';
 import { seedPools } from './seed-pools.js';
 import { explainRoute } from './explain/explain-route.js';
 import { setUpGeo } from './geo/setup.js';
@@ -159,6 +160,14 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     pool.launch();
   }
   let role: HaRole | undefined;
+  const statusJson = statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: () => reloader.current(), states: () => monitor.states(), votes: (id) => agreement.describe(id) });
+  // The status page's recent state changes: what answers followed, with the probe's reason or the deciding votes.
+  const recent = new TransitionRing();
+  agreement.onChange((t) => {
+    if (t.from === 'unknown') return;
+    const votes = Object.entries(t.votes).map(([v, s]) => `${v} ${s}`).join(', ');
+    recent.add({ at: Date.now(), pool: t.poolName, member: t.address, from: t.from, to: t.to, why: t.rule === 'local' ? `probe: ${t.reason ?? 'no result'}` : `${t.rule}: ${votes}` });
+  });
   const stopRole = config.roleFile
     ? watchRoleFile(config.roleFile, (r) => {
         if (r !== role) log.info({ from: role ?? null, to: r }, 'ha role');
@@ -177,7 +186,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
         ...(config.http.explain
           ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => agreement.view(), votes: (id) => agreement.describe(id), dnssec: { signerFor: keyring.signerFor, signer: context.dnssec } }) }
           : {}),
-        ...(config.http.status ? { '/status': statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: reloader.current, states: () => monitor.states(), votes: (id) => agreement.describe(id) }) } : {}),
+        ...(config.http.status ? { '/status': statusJson, '/': statusPage({ status: statusJson, transitions: () => recent.list() }) } : {}),
       },
       log: log.child({ component: 'http' }),
       readiness: () => {

@@ -70,6 +70,8 @@ export interface AgreedTransition {
   readonly rule: QuorumRule;
   /** The counted votes that decided it, by vantage point. */
   readonly votes: Readonly<Record<string, 'up' | 'down'>>;
+  /** This node's last probe reason for the member (what decides under `local`). */
+  readonly reason?: string;
 }
 
 /** One vote as `explain` and `/status` show it. */
@@ -146,6 +148,8 @@ export class HealthAgreement {
   readonly #voteLabels = new Map<number, { readonly pool: string; readonly member: string; readonly vantages: string[] }>();
   readonly #hooks = new Set<(t: AgreedTransition) => void>();
   readonly #logged = new Set<string>();
+  /** The reason of this node's last own transition per member (a probe's error, or its success). */
+  readonly #reasons = new Map<number, string>();
   #pools: readonly Pool[] = [];
   #poolsChanged = false;
   #live: ProberSet;
@@ -165,7 +169,10 @@ export class HealthAgreement {
     this.#o = opts;
     this.#log = opts.log.child({ component: 'votes' });
     this.#live = proberSet([opts.self]);
-    opts.monitor.onTransition((t) => this.#recompute(t.memberId));
+    opts.monitor.onTransition((t) => {
+      this.#reasons.set(t.memberId, t.reason);
+      this.#recompute(t.memberId);
+    });
   }
 
   /** The first heartbeat and read of every vote (failures leave this node on its own probes), then the timers. */
@@ -553,7 +560,8 @@ export class HealthAgreement {
     }
     const votes: Record<string, 'up' | 'down'> = {};
     for (const b of d.counted) votes[b.vantage] = b.up ? 'up' : 'down';
-    const t: AgreedTransition = { memberId, poolName: entry.pool.name, address: entry.address, from: stateOf(before), to: stateOf(d.up), rule: d.rule, votes };
+    const reason = this.#reasons.get(memberId);
+    const t: AgreedTransition = { memberId, poolName: entry.pool.name, address: entry.address, from: stateOf(before), to: stateOf(d.up), rule: d.rule, votes, ...(reason === undefined ? {} : { reason }) };
     // Under `local` the monitor has logged the change already (its own probes are the whole story).
     if (d.rule !== 'local') {
       const line = { pool: t.poolName, member: t.address, from: t.from, to: t.to, rule: t.rule, votes };
@@ -585,6 +593,7 @@ export class HealthAgreement {
   }
 
   #drop(memberId: number): void {
+    this.#reasons.delete(memberId);
     const was = this.#effective.delete(memberId);
     if (was) this.#dirty = true;
     const labels = this.#voteLabels.get(memberId);

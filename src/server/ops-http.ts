@@ -7,6 +7,8 @@ import type { Metrics } from '../obs/metrics.js';
 export interface RouteResult {
   readonly status: number;
   readonly body: unknown;
+  /** A text body's type (default text/plain; JSON bodies are always application/json). */
+  readonly contentType?: string;
 }
 
 export type Route = (url: URL) => RouteResult | Promise<RouteResult>;
@@ -31,10 +33,10 @@ export interface OpsHttp {
   close(): Promise<void>;
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  // A route that answers text (e.g. /explain?format=text) gets it as it is.
+function sendJson(res: http.ServerResponse, status: number, body: unknown, contentType = 'text/plain; charset=utf-8'): void {
+  // A route that answers text (e.g. /explain?format=text, the status page) gets it as it is.
   if (typeof body === 'string') {
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
     res.end(body);
     return;
   }
@@ -64,7 +66,7 @@ export async function startOpsHttp(opts: OpsHttpOptions): Promise<OpsHttp> {
       const route = routes[url.pathname];
       if (!route) return sendJson(res, 404, { error: `no route ${url.pathname}`, routes: ['/metrics', ...Object.keys(routes)] });
       const result = await route(url);
-      sendJson(res, result.status, result.body);
+      sendJson(res, result.status, result.body, result.contentType);
     } catch (err) {
       opts.log.error({ err }, 'ops request failed');
       if (!res.headersSent) sendJson(res, 500, { error: (err as Error).message });
