@@ -17,6 +17,8 @@ import type { Actor, OverrideChange } from './override-queries.js';
 import * as pools from './pool-queries.js';
 import * as transfers from './transfer-queries.js';
 import * as dnssec from './dnssec-queries.js';
+import * as updates from './update-queries.js';
+import { parsePattern } from './update-pattern.js';
 import type { DnssecAlgorithm } from '../dnssec/keys.js';
 import * as vantage from './vantage-queries.js';
 import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
@@ -81,6 +83,14 @@ function checkTtl(ttl: number | undefined | null, what: string): void {
   if (ttl !== undefined && ttl !== null && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= MAX_TTL)) {
     throw new LbdnsError('E_INPUT', `${what} ${ttl} is not a whole number from 0 to ${MAX_TTL}`);
   }
+}
+
+/** A type an update rule may allow: a stored type spelling, or ANY; never SOA (the zone's own row). */
+function updateType(text: string): string {
+  const upper = text.trim().toUpperCase();
+  if (upper === 'ANY') return upper;
+  if (upper === 'SOA') throw new LbdnsError('E_INPUT', 'type SOA cannot be allowed: updates never change the zone\'s SOA (its serial moves by itself)');
+  return canonicalRecordType(upper);
 }
 
 /** RFC 1982 section 3.2: is serial `a` greater than `b`? */
@@ -155,6 +165,32 @@ export class SqlStore implements Store {
 
   advancePoolSerial(zone: string, fingerprint: string, lines: readonly string[]): Promise<number | undefined> {
     return this.run(() => transfers.advancePoolSerial(this.db, zone, fingerprint, lines));
+  }
+
+  async listUpdateRules(key?: string): Promise<readonly updates.UpdateRule[]> {
+    const k = key === undefined ? undefined : parseDomainName(key, {}, 'tsig key name');
+    return this.run(() => updates.listUpdateRules(this.db, k));
+  }
+
+  async allowUpdate(rule: updates.UpdateRule): Promise<updates.UpdateRule> {
+    const zone = zoneName(rule.zone);
+    const key = parseDomainName(rule.key, {}, 'tsig key name');
+    const pattern = parsePattern(rule.pattern, zone);
+    if (rule.types.length === 0) throw new LbdnsError('E_INPUT', 'name at least one record type (or ANY)');
+    const types = [...new Set(rule.types.map(updateType))];
+    return this.run(() => updates.allowUpdate(this.db, { key, zone, pattern, types }));
+  }
+
+  async denyUpdate(key: string, filter: { readonly zone?: string; readonly pattern?: string } = {}): Promise<readonly updates.UpdateRule[]> {
+    const k = parseDomainName(key, {}, 'tsig key name');
+    const zone = filter.zone === undefined ? undefined : zoneName(filter.zone);
+    if (filter.pattern !== undefined && zone === undefined) throw new LbdnsError('E_INPUT', 'a name pattern needs its zone');
+    const pattern = filter.pattern === undefined || zone === undefined ? undefined : parsePattern(filter.pattern, zone);
+    return this.run(() => updates.denyUpdate(this.db, k, { zone, pattern }));
+  }
+
+  applyUpdate(request: updates.UpdateRequest): Promise<updates.UpdateOutcome> {
+    return this.run(() => updates.applyUpdate(this.db, request));
   }
 
   journal(zone: string, fromSerial: number, toSerial: number): Promise<readonly transfers.JournalStepRow[] | undefined> {

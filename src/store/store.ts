@@ -18,6 +18,7 @@ import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-q
 import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
 import type { DnssecKeyInfo } from './dnssec-queries.js';
+import type { UpdateOutcome, UpdateRequest, UpdateRule } from './update-queries.js';
 import type { DnssecAlgorithm } from '../dnssec/keys.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
@@ -27,6 +28,7 @@ export { MIN_SECRET_LENGTH, type DnssecKeyInfo } from './dnssec-queries.js';
 export type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 // A pool's and a member's settings, as an operator gives them: defined once, by the pool schema.
 export type { MemberSettings, PoolCheckSettings, PoolSettings } from '../schema/pool-schema.js';
+export type { Prerequisite, UpdateOperation, UpdateOutcome, UpdateRequest, UpdateResult, UpdateRule } from './update-queries.js';
 export { TSIG_ALGORITHMS, type JournalRecord, type JournalStepRow, type TransferSettingsChange, type TsigAlgorithm, type TsigKey, type ZoneTransferSettings } from './transfer-queries.js';
 
 export interface ZoneSummary extends ZoneRow {
@@ -228,6 +230,21 @@ export interface Store {
    * TYPE address" lines) removed and added since the last bump; returns the new serial if it moved.
    */
   advancePoolSerial(zone: string, fingerprint: string, lines: readonly string[]): Promise<number | undefined>;
+  /** RFC 2136 update rules (migrations/0015): every key's, or one key's. */
+  listUpdateRules(key?: string): Promise<readonly UpdateRule[]>;
+  /**
+   * Sets the types the key may update at the names `pattern` matches in the zone (a rule for the same pattern is
+   * replaced). Throws E_NOT_FOUND for an unknown key or zone, E_INPUT for a bad pattern or type (SOA included).
+   */
+  allowUpdate(rule: UpdateRule): Promise<UpdateRule>;
+  /** Removes the key's rules (of one zone, of one pattern there); returns them. Throws E_NOT_FOUND when none matched. */
+  denyUpdate(key: string, filter?: { readonly zone?: string; readonly pattern?: string }): Promise<readonly UpdateRule[]>;
+  /**
+   * Applies an RFC 2136 update signed by `request.key` in one transaction: its rules, the pools, the prerequisites,
+   * then the changes. Anything but `ok` leaves the store as it was; a record the database refuses throws E_INPUT or
+   * E_CONFLICT (rolled back too).
+   */
+  applyUpdate(request: UpdateRequest): Promise<UpdateOutcome>;
   /** IXFR: the journal steps from one serial to another, or undefined when the journal does not reach. */
   journal(zone: string, fromSerial: number, toSerial: number): Promise<readonly JournalStepRow[] | undefined>;
   /**
