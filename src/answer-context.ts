@@ -19,10 +19,18 @@ export interface AnswerSetup {
   readonly keyring: Keyring;
 }
 
-export function createAnswerContext(config: Config, metrics: Metrics, health: () => HealthView, log: Logger, env: PolicyEnv = {}): AnswerSetup {
+/** `role`: a DNS worker leaves logging unusable keys to the primary, which takes in the same snapshots. */
+export function createAnswerContext(
+  config: Config,
+  metrics: Metrics,
+  health: () => HealthView,
+  log: Logger,
+  env: PolicyEnv = {},
+  role: 'primary' | 'worker' = 'primary',
+): AnswerSetup {
   const policies = new PolicyStates(env);
   const unknownPolicy = (pool: { name: string; policy: string }) => log.warn({ pool: pool.name, policy: pool.policy }, 'unknown policy: answering by weight');
-  const keyring = new Keyring({ secret: config.dnssec.secret, log, metrics });
+  const keyring = new Keyring({ secret: config.dnssec.secret, log, metrics, logUnusable: role === 'primary' });
   const cache = new SignatureCache(config.dnssec.cacheBytes);
   const signer = new AnswerSigner({ cache, signerFor: keyring.signerFor });
   // Read off the cache once a second rather than counted per answer (the answer path stays free of label lookups).

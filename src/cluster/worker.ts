@@ -25,7 +25,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   let snapshot: Snapshot = EMPTY_SNAPSHOT;
   let health: HealthView = EMPTY_HEALTH;
   const geo = await setUpGeo({ databasePath: config.geo.database, cacheSize: config.geo.cacheSize, metrics, snapshot: () => snapshot });
-  const { context, policies, keyring } = createAnswerContext(config, metrics, () => health, log, geo.env);
+  const { context, policies, keyring } = createAnswerContext(config, metrics, () => health, log, geo.env, 'worker');
   let firstSnapshot: (() => void) | undefined;
   const gotSnapshot = new Promise<void>((resolve) => (firstSnapshot = resolve));
   // The sockets wait for the primary's health view too: answering with none, every pool would look all-down and

@@ -18,8 +18,12 @@ export class Keyring {
   readonly #metrics: Metrics | undefined;
   #zones = new Set<string>();
 
-  constructor(opts: { readonly secret: string | undefined; readonly log: Logger; readonly metrics?: Metrics }) {
+  /** False in DNS workers: the primary takes in every snapshot they adopt and says it once for the node. */
+  readonly #logUnusable: boolean;
+
+  constructor(opts: { readonly secret: string | undefined; readonly log: Logger; readonly metrics?: Metrics; readonly logUnusable?: boolean }) {
     this.#secret = opts.secret;
+    this.#logUnusable = opts.logUnusable ?? true;
     this.#log = opts.log.child({ component: 'dnssec' });
     this.#metrics = opts.metrics;
   }
@@ -46,12 +50,12 @@ export class Keyring {
     if (known !== undefined) return known ?? undefined;
     let signer: ZoneSigner | null = null;
     if (this.#secret === undefined) {
-      this.#log.error({ zone: zone.name, keyTag: key.keyTag }, 'zone has a DNSSEC key but LBDNS_KEY_SECRET is not set: serving it UNSIGNED');
+      if (this.#logUnusable) this.#log.error({ zone: zone.name, keyTag: key.keyTag }, 'zone has a DNSSEC key but LBDNS_KEY_SECRET is not set: serving it UNSIGNED');
     } else {
       try {
         signer = Object.freeze({ zone: zone.name, algorithm: key.algorithm, keyTag: key.keyTag, key: decryptPrivateKey(key.privateKey, this.#secret) });
       } catch (err) {
-        this.#log.error({ zone: zone.name, keyTag: key.keyTag, err: (err as Error).message }, 'DNSSEC key unusable: serving the zone UNSIGNED');
+        if (this.#logUnusable) this.#log.error({ zone: zone.name, keyTag: key.keyTag, err: (err as Error).message }, 'DNSSEC key unusable: serving the zone UNSIGNED');
       }
     }
     this.#signers.set(id, signer);
