@@ -18,7 +18,7 @@ export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
   pool: "manage load-balanced names",
   member: "manage a pool's members",
   geo: "manage networks located ahead of GeoIP",
-  tsig: 'manage TSIG keys for zone transfers and NOTIFY',
+  tsig: 'manage TSIG keys for zone transfers, NOTIFY and RFC 2136 updates',
   maintenance: "schedule windows that drain a pool member",
   vantage: 'see and retire the vantage points (serving nodes and probe agents) whose votes decide member health',
   dnssec: 'sign zones online: keys kept sealed in the store with LBDNS_KEY_SECRET, and the DS for the parent',
@@ -62,7 +62,14 @@ export const USAGE = {
   'geo list': { usage: ['geo list [--json]'], summary: 'list geo networks' },
   'tsig add': { usage: ['tsig add NAME [--algorithm hmac-sha256|hmac-sha512|hmac-sha1]'], summary: "create a TSIG key and print it once in BIND's key format" },
   'tsig list': { usage: ['tsig list [--json]'], summary: 'list TSIG keys (names, algorithms and the zones using them; never the secrets)' },
-  'tsig rm': { usage: ['tsig rm NAME'], summary: 'remove a TSIG key no zone uses' },
+  'tsig show': { usage: ['tsig show NAME [--json]'], summary: 'a TSIG key: its algorithm, the zones it transfers, the names and types it may update (never the secret)' },
+  'tsig rm': { usage: ['tsig rm NAME'], summary: 'remove a TSIG key no zone and no update rule uses' },
+  'tsig allow-update': {
+    usage: ['tsig allow-update NAME --zone ZONE --name PATTERN --type TXT[,TYPE...]|ANY'],
+    summary:
+      'let RFC 2136 updates signed with the key change these types at the names PATTERN matches in ZONE: a name, *.NAME (any name below NAME), LABEL.* (any name whose first label is LABEL, e.g. _acme-challenge.*) or * (the whole zone); replaces the types of a rule with the same pattern. Never the SOA, the apex NS set or a pool',
+  },
+  'tsig deny-update': { usage: ['tsig deny-update NAME [--zone ZONE [--name PATTERN]]'], summary: "remove the key's update rules: all, those of one zone, or one" },
   'maintenance add': {
     usage: ['maintenance add POOL ADDRESS --cron "0 2 * * 0" --duration 2h --reason TEXT [--tz Europe/Berlin]'],
     summary: 'drain the member for --duration every time --cron fires (node-cron syntax, 5 fields or 6 with seconds; in --tz, else UTC); every node opens and closes the window at the same moment',
