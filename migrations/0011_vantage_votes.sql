@@ -13,7 +13,8 @@
 -- statement-level: one write of 80,000 first results sends ~270 notifications of up to 300 votes each, not 80,000;
 -- a vote that moves sends one of its own (see lbdns_vote_moved). Payload: "<vantage> <votes>", votes
 -- comma-separated "member:state:ahead" with state 1 (up), 0 (down) or - (withdrawn), ahead = whole seconds the
--- vote's last_check lies past the database's now() (a clock far ahead is refused by the reader).
+-- vote's last_check lies past its heartbeat_at, the database's now() when it was written (a clock far ahead is
+-- refused by the reader; measured at the write, not at the read, so the same row always says the same).
 --
 -- Per pool: quorum (how votes decide, src/health/quorum.ts) and probers (how many vantage points probe each member,
 -- chosen by rendezvous hashing over the live ones; null: every serving node probes every member, as before).
@@ -94,7 +95,7 @@ language plpgsql as $$
 begin
   perform lbdns_notify_votes((
     select jsonb_agg(jsonb_build_object('node', n.node, 'member_id', n.member_id, 'state', case when n.up then '1' else '0' end,
-             'ahead', least(999999, greatest(0, coalesce(floor(extract(epoch from n.last_check - now())), 0)))::integer))
+             'ahead', least(999999, greatest(0, coalesce(floor(extract(epoch from n.last_check - n.heartbeat_at)), 0)))::integer))
       from new_rows n));
   return null;
 end
@@ -108,7 +109,7 @@ create function lbdns_vote_moved() returns trigger
 language plpgsql as $$
 begin
   perform pg_notify('lbdns_votes', new.node || ' ' || new.member_id || ':' || case when new.up then '1' else '0' end || ':' ||
-    least(999999, greatest(0, coalesce(floor(extract(epoch from new.last_check - now())), 0)))::integer);
+    least(999999, greatest(0, coalesce(floor(extract(epoch from new.last_check - new.heartbeat_at)), 0)))::integer);
   return null;
 end
 $$;

@@ -57,6 +57,7 @@ export async function startProbeAgent(config: Config, opts: AgentOptions, log: L
     metrics,
     heartbeatMs: config.vantage.heartbeatMs,
     onWithdrawn: (ids) => reporter.forget(ids),
+    onVotesCleared: () => reporter.rewriteAll(),
   });
   let version: number | undefined;
   let stopped = false;
@@ -104,6 +105,7 @@ export async function startProbeAgent(config: Config, opts: AgentOptions, log: L
         if (change.table !== 'records' && change.table !== 'zones') schedule(RELOAD_DEBOUNCE_MS);
       },
       (status) => {
+        agreement.listening(status.via === 'listen' && !status.degraded);
         if (status.storeReachable) schedule(RELOAD_DEBOUNCE_MS);
       },
       { sinceVersion: version, votes: { onVotes: agreement.votesNotified, onListening: () => void agreement.resync() } },

@@ -4,6 +4,7 @@ import { createAnswerContext } from './answer-context.js';
 import { concreteListen, listenText } from './cluster/free-port.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import { runWorker } from './cluster/worker.js';
+import type { Api } from './api/api-server.js';
 import type { Config } from './config.js';
 import { redactUrl } from './config.js';
 import { LbdnsError } from './errors.js';
@@ -25,8 +26,11 @@ import { ReadinessState } from './server/readiness.js';
 import { HealthMonitor } from './health/monitor.js';
 import { HealthReporter } from './health/reporter.js';
 import { HealthAgreement } from './health/agreement.js';
+import { HistoryRetention } from './health/history-retention.js';
+import { TransitionHistory } from './health/transition-history.js';
 import { OverrideWatch } from './pools/override-watch.js';
 import { ZoneTransfers } from './xfr/zone-transfers.js';
+import { UpdateService } from './xfr/update-service.js';
 
 export interface Running {
   /** The DNS sockets: served here, or by worker processes (LBDNS_WORKERS > 1 under `serve`). */
@@ -66,6 +70,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   });
   let dns: DnsServer | undefined;
   let http: OpsHttp | undefined;
+  let api: Api | undefined;
   let stopFeed: (() => void | Promise<void>) | undefined;
   const monitor = new HealthMonitor({ logger: log, metrics });
   const reporter = new HealthReporter({
@@ -84,8 +89,21 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     metrics,
     heartbeatMs: config.vantage.heartbeatMs,
     onWithdrawn: (ids) => reporter.forget(ids),
+    onVotesCleared: () => reporter.rewriteAll(),
   });
   let agreementStarted = false;
+  // Health history (member_transitions) and, hourly, the pruning of it and of the audit log (migrations/0013_audit.sql).
+  const historyLog = log.child({ component: 'history' });
+  const transitions = new TransitionHistory({ node: config.dns.nodeName, write: (rows) => store.recordTransitions(rows), log: historyLog });
+  monitor.onTransition(transitions.probe);
+  agreement.onChange(transitions.agreed);
+  const retention = new HistoryRetention({
+    prune: (cutoffs) => store.pruneHistory(cutoffs),
+    auditDays: config.history.auditRetentionDays,
+    healthDays: config.history.healthRetentionDays,
+    node: config.dns.nodeName,
+    log: historyLog,
+  });
   const { context, policies, keyring } = createAnswerContext(config, metrics, () => agreement.view(), log, geo.env);
   let pool: WorkerPool | undefined;
   let healthBroadcast: NodeJS.Timeout | undefined;
@@ -106,6 +124,8 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     onKeys: (keys) => pool?.broadcastKeys(keys),
   });
   agreement.onChange((t) => transfers.healthChanged(t.memberId));
+  // RFC 2136 updates are applied here, where the store is; DNS workers relay theirs (src/cluster/update-relay.ts).
+  const updates = new UpdateService({ store, metrics, log: log.child({ component: 'update' }) });
   const overrideWatch = new OverrideWatch({ snapshot: () => reloader.current(), log: log.child({ component: 'overrides' }), metrics });
   const reloader = new Reloader({
     onSwap: (snapshot, poolsChanged) => {
@@ -143,6 +163,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       joinAfter: firstRoundOver,
       env: config.dns.listen.some((l) => l.port === 0) ? { LBDNS_LISTEN: listenText(await concreteListen(config.dns.listen)) } : undefined,
       transfers: { handle: transfers.handler, keys: () => transfers.keys() },
+      updates: updates.handler,
     });
     // Transitions come in bursts (at start-up every member's first result is one): the workers get a copy of
     // the whole view at most every HEALTH_BROADCAST_MS, not one per transition. The first change after a quiet
@@ -175,6 +196,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
         for (const known of HA_ROLES) metrics.haRole.labels(known).set(known === r ? 1 : 0);
       })
     : undefined;
+  const explain = explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => agreement.view(), votes: (id) => agreement.describe(id), dnssec: { signerFor: keyring.signerFor, signer: context.dnssec } });
   try {
     // The ops port opens first: probes may target it (the sample pool does), and /readyz says
     // "not ready" until a snapshot is loaded and the DNS sockets are bound.
@@ -183,9 +205,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       metrics,
       metricsText: async () => (pool ? pool.metricsText(await metrics.registry.getMetricsAsJSON()) : metrics.registry.metrics()),
       routes: {
-        ...(config.http.explain
-          ? { '/explain': explainRoute({ nodeName: config.dns.nodeName, policies, locator: geo.locator, memberStates: () => monitor.states(), snapshot: () => reloader.current(), health: () => agreement.view(), votes: (id) => agreement.describe(id), dnssec: { signerFor: keyring.signerFor, signer: context.dnssec } }) }
-          : {}),
+        ...(config.http.explain ? { '/explain': explain } : {}),
         ...(config.http.status ? { '/status': statusJson, '/': statusPage({ status: statusJson, transitions: () => recent.list() }) } : {}),
       },
       log: log.child({ component: 'http' }),
@@ -244,7 +264,11 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       readiness.servingFile(saved.savedAt);
       log.warn({ err: (err as Error).message, file: config.snapshotFile, savedAt: saved.savedAt, version: saved.contents.version }, 'store unreachable at start: serving the snapshot file');
     }
-    stopFeed = await store.watchChanges((change) => reloader.changed(change), readiness.feed, {
+    stopFeed = await store.watchChanges((change) => reloader.changed(change), (status) => {
+      readiness.feed(status);
+      // Off LISTEN (down, or LBDNS_CHANGE_FEED=poll): no vote is notified, so each heartbeat reads the recent ones.
+      agreement.listening(status.via === 'listen' && !status.degraded);
+    }, {
       sinceVersion: reloader.current().version,
       onHeartbeatFailure: readiness.heartbeatFailed,
       votes: { onVotes: agreement.votesNotified, onListening: () => void agreement.resync() },
@@ -268,7 +292,10 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       rrl: new ResponseRateLimiter(config.dns.rrl),
       transfer: transfers.handler,
       tsig: transfers.signer,
+      update: updates.handler,
     });
+    // Last: an API write is answered from a snapshot that is already served (fastify is loaded only when asked for).
+    if (config.api) api = await (await import('./api/api-server.js')).startApi({ ...config.api, store, explain, log: log.child({ component: 'api' }) });
     log.info({ addresses: dns.addresses }, 'dns listening');
     log.info({ port: http.port, host: config.http.listen.host }, 'ops http listening');
   } catch (err) {
@@ -279,6 +306,8 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     monitor.stop();
     transfers.stop();
     if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
+    retention.stop();
+    await transitions.stop().catch(() => undefined);
     await reporter.stop().catch(() => undefined);
     await dns?.close();
     await pool?.close();
@@ -291,12 +320,16 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   return {
     ...running,
     async stop() {
+      await api?.close();
       stopRole?.();
       reloader.stop();
       overrideWatch.stop();
+      agreement.stop();
       monitor.stop();
       transfers.stop();
       if (healthBroadcast !== undefined) clearTimeout(healthBroadcast);
+      retention.stop();
+      await transitions.stop();
       await reporter.stop();
       await running.dns.close();
       await running.http.close();

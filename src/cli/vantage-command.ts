@@ -15,12 +15,6 @@ function offsetText(seconds: number | null): string {
 }
 
 /** How many votes each name holds in member_health. */
-function votesBy(votes: readonly VoteRow[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const v of votes) out.set(v.vantage, (out.get(v.vantage) ?? 0) + 1);
-  return out;
-}
-
 const list: Command = {
   ...USAGE['vantage list'],
   async run(args, ctx) {
@@ -31,8 +25,7 @@ const list: Command = {
       positionals: [0, 0],
       names: 'no arguments',
     });
-    const [vantages, votes] = await withStore(ctx, async (s) => [await s.listVantages(), await s.readVotes()] as const);
-    const held = votesBy(votes);
+    const [vantages, held] = await withStore(ctx, async (s) => [await s.listVantages(), await s.voteCounts()] as const);
     const now = Date.now();
     // Names that hold votes without being vantage points (rows written by hand, a node from before migrations/0011):
     // nobody counts them, and this is where an operator finds out.

@@ -23,8 +23,11 @@ import { PUBLISH_MS_PER_MEMBER, PUBLISH_THROTTLE_FROM } from './tracker.js';
 /** The store as the agreement uses it. */
 export interface VoteStore {
   beatVantage(name: string, kind: VantageKind, intervalSeconds: number, clockMs: number): Promise<readonly VantageRow[]>;
-  readVotes(): Promise<readonly VoteRow[]>;
+  /** Every vote; with `sinceSeconds`, only rows written within that many seconds (a delta while LISTEN is down). */
+  readVotes(sinceSeconds?: number): Promise<readonly VoteRow[]>;
   withdrawVotes(name: string, memberIds: readonly number[]): Promise<number>;
+  /** Deletes every vote of this vantage point (at the start of a process: the previous run's votes are not its). */
+  clearVotes(name: string): Promise<number>;
 }
 
 export interface AgreementOptions {
@@ -41,6 +44,12 @@ export interface AgreementOptions {
    * the deletion waits for its write under way, which could otherwise put a row back after it.
    */
   readonly onWithdrawn?: (memberIds: readonly number[]) => void | Promise<void>;
+  /**
+   * Called after this process deleted every vote its vantage point had in the store (its first heartbeat that
+   * reached the store): whatever the previous run of this vantage point voted must not count as this one's. The
+   * reporter writes every member it has a result for again, as first rows (each cast, so each notified).
+   */
+  readonly onVotesCleared?: () => void;
 }
 
 /** A vantage point is live while its last heartbeat is younger than this many of its intervals. */
@@ -49,9 +58,14 @@ export const LIVE_HEARTBEATS = 3;
 export const MAX_AHEAD_SECONDS = 30;
 /** Every vote is read again this often, in case a notification was lost with a connection. */
 export const FULL_READ_MS = 60_000;
+/** A vantage point that stopped being live counts again only after this many heartbeats in a row seen fresh. */
+export const REJOIN_HEARTBEATS = 3;
 
 interface Vantage {
   readonly kind: VantageKind;
+  /** Heartbeats in a row seen fresh, and whether it is in the live set (see #takeVantages: hysteresis). */
+  readonly freshStreak: number;
+  readonly member: boolean;
   /** Heartbeat age in seconds when read, and when that was (performance.now()). */
   readonly ageAtRead: number;
   readonly readAt: number;
@@ -164,6 +178,21 @@ export class HealthAgreement {
   #reassignTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #saidDown = false;
+  /** setPools has been called: before that, the monitor is told nothing (its first setPools is the first round). */
+  #havePools = false;
+  /** This vantage point's own row is retired: it counts neither itself nor its own probes, as the others do. */
+  #selfRetired = false;
+  /** This process has deleted its vantage point's previous votes (once, at its first heartbeat that got through). */
+  #cleared = false;
+  /** The change feed is on LISTEN: votes arrive as notifications; otherwise each heartbeat reads the recent ones. */
+  #listening = true;
+  /** Members whose vote withdrawal failed: tried again at the next reassignment. */
+  readonly #toWithdraw = new Set<number>();
+  #reading: Promise<void> | undefined;
+  #readAgain = false;
+  /** Notifications that arrived during a full read: applied after it, in order. */
+  #buffered: string[] | undefined;
+  #beats = 0;
 
   constructor(opts: AgreementOptions) {
     this.#o = opts;
@@ -198,6 +227,7 @@ export class HealthAgreement {
 
   /** Takes the pools of a new snapshot: decides what this node probes, and every member's state again. */
   setPools(pools: readonly Pool[]): void {
+    this.#havePools = true;
     this.#pools = pools;
     this.#poolsChanged = true;
     this.#members.clear();
@@ -228,6 +258,10 @@ export class HealthAgreement {
 
   /** A NOTIFY lbdns_votes payload: "<vantage> <member>:<1|0|->:<ahead>,...". */
   readonly votesNotified = (payload: string): void => {
+    if (this.#buffered) {
+      this.#buffered.push(payload);
+      return;
+    }
     const space = payload.indexOf(' ');
     if (space <= 0) return;
     const vantage = payload.slice(0, space);
@@ -245,13 +279,38 @@ export class HealthAgreement {
     if (handover) this.#scheduleReassign();
   };
 
-  /** Reads every vote again (at start, when LISTEN (re)starts, and every FULL_READ_MS). */
-  readonly resync = async (): Promise<void> => {
+  /** Whether the change feed is on LISTEN (votes are notified) or not (each heartbeat reads the recent votes). */
+  listening(on: boolean): void {
+    this.#listening = on;
+  }
+
+  /**
+   * Reads every vote again (at start, when LISTEN (re)starts, and every FULL_READ_MS). One read at a time: a read
+   * asked for during another runs once after it. Notifications that arrive meanwhile are held and applied after the
+   * read, so a vote moved during the read is never overwritten by the read's older copy.
+   */
+  readonly resync = (): Promise<void> => {
+    if (this.#reading) {
+      this.#readAgain = true;
+      return this.#reading;
+    }
+    this.#reading = (async () => {
+      do {
+        this.#readAgain = false;
+        await this.#readAll();
+      } while (this.#readAgain && !this.#stopped);
+    })().finally(() => (this.#reading = undefined));
+    return this.#reading;
+  };
+
+  async #readAll(): Promise<void> {
+    this.#buffered = [];
     let rows: readonly VoteRow[];
     try {
       rows = await this.#o.store.readVotes();
     } catch (err) {
       this.#log.debug({ err: (err as Error).message }, 'votes not read; keeping those known');
+      this.#replay();
       return;
     }
     if (this.#stopped) return;
@@ -259,10 +318,38 @@ export class HealthAgreement {
     this.#votesBy.clear();
     this.#ahead.clear();
     for (const r of rows) if (r.vantage !== this.#o.self) this.#takeVote(r.memberId, r.vantage, r.up, r.ahead);
+    this.#replay();
     this.#countIgnored();
     this.#recomputeAll();
     if (this.#handover.size > 0) this.#scheduleReassign();
-  };
+  }
+
+  #replay(): void {
+    const held = this.#buffered ?? [];
+    this.#buffered = undefined;
+    for (const payload of held) this.votesNotified(payload);
+  }
+
+  /** While LISTEN is down (or never used): the votes written since shortly before the last heartbeat. */
+  async #readRecent(): Promise<void> {
+    if (this.#reading) return;
+    let rows: readonly VoteRow[];
+    try {
+      rows = await this.#o.store.readVotes((2 * this.#o.heartbeatMs) / 1000 + 1);
+    } catch {
+      return;
+    }
+    if (this.#stopped || this.#reading) return;
+    const touched = new Set<number>();
+    for (const r of rows) {
+      if (r.vantage === this.#o.self) continue;
+      if (this.#votes.get(r.memberId)?.get(r.vantage) === r.up) continue;
+      this.#takeVote(r.memberId, r.vantage, r.up, r.ahead);
+      touched.add(r.memberId);
+    }
+    for (const id of touched) this.#recompute(id);
+    if ([...touched].some((id) => this.#handover.has(id))) this.#scheduleReassign();
+  }
 
   /** Which votes decided a member's state, as explain and /status show them. */
   describe(memberId: number): MemberAgreement | undefined {
@@ -328,6 +415,14 @@ export class HealthAgreement {
         if (this.#stopped) return;
         this.#takeVantages(rows);
         this.#lastBeat = performance.now();
+        if (!this.#cleared) {
+          // The previous run of this vantage point voted what it saw then: those rows go, and this run's first
+          // results are written as new votes (notified, so every node counts them at once).
+          await this.#o.store.clearVotes(this.#o.self);
+          this.#cleared = true;
+          this.#o.onVotesCleared?.();
+        }
+        if (!this.#listening && this.#beats++ > 0) void this.#readRecent();
         this.#saidDown = false;
         if (!this.#shared) {
           this.#shared = true;
@@ -356,25 +451,37 @@ export class HealthAgreement {
   #takeVantages(rows: readonly VantageRow[]): void {
     const now = performance.now();
     const seen = new Set<string>();
+    const first = this.#lastBeat === undefined;
     for (const r of rows) {
       seen.add(r.name);
-      if (r.name === this.#o.self && r.retiredAt !== null) this.#once(`self-retired`, () => this.#log.error({ vantage: r.name }, 'this vantage point is retired: every node ignores its votes until `lbdns vantage forget` removes it'));
-      this.#vantages.set(r.name, { kind: r.kind, ageAtRead: r.heartbeatAge, readAt: now, intervalSeconds: r.heartbeatSeconds, retired: r.retiredAt !== null });
+      if (r.name === this.#o.self) {
+        const retired = r.retiredAt !== null;
+        if (retired && !this.#selfRetired) this.#log.error({ vantage: r.name }, 'this vantage point is retired: every node ignores its votes, and it counts neither itself nor its own probes, until `lbdns vantage forget` removes it');
+        this.#selfRetired = retired;
+      }
+      const old = this.#vantages.get(r.name);
+      const fresh = r.retiredAt === null && r.heartbeatAge <= LIVE_HEARTBEATS * r.heartbeatSeconds;
+      const freshStreak = fresh ? (old?.freshStreak ?? 0) + 1 : 0;
+      // Hysteresis: a vantage point seen at this node's first read joins at once if fresh; one that was out (or is
+      // new since) joins after REJOIN_HEARTBEATS fresh heartbeats in a row, so a lossy link does not flap it in and
+      // out, moving probes and switching `auto` each time. It leaves as soon as it is stale.
+      const member = fresh && (first || old?.member === true || freshStreak >= REJOIN_HEARTBEATS);
+      this.#vantages.set(r.name, { kind: r.kind, ageAtRead: r.heartbeatAge, readAt: now, intervalSeconds: r.heartbeatSeconds, retired: r.retiredAt !== null, freshStreak, member });
     }
     for (const name of [...this.#vantages.keys()]) if (!seen.has(name)) this.#vantages.delete(name);
   }
 
   #isLive(name: string, now: number): boolean {
     const v = this.#vantages.get(name);
-    if (!v || v.retired) return false;
+    if (!v || v.retired || !v.member) return false;
     return v.ageAtRead + (now - v.readAt) / 1000 <= LIVE_HEARTBEATS * v.intervalSeconds;
   }
 
   /** Recomputes the live set; a change of it (or of the store's reachability) reassigns probes and every state. */
   #refreshLive(): void {
     const now = performance.now();
-    const names = [this.#o.self];
-    let agents = this.#o.kind === 'agent' ? 1 : 0;
+    const names = this.#selfRetired ? [] : [this.#o.self];
+    let agents = this.#o.kind === 'agent' && !this.#selfRetired ? 1 : 0;
     for (const [name, v] of this.#vantages) {
       if (name === this.#o.self || !this.#isLive(name, now)) continue;
       names.push(name);
@@ -473,8 +580,19 @@ export class HealthAgreement {
     return false;
   }
 
+  /** Whether any live vantage point other than this one has a vote on the member. */
+  #anyVote(memberId: number, now: number): boolean {
+    const votes = this.#votes.get(memberId);
+    if (!votes) return false;
+    for (const name of votes.keys()) if (this.#isLive(name, now)) return true;
+    return false;
+  }
+
   #reassign(): void {
-    const probeAll = !this.#shared;
+    // Before the first pools the monitor is told nothing: its first setPools is the start-up round the sockets wait for.
+    if (!this.#havePools) return;
+    // A node that cannot see the store probes everything itself; an agent could not publish what it found anyway.
+    const probeAll = !this.#shared && this.#o.kind === 'node';
     const now = performance.now();
     const self = this.#o.self;
     const next = new Set<number>();
@@ -493,7 +611,9 @@ export class HealthAgreement {
         const assigned = new Set(probersOf(m.id, this.#live, k));
         this.#assigned.set(m.id, assigned);
         if (probeAll || assigned.has(self)) return true;
-        if (this.#probed.has(m.id) && !this.#assigneeVoted(m.id, assigned, now)) {
+        // Make before break: still probed here until one of its new probers has voted; and a member nobody has a
+        // vote on yet (a cold start of the pair, a member just added) is probed here too, until its probers vote.
+        if ((this.#probed.has(m.id) || !this.#anyVote(m.id, now)) && !this.#assigneeVoted(m.id, assigned, now)) {
           this.#handover.add(m.id);
           return true;
         }
@@ -507,12 +627,20 @@ export class HealthAgreement {
     this.#probed = next;
     if (this.#poolsChanged || released.length > 0 || grew) this.#o.monitor.setPools(pools);
     this.#poolsChanged = false;
-    // Votes on members it no longer probes are withdrawn; those of deleted members went with them.
-    const withdraw = released.filter((id) => this.#members.has(id));
-    if (withdraw.length > 0 && this.#shared) {
+    // Votes on members it no longer probes are withdrawn (those of deleted members went with them); a withdrawal
+    // that failed is tried again here, unless the member is probed here again meanwhile.
+    for (const id of released) if (this.#members.has(id)) this.#toWithdraw.add(id);
+    for (const id of [...this.#toWithdraw]) if (next.has(id) || !this.#members.has(id)) this.#toWithdraw.delete(id);
+    if (this.#toWithdraw.size > 0 && this.#shared) {
+      const withdraw = [...this.#toWithdraw];
       Promise.resolve(this.#o.onWithdrawn?.(withdraw))
         .then(() => this.#o.store.withdrawVotes(self, withdraw))
-        .catch((err: Error) => this.#log.warn({ err: err.message, members: withdraw.length }, 'could not withdraw votes on members no longer probed here'));
+        .then(
+          () => {
+            for (const id of withdraw) this.#toWithdraw.delete(id);
+          },
+          (err: Error) => this.#log.warn({ err: err.message, members: withdraw.length }, 'could not withdraw votes on members no longer probed here; will try again'),
+        );
     }
   }
 
@@ -527,7 +655,7 @@ export class HealthAgreement {
     const rule = resolveRule(pool.check.quorum, { probers: pool.check.probers, agentsLive: this.#agentsLive > 0 });
     const own = this.#own(memberId);
     if (rule === 'local') return { ...decide('local', [], own, 1), counted: own === undefined ? [] : [{ vantage: this.#o.self, up: own }] };
-    const ballots: Ballot[] = own === undefined ? [] : [{ vantage: this.#o.self, up: own }];
+    const ballots: Ballot[] = own === undefined || this.#selfRetired ? [] : [{ vantage: this.#o.self, up: own }];
     const votes = this.#votes.get(memberId);
     if (votes) {
       const now = performance.now();

@@ -198,6 +198,19 @@ export class HealthReporter {
     while (this.#inflight) await this.#inflight.catch(() => undefined);
   }
 
+  /**
+   * Writes every member's row again as soon as possible, as a first row: after this vantage point's rows were deleted
+   * (a new run clears its previous run's votes), the results it already has become votes again at once.
+   */
+  rewriteAll(): void {
+    for (const [id, m] of this.#members) {
+      m.writtenAt = undefined;
+      m.beating = false;
+      this.#due.add(id);
+    }
+    void this.flush();
+  }
+
   /** Writes the rows due now: state changes, first results, and heartbeats whose time has come. */
   async flush(): Promise<void> {
     if (this.#inflight) {

@@ -308,7 +308,7 @@ export async function healthStatus(db: Db, filter: { readonly pool?: string }): 
     .select(['h.member_id', 'h.node', 'h.up', 'h.since', 'h.last_check', 'h.latency_ms', 'h.last_error', 'h.transitions', 'h.heartbeat_at', 'h.heartbeat_interval'])
     .select(sql<number>`extract(epoch from now() - h.heartbeat_at)::float8`.as('heartbeat_age'))
     // As readVotes (vantage-queries.ts) has it: whole seconds the probe time lies past the database's clock.
-    .select(sql<number>`greatest(0, coalesce(floor(extract(epoch from h.last_check - now())), 0))::integer`.as('ahead'))
+    .select(sql<number>`greatest(0, coalesce(floor(extract(epoch from h.last_check - h.heartbeat_at)), 0))::integer`.as('ahead'))
     .orderBy('h.node');
   if (filter.pool !== undefined) h = h.where('hp.name', '=', poolName(filter.pool));
   const health = await h.execute();

@@ -14,9 +14,11 @@ import * as windows from './maintenance-queries.js';
 import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
 import * as overrides from './override-queries.js';
 import type { Actor, OverrideChange } from './override-queries.js';
+import * as tokens from './token-queries.js';
 import * as pools from './pool-queries.js';
 import * as transfers from './transfer-queries.js';
 import * as dnssec from './dnssec-queries.js';
+import * as audit from './audit-queries.js';
 import * as updates from './update-queries.js';
 import { parsePattern } from './update-pattern.js';
 import type { DnssecAlgorithm } from '../dnssec/keys.js';
@@ -131,6 +133,25 @@ export class SqlStore implements Store {
     this.location = opts.location;
   }
 
+  /**
+   * Runs `f` on one connection whose lbdns.actor is the actor's name, reset afterwards: every statement and
+   * transaction of `f` records who wrote (override_by, created_by, the audit log's triggers). The setting is the
+   * session's rather than each transaction's because the query functions open their own transactions; a connection
+   * whose reset failed is a broken one, which the pool discards. Without an actor, `f` runs on the pool as usual.
+   */
+  private as<T>(actor: Actor | undefined, f: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const user = overrides.actorName(actor);
+    if (user === undefined) return f(this.db);
+    return this.db.connection().execute(async (conn) => {
+      await sql`select set_config('lbdns.actor', ${user}, false)`.execute(conn);
+      try {
+        return await f(conn);
+      } finally {
+        await sql`select set_config('lbdns.actor', '', false)`.execute(conn);
+      }
+    });
+  }
+
   /** Runs `f`, turning any failure into a one-line LbdnsError. */
   private async run<T>(f: () => Promise<T>, ctx: Partial<ErrorContext> = {}): Promise<T> {
     try {
@@ -210,6 +231,26 @@ export class SqlStore implements Store {
   dnssecKeys(zone?: string): Promise<readonly dnssec.DnssecKeyInfo[]> {
     const n = zone === undefined ? undefined : zoneName(zone);
     return this.run(() => dnssec.dnssecKeys(this.db, n));
+  }
+
+  history(filter: audit.HistoryFilter = {}): Promise<audit.AuditHistory> {
+    return this.run(() => audit.history(this.db, filter));
+  }
+
+  revert(txid: number): Promise<audit.RevertResult> {
+    return audit.revert(this.db, txid, this.location);
+  }
+
+  recordTransitions(rows: readonly audit.TransitionRecord[]): Promise<number> {
+    return this.run(() => audit.recordTransitions(this.db, rows));
+  }
+
+  transitionHistory(filter: audit.TransitionFilter = {}): Promise<readonly audit.TransitionRecord[]> {
+    return this.run(() => audit.transitionHistory(this.db, filter));
+  }
+
+  pruneHistory(cutoffs: { readonly auditBefore: number; readonly healthBefore: number }): Promise<audit.PruneResult> {
+    return this.run(() => audit.pruneHistory(this.db, cutoffs));
   }
 
   migrate(): Promise<string[]> {
@@ -297,7 +338,7 @@ export class SqlStore implements Store {
     });
   }
 
-  async addZone(zone: NewZone): Promise<ZoneRow> {
+  async addZone(zone: NewZone, actor?: Actor): Promise<ZoneRow> {
     const name = zoneName(zone.name);
     const values = {
       name,
@@ -311,21 +352,21 @@ export class SqlStore implements Store {
       minimum: zone.minimum,
     };
     return this.run(
-      async () => toZone(await this.db.insertInto('zones').values(values).returning(ZONE_COLUMNS).executeTakeFirstOrThrow()),
+      () => this.as(actor, async (db) => toZone(await db.insertInto('zones').values(values).returning(ZONE_COLUMNS).executeTakeFirstOrThrow())),
       { conflict: `zone ${name} already exists` },
     );
   }
 
-  async removeZone(name: string): Promise<{ readonly records: number }> {
+  async removeZone(name: string, actor?: Actor): Promise<{ readonly records: number }> {
     const n = zoneName(name);
     return this.run(() =>
-      this.db.transaction().execute(async (trx) => {
+      this.as(actor, (db) => db.transaction().execute(async (trx) => {
         const z = await trx.selectFrom('zones').select('id').where('name', '=', n).forUpdate().executeTakeFirst();
         if (z === undefined) throw new LbdnsError('E_NOT_FOUND', `no zone "${n}"`);
         const count = await trx.selectFrom('records').select((eb) => eb.fn.countAll<string | number>().as('n')).where('zone_id', '=', z.id).executeTakeFirstOrThrow();
         await trx.deleteFrom('zones').where('id', '=', z.id).execute();
         return { records: Number(count.n) };
-      }),
+      })),
     );
   }
 
@@ -376,8 +417,8 @@ export class SqlStore implements Store {
     return { zone: toZone(zone), records: rows.length, replaced: existing !== undefined };
   }
 
-  importZone(parsed: ParsedZone, opts: { readonly replace: boolean }): Promise<ImportResult> {
-    return this.run(() => this.db.transaction().execute((trx) => this.importInTx(trx, parsed, opts.replace)));
+  importZone(parsed: ParsedZone, opts: { readonly replace: boolean }, actor?: Actor): Promise<ImportResult> {
+    return this.run(() => this.as(actor, (db) => db.transaction().execute((trx) => this.importInTx(trx, parsed, opts.replace))));
   }
 
   async seedIfEmpty(zonesDir: string): Promise<string[]> {
@@ -441,14 +482,14 @@ export class SqlStore implements Store {
     });
   }
 
-  async addRecord(record: NewRecord): Promise<{ readonly zone: ZoneRow; readonly record: RecordRow }> {
+  async addRecord(record: NewRecord, actor?: Actor): Promise<{ readonly zone: ZoneRow; readonly record: RecordRow }> {
     const name = ownerName(record.name);
     const type = recordType(record.type);
     const { content } = parseContent(type, record.content);
     checkTtl(record.ttl, 'TTL');
     return this.run(
       () =>
-        this.db.transaction().execute(async (trx) => {
+        this.as(actor, (db) => db.transaction().execute(async (trx) => {
           const z = await trx
             .selectFrom('zones')
             .select('id')
@@ -464,24 +505,24 @@ export class SqlStore implements Store {
             .executeTakeFirstOrThrow();
           const zone = await trx.selectFrom('zones').select(ZONE_COLUMNS).where('id', '=', z.id).executeTakeFirstOrThrow();
           return { zone: toZone(zone), record: toRecord(row) };
-        }),
+        })),
       { conflict: `record ${name} ${type} ${content} already exists` },
     );
   }
 
-  async removeRecord(selector: RecordSelector): Promise<number> {
+  async removeRecord(selector: RecordSelector, actor?: Actor): Promise<number> {
     const name = ownerName(selector.name);
     const type = recordType(selector.type);
     const content = selector.content === undefined ? undefined : parseContent(type, selector.content).content;
-    return this.run(async () => {
-      let q = this.db.deleteFrom('records').where('name', '=', name).where('type', '=', type);
+    return this.run(() => this.as(actor, async (db) => {
+      let q = db.deleteFrom('records').where('name', '=', name).where('type', '=', type);
       if (content !== undefined) q = q.where('content', '=', content);
       const n = Number((await q.executeTakeFirst()).numDeletedRows);
       if (n === 0) {
         throw new LbdnsError('E_NOT_FOUND', content === undefined ? `no ${type} record at ${name}` : `no ${type} record ${JSON.stringify(content)} at ${name}`);
       }
       return n;
-    });
+    }));
   }
 
   listPools(filter: { readonly zone?: string } = {}): Promise<readonly PoolSummary[]> {
@@ -493,31 +534,31 @@ export class SqlStore implements Store {
     return this.run(() => pools.getPool(this.db, n));
   }
 
-  async addPool(pool: NewPool): Promise<PoolSummary> {
+  async addPool(pool: NewPool, actor?: Actor): Promise<PoolSummary> {
     const name = pools.poolName(pool.name);
-    return this.run(() => pools.addPool(this.db, pool), { conflict: `pool ${name} already exists` });
+    return this.run(() => this.as(actor, (db) => pools.addPool(db, pool)), { conflict: `pool ${name} already exists` });
   }
 
-  setPool(name: string, changes: PoolSettings): Promise<PoolSummary> {
-    return this.run(() => pools.setPool(this.db, name, changes));
+  setPool(name: string, changes: PoolSettings, actor?: Actor): Promise<PoolSummary> {
+    return this.run(() => this.as(actor, (db) => pools.setPool(db, name, changes)));
   }
 
-  removePool(name: string): Promise<{ readonly members: number }> {
-    return this.run(() => pools.removePool(this.db, name));
+  removePool(name: string, actor?: Actor): Promise<{ readonly members: number }> {
+    return this.run(() => this.as(actor, (db) => pools.removePool(db, name)));
   }
 
   listMembers(pool: string): Promise<readonly PoolMemberRow[]> {
     return this.run(() => pools.listMembers(this.db, pool));
   }
 
-  async addMember(pool: string, member: NewMember): Promise<PoolMemberRow> {
+  async addMember(pool: string, member: NewMember, actor?: Actor): Promise<PoolMemberRow> {
     const name = pools.poolName(pool);
     const address = parseHostAddress(String(member.address), 'member address');
-    return this.run(() => pools.addMember(this.db, pool, member), { conflict: `member ${address} is already in pool ${name}` });
+    return this.run(() => this.as(actor, (db) => pools.addMember(db, pool, member)), { conflict: `member ${address} is already in pool ${name}` });
   }
 
-  setMember(pool: string, address: string, changes: MemberSettings): Promise<PoolMemberRow> {
-    return this.run(() => pools.setMember(this.db, pool, address, changes));
+  setMember(pool: string, address: string, changes: MemberSettings, actor?: Actor): Promise<PoolMemberRow> {
+    return this.run(() => this.as(actor, (db) => pools.setMember(db, pool, address, changes)));
   }
 
   setOverride(pool: string, address: string, change: OverrideChange, actor: Actor = {}): Promise<PoolMemberRow> {
@@ -536,25 +577,41 @@ export class SqlStore implements Store {
     return this.run(() => windows.listWindows(this.db));
   }
 
-  removeMaintenance(id: number): Promise<MaintenanceWindowRow> {
-    return this.run(() => windows.removeWindow(this.db, id));
+  removeMaintenance(id: number, actor?: Actor): Promise<MaintenanceWindowRow> {
+    return this.run(() => this.as(actor, (db) => windows.removeWindow(db, id)));
   }
 
-  removeMember(pool: string, address: string): Promise<void> {
-    return this.run(() => pools.removeMember(this.db, pool, address));
+  removeMember(pool: string, address: string, actor?: Actor): Promise<void> {
+    return this.run(() => this.as(actor, (db) => pools.removeMember(db, pool, address)));
   }
 
   listGeoNetworks(): Promise<readonly GeoNetworkSummary[]> {
     return this.run(() => pools.listGeoNetworks(this.db));
   }
 
-  async addGeoNetwork(network: NewGeoNetwork): Promise<GeoNetworkSummary> {
+  async addGeoNetwork(network: NewGeoNetwork, actor?: Actor): Promise<GeoNetworkSummary> {
     const n = parseNetwork(String(network.network));
-    return this.run(() => pools.addGeoNetwork(this.db, network), { conflict: `geo network ${n} already exists` });
+    return this.run(() => this.as(actor, (db) => pools.addGeoNetwork(db, network)), { conflict: `geo network ${n} already exists` });
   }
 
-  removeGeoNetwork(network: string): Promise<void> {
-    return this.run(() => pools.removeGeoNetwork(this.db, network));
+  removeGeoNetwork(network: string, actor?: Actor): Promise<void> {
+    return this.run(() => this.as(actor, (db) => pools.removeGeoNetwork(db, network)));
+  }
+
+  addToken(name: string, scopes: readonly string[], actor?: Actor): Promise<{ readonly token: string; readonly row: tokens.TokenRow }> {
+    return this.run(() => this.as(actor, (db) => tokens.addToken(db, name, scopes)), { conflict: `token ${name} already exists` });
+  }
+
+  listTokens(opts: { readonly revoked?: boolean } = {}): Promise<readonly tokens.TokenRow[]> {
+    return this.run(() => tokens.listTokens(this.db, opts.revoked ?? false));
+  }
+
+  revokeToken(name: string, actor?: Actor): Promise<tokens.TokenRow> {
+    return this.run(() => this.as(actor, (db) => tokens.revokeToken(db, name)));
+  }
+
+  useToken(token: string): Promise<tokens.TokenRow | undefined> {
+    return this.run(() => tokens.useToken(this.db, token));
   }
 
   async reportHealth(node: string, reports: readonly HealthReport[]): Promise<{ readonly written: number }> {
@@ -578,8 +635,16 @@ export class SqlStore implements Store {
     return this.run(() => vantage.listVantages(this.db));
   }
 
-  readVotes(): Promise<readonly VoteRow[]> {
-    return this.run(() => vantage.readVotes(this.db));
+  readVotes(sinceSeconds?: number): Promise<readonly VoteRow[]> {
+    return this.run(() => vantage.readVotes(this.db, sinceSeconds));
+  }
+
+  clearVotes(name: string): Promise<number> {
+    return this.run(() => vantage.clearVotes(this.db, name));
+  }
+
+  voteCounts(): Promise<ReadonlyMap<string, number>> {
+    return this.run(() => vantage.voteCounts(this.db));
   }
 
   withdrawVotes(name: string, memberIds: readonly number[]): Promise<number> {

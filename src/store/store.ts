@@ -18,11 +18,15 @@ import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-q
 import type { JournalStepRow, TransferSettingsChange, TsigKey, ZoneTransferSettings } from './transfer-queries.js';
 import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
 import type { DnssecKeyInfo } from './dnssec-queries.js';
+import type { TokenRow } from './token-queries.js';
 import type { UpdateOutcome, UpdateRequest, UpdateRule } from './update-queries.js';
 import type { DnssecAlgorithm } from '../dnssec/keys.js';
+import type { AuditHistory, HistoryFilter, PruneResult, RevertResult, TransitionFilter, TransitionRecord } from './audit-queries.js';
 
 export type { Change, FeedStatus, WatchOptions } from './change-feed.js';
 export type { Actor, OverrideChange } from './override-queries.js';
+export type { AuditChange, AuditHistory, AuditOp, AuditTransaction, HealthState, HistoryFilter, PruneResult, RevertResult, TransitionFilter, TransitionKind, TransitionRecord } from './audit-queries.js';
+export type { TokenRow } from './token-queries.js';
 export type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
 export { MIN_SECRET_LENGTH, type DnssecKeyInfo } from './dnssec-queries.js';
 export type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
@@ -159,29 +163,33 @@ export interface Store {
   configVersion(): Promise<number>;
   listZones(): Promise<readonly ZoneSummary[]>;
   getZone(name: string): Promise<ZoneRow | undefined>;
-  addZone(zone: NewZone): Promise<ZoneRow>;
+  /**
+   * Writes take an optional actor: recorded by the database's triggers (lbdns.actor) as who made the change; absent,
+   * the database role.
+   */
+  addZone(zone: NewZone, actor?: Actor): Promise<ZoneRow>;
   /** Removes the zone and its records; returns how many records went with it. */
-  removeZone(name: string): Promise<{ readonly records: number }>;
+  removeZone(name: string, actor?: Actor): Promise<{ readonly records: number }>;
   /** Creates (or with `replace`, replaces) a zone and all its records in one transaction. */
-  importZone(zone: ParsedZone, opts: { readonly replace: boolean }): Promise<ImportResult>;
+  importZone(zone: ParsedZone, opts: { readonly replace: boolean }, actor?: Actor): Promise<ImportResult>;
   zoneForExport(name: string): Promise<{ readonly zone: ZoneRow; readonly records: readonly RecordRow[] }>;
   listRecords(filter?: { readonly zone?: string; readonly name?: string }): Promise<readonly RecordRow[]>;
   /** Adds a record to the zone that is the longest suffix of its name. */
-  addRecord(record: NewRecord): Promise<{ readonly zone: ZoneRow; readonly record: RecordRow }>;
+  addRecord(record: NewRecord, actor?: Actor): Promise<{ readonly zone: ZoneRow; readonly record: RecordRow }>;
   /** Removes matching records; throws E_NOT_FOUND when none match. Returns how many went. */
-  removeRecord(selector: RecordSelector): Promise<number>;
+  removeRecord(selector: RecordSelector, actor?: Actor): Promise<number>;
   listPools(filter?: { readonly zone?: string }): Promise<readonly PoolSummary[]>;
   getPool(name: string): Promise<PoolSummary | undefined>;
   /** Throws E_NOT_FOUND when no zone holds the name, E_CONFLICT when the pool exists or the name holds A/AAAA/CNAME. */
-  addPool(pool: NewPool): Promise<PoolSummary>;
+  addPool(pool: NewPool, actor?: Actor): Promise<PoolSummary>;
   /** Changes the given settings; throws E_INPUT when none is given. */
-  setPool(name: string, changes: PoolSettings): Promise<PoolSummary>;
+  setPool(name: string, changes: PoolSettings, actor?: Actor): Promise<PoolSummary>;
   /** Removes the pool and its members; returns how many members went with it. */
-  removePool(name: string): Promise<{ readonly members: number }>;
+  removePool(name: string, actor?: Actor): Promise<{ readonly members: number }>;
   /** The pool's members, by address. */
   listMembers(pool: string): Promise<readonly PoolMemberRow[]>;
-  addMember(pool: string, member: NewMember): Promise<PoolMemberRow>;
-  setMember(pool: string, address: string, changes: MemberSettings): Promise<PoolMemberRow>;
+  addMember(pool: string, member: NewMember, actor?: Actor): Promise<PoolMemberRow>;
+  setMember(pool: string, address: string, changes: MemberSettings, actor?: Actor): Promise<PoolMemberRow>;
   /** Forces the member down, up or drained, with a reason and an optional expiry; who and when are recorded. */
   setOverride(pool: string, address: string, change: OverrideChange, actor?: Actor): Promise<PoolMemberRow>;
   clearOverride(pool: string, address: string, actor?: Actor): Promise<PoolMemberRow>;
@@ -189,11 +197,22 @@ export interface Store {
   addMaintenance(pool: string, address: string, window: NewMaintenanceWindow, actor?: Actor): Promise<MaintenanceWindowRow>;
   listMaintenance(): Promise<readonly MaintenanceWindowRow[]>;
   /** Throws E_NOT_FOUND when no window has the id; returns the one removed. */
-  removeMaintenance(id: number): Promise<MaintenanceWindowRow>;
-  removeMember(pool: string, address: string): Promise<void>;
+  removeMaintenance(id: number, actor?: Actor): Promise<MaintenanceWindowRow>;
+  removeMember(pool: string, address: string, actor?: Actor): Promise<void>;
   listGeoNetworks(): Promise<readonly GeoNetworkSummary[]>;
-  addGeoNetwork(network: NewGeoNetwork): Promise<GeoNetworkSummary>;
-  removeGeoNetwork(network: string): Promise<void>;
+  addGeoNetwork(network: NewGeoNetwork, actor?: Actor): Promise<GeoNetworkSummary>;
+  removeGeoNetwork(network: string, actor?: Actor): Promise<void>;
+  /**
+   * A new API token with these scopes (src/schema/token-schema.ts): its text, returned this once, and its row; only
+   * the text's SHA-256 is stored. Throws E_INPUT for a bad name or scope, E_CONFLICT when a live token has the name.
+   */
+  addToken(name: string, scopes: readonly string[], actor?: Actor): Promise<{ readonly token: string; readonly row: TokenRow }>;
+  /** Live tokens (with `revoked`, revoked ones too); never their text or hash. */
+  listTokens(opts?: { readonly revoked?: boolean }): Promise<readonly TokenRow[]>;
+  /** The token stops working at once; its row stays for the audit trail. Throws E_NOT_FOUND when no live token has the name. */
+  revokeToken(name: string, actor?: Actor): Promise<TokenRow>;
+  /** The live token with this text, its last use recorded; undefined for an unknown, revoked or malformed one. */
+  useToken(token: string): Promise<TokenRow | undefined>;
   /**
    * Upserts one node's view of many members in one statement; reports of members that no longer
    * exist are skipped. Rejects only with an E_STORE LbdnsError (malformed input included), which the
@@ -208,8 +227,12 @@ export interface Store {
    */
   beatVantage(name: string, kind: VantageKind, intervalSeconds: number, clockMs: number): Promise<readonly VantageRow[]>;
   listVantages(): Promise<readonly VantageRow[]>;
-  /** Every vote (member_health row) in the store. */
-  readVotes(): Promise<readonly VoteRow[]>;
+  /** Every vote (member_health row) in the store; with `sinceSeconds`, those written within that many seconds. */
+  readVotes(sinceSeconds?: number): Promise<readonly VoteRow[]>;
+  /** Deletes every vote of one vantage point. */
+  clearVotes(name: string): Promise<number>;
+  /** How many votes each name holds (vantage point or not). */
+  voteCounts(): Promise<ReadonlyMap<string, number>>;
   /** Deletes this vantage point's votes on these members (it no longer probes them). */
   withdrawVotes(name: string, memberIds: readonly number[]): Promise<number>;
   /** Its votes stop counting; throws E_NOT_FOUND for an unknown name. */
@@ -257,6 +280,22 @@ export interface Store {
   disableDnssec(zone: string): Promise<DnssecKeyInfo>;
   /** Signed zones' keys (public parts only), of every zone or of one (E_NOT_FOUND when it does not exist). */
   dnssecKeys(zone?: string): Promise<readonly DnssecKeyInfo[]>;
+  /**
+   * The audit log (migrations/0013_audit.sql) by transaction, newest first; `target` narrows it to a zone or a pool.
+   * Throws E_NOT_FOUND when the target is neither, now or in the log.
+   */
+  history(filter?: HistoryFilter): Promise<AuditHistory>;
+  /**
+   * Undoes one transaction's changes in a new transaction (itself audited as "<actor> (revert of TXID)"). Throws
+   * E_NOT_FOUND for a transaction the log does not hold, E_CONFLICT naming the first row in the way (nothing changed).
+   */
+  revert(txid: number): Promise<RevertResult>;
+  /** Appends health transitions (one statement); returns how many were written. */
+  recordTransitions(rows: readonly TransitionRecord[]): Promise<number>;
+  /** Health transitions newest first, of every pool or of one. */
+  transitionHistory(filter?: TransitionFilter): Promise<readonly TransitionRecord[]>;
+  /** Deletes audit rows and health transitions older than the cut-offs (ms since the epoch), in short batches. */
+  pruneHistory(cutoffs: { readonly auditBefore: number; readonly healthBefore: number }): Promise<PruneResult>;
   /** When the store holds no zone, imports every *.zone file of `zonesDir` (origin: the file name). */
   seedIfEmpty(zonesDir: string): Promise<string[]>;
   /**
@@ -285,6 +324,37 @@ export interface OpenStoreOptions {
   readonly pollIntervalMs?: number;
   /** 'poll': never LISTEN, poll config_version only (measuring the fallback, or a pooler without LISTEN). */
   readonly changeFeed?: 'listen' | 'poll';
+  /** Who the audit log names for this store's writes, and the application_name its connections give. */
+  readonly session?: SessionSettings;
+}
+
+export interface SessionSettings {
+  /** lbdns.actor for every connection (the CLI: the operating-system user); absent: the database role is recorded. */
+  readonly actor?: string;
+  /** application_name, unless the connection string gives one (default "lbdns"). */
+  readonly applicationName?: string;
+}
+
+const SESSION_ACTOR = /^[^\x00-\x1f\x7f]{1,100}$/;
+
+/**
+ * pg settings that make every connection carry the session: lbdns.actor goes in the startup packet's options (no
+ * round trip of its own, on any statement), appended to options the connection string may already have.
+ */
+export function sessionConnection(url: string, session: SessionSettings = {}): { connectionString: string; options?: string; application_name?: string } {
+  const actor = session.actor !== undefined && SESSION_ACTOR.test(session.actor) ? `-c lbdns.actor=${session.actor.replace(/[\\ ]/g, '\\$&')}` : undefined;
+  const app = session.applicationName ?? 'lbdns';
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    u = undefined;
+  }
+  // A connection string pg reads some other way (a socket path): its own options cannot be merged, ours are given beside.
+  if (u === undefined || !/^postgres(ql)?:$/.test(u.protocol)) return { connectionString: url, ...(actor ? { options: actor } : {}), application_name: app };
+  if (actor !== undefined) u.searchParams.set('options', [u.searchParams.get('options'), actor].filter(Boolean).join(' '));
+  if (!u.searchParams.has('application_name')) u.searchParams.set('application_name', app);
+  return { connectionString: u.toString() };
 }
 
 const ignoreClientError = (): void => undefined;
@@ -327,9 +397,9 @@ export class PgSockets {
  * listener of its own for its whole life: the query in flight is rejected with the same error (pg
  * rejects every pending query first), and pg-pool discards the broken client on release.
  */
-export function pgKysely(url: string, max: number, sockets: PgSockets = new PgSockets()): Kysely<Database> {
+export function pgKysely(url: string, max: number, sockets: PgSockets = new PgSockets(), session?: SessionSettings): Kysely<Database> {
   const pool = new pg.Pool({
-    connectionString: url,
+    ...sessionConnection(url, session),
     max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 10_000,
@@ -367,20 +437,20 @@ export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): P
   let store: SqlStore;
   if (cfg.databaseUrl !== undefined) {
     const location = redactUrl(cfg.databaseUrl);
-    const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2, sockets);
-    const versionDb = opts.role === 'server' ? pgKysely(cfg.databaseUrl, 1, sockets) : undefined;
+    const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2, sockets, opts.session);
+    const versionDb = opts.role === 'server' ? pgKysely(cfg.databaseUrl, 1, sockets, opts.session) : undefined;
     store = new SqlStore(db, { location, logger, feed: feed(cfg.databaseUrl, sockets), versionDb });
   } else {
     const running = opts.role === 'client' ? readEmbeddedInfo(cfg.dataDir) : undefined;
     if (running !== undefined) {
       const location = `${running.url} (embedded, lbdns pid ${running.pid}, password from ${passwordFile(cfg.dataDir)})`;
       const url = withPassword(running.url, cfg.dataDir);
-      store = new SqlStore(pgKysely(url, 2, sockets), { location, logger, feed: feed(url, sockets) });
+      store = new SqlStore(pgKysely(url, 2, sockets, opts.session), { location, logger, feed: feed(url, sockets) });
     } else {
       const host = await startEmbedded(cfg.dataDir, cfg.embeddedListen, logger);
       const location = `${host.publicUrl} (embedded, in ${cfg.dataDir})`;
-      const db = pgKysely(host.url, opts.role === 'server' ? 5 : 2, sockets);
-      const versionDb = opts.role === 'server' ? pgKysely(host.url, 1, sockets) : undefined;
+      const db = pgKysely(host.url, opts.role === 'server' ? 5 : 2, sockets, opts.session);
+      const versionDb = opts.role === 'server' ? pgKysely(host.url, 1, sockets, opts.session) : undefined;
       store = new SqlStore(db, { location, logger, feed: feed(host.url, sockets), onClose: () => host.close(), versionDb });
     }
   }

@@ -91,12 +91,32 @@ export async function listVantages(db: Db): Promise<readonly VantageRow[]> {
   return r.rows.map(toVantage);
 }
 
-/** Every vote in the store. */
-export async function readVotes(db: Db): Promise<readonly VoteRow[]> {
+/**
+ * Every vote in the store; with `sinceSeconds`, only rows written within that many seconds. Votes of a vantage point
+ * silent for over an hour are left out (they could not count; a vantage point deletes its old votes when it starts
+ * again), those of names without a vantage_points row are kept (the reader counts them as ignored). `ahead`: how far
+ * the vote's probe time lies past the moment it was written (its clock's lead), stable across reads.
+ */
+export async function readVotes(db: Db, sinceSeconds?: number): Promise<readonly VoteRow[]> {
+  const recent = sinceSeconds === undefined ? sql`true` : sql`h.heartbeat_at > now() - make_interval(secs => ${sinceSeconds}::float8)`;
   const r = await sql<{ member_id: number; node: string; up: boolean; ahead: number }>`
-    select member_id, node, up, greatest(0, coalesce(floor(extract(epoch from last_check - now())), 0))::integer as ahead
-      from member_health`.execute(db);
+    select h.member_id, h.node, h.up,
+           least(999999, greatest(0, coalesce(floor(extract(epoch from h.last_check - h.heartbeat_at)), 0)))::integer as ahead
+      from member_health h left join vantage_points v on v.name = h.node
+     where (v.name is null or v.heartbeat_at > now() - interval '1 hour') and ${recent}`.execute(db);
   return r.rows.map((v) => ({ memberId: v.member_id, vantage: v.node, up: v.up, ahead: Number(v.ahead) }));
+}
+
+/** How many votes (member_health rows) each name holds, vantage point or not. */
+export async function voteCounts(db: Db): Promise<ReadonlyMap<string, number>> {
+  const r = await sql<{ node: string; n: string }>`select node, count(*) as n from member_health group by node`.execute(db);
+  return new Map(r.rows.map((row) => [row.node, Number(row.n)]));
+}
+
+/** Deletes every vote of one vantage point (a new run of it starts without its previous run's votes). */
+export async function clearVotes(db: Db, name: string): Promise<number> {
+  const r = await sql`delete from member_health where node = ${name}`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
 }
 
 /** Deletes this vantage point's votes on these members (it no longer probes them). */

@@ -40,11 +40,11 @@ async function vantage(name: string, kind: 'node' | 'agent', ageSeconds: number,
   );
 }
 
-/** The vote of `node` on a member, its row written `ageSeconds` ago. */
+/** The vote of `node` on a member, its row written `ageSeconds` ago; negative: written now, its probe time that far ahead (a clock in the future). */
 async function vote(memberId: number, node: string, up: boolean, ageSeconds = 1): Promise<void> {
   await sql.query(
     `insert into member_health (member_id, node, up, since, last_check, heartbeat_at, heartbeat_interval)
-     values ($1, $2, $3, now() - interval '1 minute', now() - make_interval(secs => $4), now() - make_interval(secs => $4), 30)
+     values ($1, $2, $3, now() - interval '1 minute', now() - make_interval(secs => $4), now() - make_interval(secs => greatest($4, 0)), 30)
      on conflict (member_id, node) do update set up = excluded.up, last_check = excluded.last_check, heartbeat_at = excluded.heartbeat_at`,
     [memberId, node, up, ageSeconds],
   );

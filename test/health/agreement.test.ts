@@ -80,6 +80,15 @@ class FakeVoteStore implements VoteStore {
     return this.votes.map((v) => ({ ...v }));
   }
 
+  readonly cleared: string[] = [];
+
+  async clearVotes(name: string): Promise<number> {
+    this.cleared.push(name);
+    const before = this.votes.length;
+    this.votes = this.votes.filter((v) => v.vantage !== name);
+    return before - this.votes.length;
+  }
+
   async withdrawVotes(name: string, memberIds: readonly number[]): Promise<number> {
     this.withdrawn.push({ name, ids: [...memberIds].sort((a, b) => a - b) });
     const before = this.votes.length;
@@ -275,12 +284,13 @@ describe('HealthAgreement: counting votes', () => {
     expect(h.transitions).toHaveLength(1);
     h.agreement.votesNotified('n3 51:0:0');
     expect(h.transitions.slice(1)).toEqual([
-      { memberId: 51, poolName: 'www.example.test', address: addr(51), from: 'up', to: 'down', rule: 'majority', votes: { n1: 'up', n2: 'down', n3: 'down' } },
+      // `reason`: this node's own last probe result, shown beside the votes that outvoted it.
+      { memberId: 51, poolName: 'www.example.test', address: addr(51), from: 'up', to: 'down', rule: 'majority', votes: { n1: 'up', n2: 'down', n3: 'down' }, reason: 'HTTP 200' },
     ]);
     // A withdrawn vote leaves a tie: up again.
     h.agreement.votesNotified('n2 51:-:0');
     expect(h.transitions.slice(2)).toEqual([
-      { memberId: 51, poolName: 'www.example.test', address: addr(51), from: 'down', to: 'up', rule: 'majority', votes: { n1: 'up', n3: 'down' } },
+      { memberId: 51, poolName: 'www.example.test', address: addr(51), from: 'down', to: 'up', rule: 'majority', votes: { n1: 'up', n3: 'down' }, reason: 'HTTP 200' },
     ]);
     const logged = h.lines.filter((l) => l.component === 'votes' && l.member === addr(51) && l.to);
     expect(logged.map((l) => [l.from, l.to, l.level])).toEqual([
@@ -447,5 +457,112 @@ describe('HealthAgreement: who probes what', () => {
     expect(await until(() => ids.every((id) => h.state(id) !== 'unknown'), 3000)).toBe(true);
     expect(ids.every((id) => h.state(id) === (id % 2 === 0 ? 'up' : 'down'))).toBe(true);
     expect(h.agreement.status()).toMatchObject({ shared: false, live: ['n1'], probedHere: ids.length, sinceLastHeartbeatSeconds: null });
+  });
+});
+
+describe('HealthAgreement: start-up, restarts and membership', () => {
+  it('the monitor gets no pools before the first snapshot: its first round is the real one, and waits for the probes', async () => {
+    const h = setup();
+    h.store.vantage('n2');
+    h.script.set(addr(61), 'silent');
+    await h.agreement.start();
+    let done = false;
+    void h.monitor.firstRound().then(() => (done = true));
+    await sleep(300);
+    // Heartbeats ran (the store answered) but no pools are known yet: the round has not even started.
+    expect(done).toBe(false);
+    h.agreement.setPools([poolOf([61], { quorum: 'majority', timeoutMs: 300, intervalMs: 1000 })]);
+    await sleep(100);
+    expect(done).toBe(false);
+    expect(await until(() => done, 3000)).toBe(true);
+  });
+
+  it('a new run deletes its previous run’s votes at its first heartbeat, then has its results written again', async () => {
+    const h = setup();
+    const cleared: number[] = [];
+    h.store.vote('n1', 71, true);
+    h.store.vote('n2', 71, true);
+    h.store.vantage('n2');
+    const agreement = new HealthAgreement({ self: 'n1', kind: 'node', monitor: h.monitor, store: h.store, log: createLogger('silent'), heartbeatMs: 200, onVotesCleared: () => cleared.push(1) });
+    cleanups.push(() => agreement.stop());
+    await agreement.start();
+    expect(h.store.cleared).toEqual(['n1']);
+    expect(cleared).toEqual([1]);
+    expect(h.store.votes.map((v) => v.vantage)).toEqual(['n2']);
+    await sleep(500);
+    // Only once per process, not on every heartbeat.
+    expect(h.store.cleared).toEqual(['n1']);
+  });
+
+  it('a vote moved while every vote is being read again is not overwritten by the read’s older copy', async () => {
+    const h = setup();
+    h.store.vantage('n2');
+    h.store.vantage('n3');
+    h.store.vote('n2', 81, true);
+    h.store.vote('n3', 81, true);
+    h.script.set(addr(81), 'up');
+    await h.agreement.start();
+    h.agreement.setPools([poolOf([81], { quorum: 'majority' })]);
+    expect(await until(() => h.state(81) === 'up', 3000)).toBe(true);
+    // A read starts (it returns the rows as they were), and both others vote down while it is under way.
+    const reading = h.agreement.resync();
+    h.agreement.votesNotified('n2 81:0:0');
+    h.agreement.votesNotified('n3 81:0:0');
+    await reading;
+    expect(h.state(81)).toBe('down');
+    expect(h.agreement.describe(81)).toMatchObject({ ups: 1, downs: 2 });
+  });
+
+  it('a retired node leaves itself out: it counts neither itself as a prober nor its own probes', async () => {
+    const h = setup();
+    h.store.vantage('n2');
+    h.store.vantage('n3');
+    h.store.vote('n2', 91, true);
+    h.store.vote('n3', 91, true);
+    h.script.set(addr(91), 'down');
+    await h.agreement.start();
+    h.agreement.setPools([poolOf([91], { quorum: 'all-down' })]);
+    expect(await until(() => h.monitor.memberStatus(91) === 'down', 3000)).toBe(true);
+    expect(h.agreement.describe(91)).toMatchObject({ ups: 2, downs: 1 });
+    h.store.vantage('n1', { retiredAt: Date.now(), beating: false });
+    expect(await until(() => !h.agreement.status().live.includes('n1'), 3000)).toBe(true);
+    expect(h.agreement.status().live).toEqual(['n2', 'n3']);
+    expect(h.agreement.describe(91)).toMatchObject({ state: 'up', ups: 2, downs: 0 });
+    expect(h.lines.some((l) => l.msg?.includes('this vantage point is retired'))).toBe(true);
+  });
+
+  it('a vantage point that went stale rejoins only after 3 fresh heartbeats in a row', async () => {
+    const h = setup({ heartbeatMs: 100 });
+    h.store.vantage('n2', { heartbeatSeconds: 0.1 });
+    await h.agreement.start();
+    expect(h.agreement.status().live).toEqual(['n1', 'n2']);
+    h.store.vantages.get('n2')!.beating = false;
+    expect(await until(() => !h.agreement.status().live.includes('n2'), 3000)).toBe(true);
+    h.store.vantages.get('n2')!.beating = true;
+    const back = performance.now();
+    expect(await until(() => h.agreement.status().live.includes('n2'), 3000)).toBe(true);
+    // Three heartbeats of 100 ms each, seen in a row (the first may be seen at once).
+    expect(performance.now() - back).toBeGreaterThanOrEqual(150);
+  });
+
+  it('with probers 1, a member nobody has voted on yet is probed here too, until its prober votes', async () => {
+    const h = setup();
+    h.store.vantage('n2');
+    await h.agreement.start();
+    const ids = range(101, 140);
+    for (const id of ids) h.script.set(addr(id), 'up');
+    h.agreement.setPools([poolOf(ids, { quorum: 'majority', probers: 1 })]);
+    // Nobody has voted: this node probes every member, so none is left unknown when its sockets open.
+    expect(h.monitored()).toEqual(ids);
+    expect(await until(() => ids.every((id) => h.state(id) === 'up'), 3000)).toBe(true);
+    // n2 votes on its share: those are released here (and this node's votes on them withdrawn).
+    const live = proberSet(['n1', 'n2']);
+    const theirs = ids.filter((id) => probersOf(id, live, 1)[0] === 'n2');
+    expect(theirs.length).toBeGreaterThan(0);
+    for (const id of theirs) h.store.vote('n2', id, true);
+    for (const id of theirs) h.agreement.votesNotified(`n2 ${id}:1:0`);
+    expect(await until(() => h.monitored().length === ids.length - theirs.length, 3000)).toBe(true);
+    expect(await until(() => h.store.withdrawn.length > 0, 3000)).toBe(true);
+    expect(h.store.withdrawn.flatMap((w) => w.ids).sort((a, b) => a - b)).toEqual(theirs);
   });
 });
