@@ -1,7 +1,7 @@
 // `lbdns vantage list|retire|forget`: the vantage points (serving nodes and probe agents) whose votes decide member health.
 import { z } from 'zod';
 import { LIVE_HEARTBEATS } from '../health/agreement.js';
-import type { VantageRow, VoteRow } from '../store/store.js';
+import type { VantageRow } from '../store/store.js';
 import { group, parseCommand, withStore, type Command } from './command.js';
 import { cliActor } from './override-options.js';
 import { vantageState } from './status-votes.js';
