@@ -296,15 +296,14 @@ export class AnswerSigner {
   }
 }
 
-/** The types a name holds (a pool name holds A and AAAA); a wildcard's for a name it would synthesise. */
+/** The types a name holds (a pool name: A and AAAA as its enabled members have them); a wildcard's for a name it would synthesise. */
 function typesAt(zone: Zone, name: string): number[] {
   const node = zone.nodes.get(name) ?? wildcardNode(zone, name);
   if (!node) return [];
   const types = new Set<number>(node.rrsets.keys());
-  if (node.pool) {
-    types.add(QTYPE.A);
-    types.add(QTYPE.AAAA);
-  }
+  // A pool name holds A or AAAA only for the families its enabled members have: a bitmap naming a type the NODATA
+  // answer says is absent would make the answer bogus.
+  if (node.pool) for (const m of node.pool.members) if (m.enabled) types.add(m.family === 6 ? QTYPE.AAAA : QTYPE.A);
   return [...types];
 }
 
