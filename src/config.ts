@@ -122,6 +122,9 @@ const envSchema = z.object({
   LBDNS_TCP_MAX_PER_CLIENT: int(1, 1_000_000).default(32),
   LBDNS_TCP_MAX_QUERIES: int(0, 10_000_000).default(1000),
   LBDNS_TCP_MAX_BUFFERED: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  // Days the audit log and the health history keep their rows; each serving node prunes hourly (src/health/history-retention.ts).
+  LBDNS_AUDIT_RETENTION: int(1, 36_500).default(90),
+  LBDNS_HEALTH_HISTORY_RETENTION: int(1, 36_500).default(14),
   LBDNS_HTTP_STATUS: bool.default(true),
   LBDNS_HTTP_EXPLAIN: bool.default(true),
 });
@@ -168,6 +171,8 @@ export interface Config {
   readonly roleFile: string | undefined;
   readonly log: { readonly level: Env['LBDNS_LOG_LEVEL']; readonly querySample: number };
   readonly feed: { readonly debounceMs: number; readonly pollIntervalMs: number; readonly mode: 'listen' | 'poll' };
+  /** Days kept: audit_log rows and member_transitions rows (migrations/0013_audit.sql). */
+  readonly history: { readonly auditRetentionDays: number; readonly healthRetentionDays: number };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -232,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     geo: { database: e.LBDNS_GEOIP_DB === undefined ? undefined : resolve(e.LBDNS_GEOIP_DB), cacheSize: e.LBDNS_GEOIP_CACHE },
     log: { level: e.LBDNS_LOG_LEVEL, querySample: e.LBDNS_QUERY_LOG_SAMPLE },
     feed: { debounceMs: e.LBDNS_RELOAD_DEBOUNCE_MS, pollIntervalMs: Math.round(e.LBDNS_POLL_INTERVAL * 1000), mode: e.LBDNS_CHANGE_FEED },
+    history: { auditRetentionDays: e.LBDNS_AUDIT_RETENTION, healthRetentionDays: e.LBDNS_HEALTH_HISTORY_RETENTION },
   });
 }
 
