@@ -2,6 +2,7 @@
 //
 // Commands are loaded when named: `lbdns --help` reads only ./usage.js, and `lbdns zone list` loads the
 // zone commands and the store, not the server (each command stays within the CLI's 300 ms budget).
+import { userInfo } from 'node:os';
 import type { Config } from '../config.js';
 import { LbdnsError, type ErrorCode } from '../errors.js';
 import type { CliContext, Command } from './command.js';
@@ -21,6 +22,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   maintenance: async () => (await import('./maintenance-command.js')).maintenanceCommand,
   vantage: async () => (await import('./vantage-command.js')).vantageCommand,
   dnssec: async () => (await import('./dnssec-command.js')).dnssecCommand,
+  history: async () => (await import('./history-command.js')).historyCommand,
+  revert: async () => (await import('./history-command.js')).revertCommand,
   status: async () => (await import('./status-command.js')).statusCommand,
   explain: async () => (await import('./explain-command.js')).explainCommand,
 };
@@ -52,6 +55,15 @@ function usageFor(words: readonly string[]): string {
 // Input the operator can fix by retyping the command: status 2, as for usage errors.
 const USAGE_CODES: readonly ErrorCode[] = ['E_INPUT', 'E_CONFIG'];
 
+/** Who the audit log names for every write of this CLI: the operating-system user (else USER or LOGNAME). */
+function cliActor(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? env.LOGNAME;
+  }
+}
+
 export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   readonly stdout: (text: string) => void;
@@ -77,7 +89,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     let config: Config | undefined;
     const ctx: CliContext = {
       config: () => (config ??= loadConfig(io.env)),
-      openStore: (opts) => openStore(ctx.config().store, { role: 'client', migrate: opts?.migrate }),
+      openStore: (opts) =>
+        openStore(ctx.config().store, { role: 'client', migrate: opts?.migrate, session: { actor: cliActor(io.env), applicationName: 'lbdns-cli' } }),
       out: io.stdout,
     };
     await command.run(args, ctx);

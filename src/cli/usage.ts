@@ -91,6 +91,15 @@ export const USAGE = {
   'dnssec disable': { usage: ['dnssec disable ZONE'], summary: "remove ZONE's key and serve it unsigned (take the DS out of the parent first)" },
   'dnssec list': { usage: ['dnssec list [--json]'], summary: 'list signed zones with their key tag, algorithm, flags and creation time (never the private key)' },
   'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error), then every vantage point's vote, whether it counts, and the state the pool's quorum decides" },
+  'history': {
+    usage: ['history [ZONE|POOL] [--since 1h|30m|2d|ISO] [--limit N] [--json]', 'history --health [POOL] [--since 1h|30m|2d|ISO] [--limit N] [--json]'],
+    summary:
+      'the audit log, newest transaction first: when, who (your user for CLI edits, token:NAME for the API, db:ROLE and the application for plain SQL), the transaction id, each row changed and, for updates, its fields old → new; ZONE: that zone, its records, pools and members; POOL: that pool and its members (default: the last 20 transactions). --health: the member state changes the serving nodes saw, with the deciding votes or the probe\'s reason',
+  },
+  'revert': {
+    usage: ['revert TXID'],
+    summary: "undo every change of transaction TXID (as history shows it) in a new transaction, recorded as yours; refused, with nothing changed, when a later change touched the same rows",
+  },
   'explain': { usage: ['explain NAME [--type A|AAAA] [--client IP | --ecs CIDR] [--json] [--url http://127.0.0.1:9153]'], summary: "how the running node would answer NAME for a client: zone, pool, client location, members' health and distance, level, answer" },
   help: { usage: ['help'], summary: 'show this help' },
 } as const satisfies Readonly<Record<string, Usage>>;
