@@ -11,7 +11,9 @@ export type ToWorker =
   | { readonly type: 'tsig-keys'; readonly keys: readonly TsigKey[] }
   /** One message of a zone transfer the worker relayed; the next comes once it is acknowledged. */
   | { readonly type: 'xfr-message'; readonly id: number; readonly message: Uint8Array }
-  | { readonly type: 'xfr-done'; readonly id: number; readonly error?: string };
+  | { readonly type: 'xfr-done'; readonly id: number; readonly error?: string }
+  /** The primary's reply to an update the worker relayed (src/cluster/update-relay.ts); none: send nothing. */
+  | { readonly type: 'update-reply'; readonly id: number; readonly reply?: Uint8Array };
 
 export type FromWorker =
   /** Sent once the worker listens for messages: anything sent before that would be lost. */
@@ -24,4 +26,6 @@ export type FromWorker =
   /** An AXFR/IXFR query that reached this worker: the primary answers it (it holds the store). */
   | { readonly type: 'xfr'; readonly id: number; readonly packet: Uint8Array; readonly peer: string }
   /** The xfr-message of that id is written to the client's socket (or could not be: error). */
-  | { readonly type: 'xfr-ack'; readonly id: number; readonly error?: string };
+  | { readonly type: 'xfr-ack'; readonly id: number; readonly error?: string }
+  /** An RFC 2136 UPDATE that reached this worker, over UDP or TCP: the primary applies it (it holds the store). */
+  | { readonly type: 'update'; readonly id: number; readonly packet: Uint8Array; readonly peer: string };

@@ -13,6 +13,7 @@ import type { SnapshotImage } from '../snapshot/image.js';
 import type { TsigKey } from '../store/transfer-queries.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import { PrimaryTransferRelay } from './transfer-relay.js';
+import { PrimaryUpdateRelay } from './update-relay.js';
 
 export interface WorkerPoolOptions {
   readonly count: number;
@@ -32,6 +33,8 @@ export interface WorkerPoolOptions {
     readonly handle: (packet: Buffer, peer: string, write: (message: Buffer) => Promise<void>) => Promise<void> | undefined;
     readonly keys: () => readonly TsigKey[];
   };
+  /** RFC 2136 updates the workers relay here (src/xfr/update-service.ts): the reply, or undefined for none. */
+  readonly updates?: (packet: Buffer, peer: string) => Promise<Buffer | undefined>;
 }
 
 type Address = { host: string; port: number; transport: 'udp' | 'tcp' };
@@ -100,9 +103,10 @@ export class WorkerPool {
     const transfers = this.#opts.transfers;
     const relay = transfers ? new PrimaryTransferRelay(transfers.handle, (m) => this.#send(worker, m)) : undefined;
     worker.once('exit', () => relay?.close());
+    const updates = this.#opts.updates ? new PrimaryUpdateRelay(this.#opts.updates, (m) => this.#send(worker, m)) : undefined;
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: FromWorker) => {
-        if (relay?.handle(msg)) return;
+        if (relay?.handle(msg) || updates?.handle(msg)) return;
         if (msg.type === 'hello' || msg.type === 'need-complete') {
           if (msg.type === 'need-complete') this.#opts.log.warn({ worker: worker.process.pid, err: msg.error }, 'dns worker could not adopt an image; sending it a complete one');
           this.#joined.delete(worker.id);

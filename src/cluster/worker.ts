@@ -14,6 +14,7 @@ import { ResponseRateLimiter } from '../server/rrl.js';
 import { adoptImage, imageBytes, type SnapshotImage } from '../snapshot/image.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import { WorkerTransferRelay } from './transfer-relay.js';
+import { WorkerUpdateRelay } from './update-relay.js';
 
 function send(msg: FromWorker): void {
   process.send?.(msg);
@@ -55,8 +56,9 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
   };
 
   const transfers = new WorkerTransferRelay(send, log);
+  const updates = new WorkerUpdateRelay(send);
   process.on('message', (raw: ToWorker) => {
-    if (transfers.handle(raw)) return;
+    if (transfers.handle(raw) || updates.handle(raw)) return;
     switch (raw.type) {
       case 'image':
         adopt(raw.image);
@@ -90,6 +92,7 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
       rrl,
       transfer: transfers.transfer,
       tsig: transfers.tsig,
+      update: updates.update,
     });
     send({ type: 'ready', addresses: dns.addresses });
     // Serve until told to stop; the CLI exits when serve() returns.

@@ -263,6 +263,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['zone', 'result'] as const,
     registers: [registry],
   });
+  // RFC 2136 updates: zones bounded by configuration (an update naming a zone we do not have counts under ""); result
+  // a fixed list (ok, refused, formerr, notzone, notauth, badkey, badsig, badtime, nxdomain, yxdomain, nxrrset, yxrrset,
+  // error).
+  const updateRequests = new Counter({
+    name: 'lbdns_update_requests_total',
+    help: 'RFC 2136 UPDATE requests, by zone and result (ok, refused, formerr, notzone, notauth, badkey, badsig, badtime, nxdomain, yxdomain, nxrrset, yxrrset, error)',
+    labelNames: ['zone', 'result'] as const,
+    registers: [registry],
+  });
   const poolSerialBumps = new Counter({
     name: 'lbdns_xfr_pool_serial_bumps_total',
     help: 'Zone serials this node advanced because a pool\'s answerable set changed',
@@ -276,6 +285,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     xfrDuration,
     notifySent,
     poolSerialBumps,
+    updateRequests,
     queries,
     countQuery,
     dropped,

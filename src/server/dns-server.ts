@@ -57,7 +57,16 @@ export interface DnsServerOptions {
    * NOTAUTH reply that stands for it when the TSIG is bad. Absent: such replies go out unsigned.
    */
   readonly tsig?: (packet: Buffer, query: Query, reply: Buffer) => Buffer;
+  /**
+   * RFC 2136 UPDATE (src/xfr/update-service.ts), on UDP and TCP: resolves to the reply (or undefined: none). Only
+   * requests with opcode UPDATE reach it. Absent: they get NOTIMP from the core, as every opcode but QUERY.
+   */
+  readonly update?: (packet: Buffer, peer: string) => Promise<Buffer | undefined>;
 }
+
+/** The third octet of a request with opcode UPDATE (5) and QR clear, under the mask 0xf8. */
+const UPDATE_OCTET = 5 << 3;
+const isUpdateRequest = (packet: Buffer): boolean => packet.length >= 12 && (packet[2] & 0xf8) === UPDATE_OCTET;
 
 export interface DnsServer {
   /** The bound addresses (port resolved when 0 was asked). */
@@ -181,6 +190,13 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       lookup: literalLookup,
     });
     socket.on('message', (msg, rinfo) => {
+      if (opts.update && isUpdateRequest(msg)) {
+        opts.update(msg, rinfo.address).then(
+          (reply) => reply && socket.send(reply, rinfo.port, rinfo.address),
+          (err: Error) => log.error({ err: err.message, client: rinfo.address }, 'update failed; no reply sent'),
+        );
+        return;
+      }
       const reply = handle(msg, rinfo.address, false);
       // No callback: node then tries the send at once and queues no completion (a reply that cannot be sent is
       // lost, as any UDP datagram may be, and the client retries).
@@ -285,7 +301,9 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
         if (buffered.length < 2 + len) break;
         const packet = buffered.subarray(2, 2 + len);
         buffered = buffered.subarray(2 + len);
-        const streaming = opts.transfer?.(Buffer.from(packet), peer, writeFramed);
+        // A transfer streams many messages; an update waits for the store: either way later queries wait their turn.
+        const copy = Buffer.from(packet);
+        const streaming = opts.transfer?.(copy, peer, writeFramed) ?? (opts.update && isUpdateRequest(copy) ? opts.update(copy, peer).then((r) => (r ? writeFramed(r) : undefined)) : undefined);
         if (streaming) {
           answered++;
           transferring = true;
@@ -298,7 +316,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
               drainQueries();
             },
             (err: Error) => {
-              if (conn.writable) log.warn({ err: err.message, client: peer }, 'zone transfer failed; connection closed');
+              if (conn.writable) log.warn({ err: err.message, client: peer }, 'zone transfer or update failed; connection closed');
               conn.destroy();
             },
           );
