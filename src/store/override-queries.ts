@@ -36,11 +36,18 @@ export function checkOverride(change: OverrideChange, now: number): void {
   }
 }
 
+/** The name lbdns.actor is set to for this actor (undefined: none given); E_INPUT for a name the triggers cannot record. */
+export function actorName(actor: Actor | undefined): string | undefined {
+  if (actor?.user === undefined) return undefined;
+  if (!ACTOR.test(actor.user)) throw new LbdnsError('E_INPUT', `user name ${JSON.stringify(actor.user)} cannot be recorded`);
+  return actor.user;
+}
+
 /** The transaction-local setting the override trigger reads for override_by (migrations/0010_member_overrides.sql). */
 async function actAs(db: Db, actor: Actor): Promise<void> {
-  if (actor.user === undefined) return;
-  if (!ACTOR.test(actor.user)) throw new LbdnsError('E_INPUT', `user name ${JSON.stringify(actor.user)} cannot be recorded`);
-  await sql`select set_config('lbdns.actor', ${actor.user}, true)`.execute(db);
+  const user = actorName(actor);
+  if (user === undefined) return;
+  await sql`select set_config('lbdns.actor', ${user}, true)`.execute(db);
 }
 
 async function update(db: Db, pool: string, addressText: string, actor: Actor, set: (trx: Db, poolId: number, address: string) => Promise<bigint>): Promise<PoolMemberRow> {

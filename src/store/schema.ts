@@ -1,5 +1,5 @@
 // Kysely's view of the tables in migrations/*.sql; only src/store/ sees these types.
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType, Generated, RawBuilder } from 'kysely';
 import type { PoolRow, PoolSettingField } from '../schema/pool-schema.js';
 import type { ColumnName } from './column-name.js';
 
@@ -125,6 +125,18 @@ export interface DnssecKeysTable {
   created_at: ColumnType<Date, never, never>;
 }
 
+/** migrations/0014_api_tokens.sql: scoped API tokens, kept as the SHA-256 of their text. */
+export interface ApiTokensTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: ColumnType<Buffer, Buffer, never>;
+  scopes: ColumnType<string[], string[], never>;
+  created_at: ColumnType<Date, never, never>;
+  created_by: ColumnType<string, never, never>;
+  last_used_at: ColumnType<Date | null, never, RawBuilder<unknown>>;
+  revoked_at: ColumnType<Date | null, never, RawBuilder<unknown>>;
+}
+
 export interface Database {
   zones: ZonesTable;
   records: RecordsTable;
@@ -136,4 +148,5 @@ export interface Database {
   maintenance_windows: MaintenanceWindowsTable;
   vantage_points: VantagePointsTable;
   dnssec_keys: DnssecKeysTable;
+  api_tokens: ApiTokensTable;
 }

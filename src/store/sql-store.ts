@@ -147,7 +147,8 @@ export class SqlStore implements Store {
       try {
         return await f(conn);
       } finally {
-        await sql`select set_config('lbdns.actor', '', false)`.execute(conn);
+        // Back to the connection's own value: the CLI's user from its startup options, or none.
+        await sql`reset lbdns.actor`.execute(conn);
       }
     });
   }
