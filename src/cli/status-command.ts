@@ -1,60 +1,20 @@
 // `lbdns status [POOL]`: every member's health as each node reported it, from member_health, then the votes.
 import { z } from 'zod';
-import type { NodeHealth, PoolMemberStatus } from '../store/store.js';
+import type { NodeHealth } from '../store/store.js';
 import { parseCommand, withStore, type Command } from './command.js';
 import { overrideInForce } from '../core/override.js';
-import { maintenanceLines, overrideLines, windowsJson } from './status-overrides.js';
+import { isStale, readStatus, statusJson } from '../health/status-report.js';
+import { maintenanceLines, overrideLines } from './status-overrides.js';
 import { age, isoTime, table } from './table.js';
 import { USAGE } from './usage.js';
-import { agreedJson, agreedStatus, vantageView, voteLines } from './status-votes.js';
+import { voteLines } from './status-votes.js';
 
-/** One word for a member across the nodes: unknown until some node reports it. */
-function overall(nodes: readonly NodeHealth[]): 'up' | 'down' | 'mixed' | 'unknown' {
-  if (nodes.length === 0) return 'unknown';
-  if (nodes.every((n) => n.up)) return 'up';
-  return nodes.some((n) => n.up) ? 'mixed' : 'down';
-}
-
-/**
- * A row older than twice the heartbeat its node promised (the first heartbeat after a row may take up to
- * two, src/health/reporter.ts), plus 10 s for the reporter's tick and the write, is stale: the node
- * stopped, lost the database, or no longer probes the member. Rows without a promise never are.
- */
-export function isStale(n: NodeHealth): boolean {
-  return n.heartbeatSeconds !== null && n.heartbeatAge > 2 * n.heartbeatSeconds + 10;
-}
+export { isStale };
 
 /** "12s ago", or "40m ago (stale)". */
 function freshness(n: NodeHealth): string {
   const text = age(0, n.heartbeatAge * 1000);
   return isStale(n) ? `${text} (stale)` : text;
-}
-
-function toJson(s: PoolMemberStatus): unknown {
-  const m = s.member;
-  return {
-    pool: s.pool,
-    memberId: m.id,
-    address: m.address,
-    enabled: m.enabled,
-    weight: m.weight,
-    priority: m.priority,
-    state: overall(s.nodes),
-    override: m.override ? { ...m.override, at: isoTime(m.override.at), until: m.override.until === null ? null : isoTime(m.override.until), inForce: overrideInForce(m.override, Date.now()) } : null,
-    nodes: s.nodes.map((n) => ({
-      node: n.node,
-      state: n.up ? 'up' : 'down',
-      since: isoTime(n.since),
-      lastCheck: n.lastCheck === null ? null : isoTime(n.lastCheck),
-      latencyMs: n.latencyMs,
-      lastError: n.lastError,
-      transitions: n.transitions,
-      heartbeatAt: isoTime(n.heartbeatAt),
-      heartbeatAgeSeconds: Math.round(n.heartbeatAge),
-      heartbeatIntervalSeconds: n.heartbeatSeconds,
-      stale: isStale(n),
-    })),
-  };
 }
 
 export const statusCommand: Command = {
@@ -67,17 +27,9 @@ export const statusCommand: Command = {
       positionals: [0, 1],
       names: '[POOL]',
     });
-    const [status, windows, vantages] = await withStore(
-      ctx,
-      async (s) => [await s.healthStatus({ pool: positionals[0] }), await s.listMaintenance(), await s.listVantages()] as const,
-    );
-    const ownWindows = windows.filter((w) => status.some((s) => s.member.id === w.memberId));
-    const view = vantageView(vantages);
-    const agreed = status.map((s) => agreedStatus(s, view));
-    if (values.json) {
-      const out = status.map((s, i) => ({ ...(toJson(s) as object), agreed: agreedJson(agreed[i]), maintenance: windowsJson(ownWindows, s.member.id, Date.now()) }));
-      return ctx.out(JSON.stringify(out, null, 2));
-    }
+    const report = await withStore(ctx, (s) => readStatus(s, positionals[0]));
+    const { status, windows: ownWindows, view, agreed } = report;
+    if (values.json) return ctx.out(JSON.stringify(statusJson(report, Date.now()), null, 2));
     if (status.length === 0) return ctx.out(positionals[0] === undefined ? 'no pool members' : 'no members');
     const now = Date.now();
     const rows: string[][] = [];

@@ -1,10 +1,8 @@
 // The blocks under `lbdns status`: overrides (what is forced, by whom, why, until when) and maintenance windows (open, or next).
 import { overrideInForce } from '../core/override.js';
-import { nextWindow, windowAt } from '../pools/maintenance.js';
 import type { MaintenanceWindowRow, PoolMemberStatus } from '../store/store.js';
 import { durationText, windowWhen } from './maintenance-command.js';
 import { overrideLine } from './override-options.js';
-import { isoTime } from './table.js';
 
 /** Empty when no member has an override; else a blank line, a heading and one line per member. */
 export function overrideLines(status: readonly PoolMemberStatus[], now: number): string[] {
@@ -24,19 +22,4 @@ export function maintenanceLines(windows: readonly MaintenanceWindowRow[], now: 
   if (windows.length === 0) return [];
   const lines = windows.map((w) => `${w.pool} ${w.address}: window ${w.id} "${w.cron}" ${w.tz ?? 'UTC'} for ${durationText(w.durationMs)}, ${windowWhen(w, now)}; by ${w.by}: ${w.reason}`);
   return ['', 'MAINTENANCE', ...lines];
-}
-
-/** A member's windows for `status --json`: definition, open now, and the next window. */
-export function windowsJson(windows: readonly MaintenanceWindowRow[], memberId: number, now: number): unknown[] {
-  return windows
-    .filter((w) => w.memberId === memberId)
-    .map((w) => {
-      try {
-        const state = windowAt(w, now);
-        const next = nextWindow(w, now);
-        return { id: w.id, cron: w.cron, tz: w.tz, durationSeconds: w.durationMs / 1000, reason: w.reason, by: w.by, open: state.open, openUntil: state.open ? isoTime(state.closesAt) : null, nextOpens: isoTime(next.opensAt), nextCloses: isoTime(next.closesAt) };
-      } catch (err) {
-        return { id: w.id, cron: w.cron, tz: w.tz, durationSeconds: w.durationMs / 1000, reason: w.reason, by: w.by, error: (err as Error).message };
-      }
-    });
 }

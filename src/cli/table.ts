@@ -7,10 +7,8 @@ export function table(rows: readonly (readonly string[])[]): string[] {
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] + 2))).join('').trimEnd());
 }
 
-/** "2030-01-01T00:00:08Z": ISO 8601 to the second, UTC. */
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+// "2030-01-01T00:00:08Z": one definition, with the status report that prints times the same way.
+export { isoTime } from '../health/status-report.js';
 
 /** "5s ago", "3m ago", "2h ago", "4d ago". */
 export function age(ms: number, now: number): string {

@@ -6,7 +6,7 @@ import { LbdnsError } from '../errors.js';
 import { isValidDomainName } from '../records/domain-name.js';
 import { exportZone } from '../zonefile/export.js';
 import { POOL_EXPORT_MODES, poolSection, type PoolExportMode } from '../zonefile/pool-export.js';
-import { exportedPools } from './export-pools.js';
+import { exportedPools } from '../xfr/export-pools.js';
 import { parseZoneFile } from '../zonefile/parse.js';
 import { group, intOption, parseCommand, withStore, type Command } from './command.js';
 import { GROUP_SUMMARY, USAGE } from './usage.js';
