@@ -127,6 +127,10 @@ const envSchema = z.object({
   LBDNS_HEALTH_HISTORY_RETENTION: int(1, 36_500).default(14),
   LBDNS_HTTP_STATUS: bool.default(true),
   LBDNS_HTTP_EXPLAIN: bool.default(true),
+  // The HTTP API (docs/api.md): off unless set; plain HTTP on loopback only, TLS from these files anywhere.
+  LBDNS_API_LISTEN: oneListen.optional(),
+  LBDNS_API_TLS_CERT: z.string().min(1).optional(),
+  LBDNS_API_TLS_KEY: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -165,6 +169,8 @@ export interface Config {
   /** DNSSEC: the secret that opens the stored private keys, and the signature cache's size in bytes. */
   readonly dnssec: { readonly secret: string | undefined; readonly cacheBytes: number };
   readonly http: { readonly listen: ListenAddress; readonly status: boolean; readonly explain: boolean };
+  /** The HTTP API: undefined when LBDNS_API_LISTEN is not set; tls undefined only on a loopback address. */
+  readonly api: { readonly listen: ListenAddress; readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined } | undefined;
   /** GeoIP database (undefined: the bundled one) and how many lookups to cache. */
   readonly geo: { readonly database: string | undefined; readonly cacheSize: number };
   /** Where keepalived's notify script writes this node's VRRP state; undefined: not part of a pair. */
@@ -206,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new LbdnsError('E_CONFIG', `invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  const api = apiSlice(e);
   return deepFreeze({
     store: { databaseUrl: e.DATABASE_URL, dataDir: resolve(e.LBDNS_DATA_DIR), embeddedListen: e.LBDNS_EMBEDDED_PG_LISTEN },
     seedDir: e.LBDNS_SEED_DIR === undefined ? undefined : resolve(e.LBDNS_SEED_DIR),
@@ -233,12 +240,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     vantage: { heartbeatMs: Math.round(e.LBDNS_VANTAGE_HEARTBEAT * 1000) },
     dnssec: dnssecSlice(e.LBDNS_KEY_SECRET, Math.round(e.LBDNS_DNSSEC_CACHE_MB * 1024 * 1024)),
     http: { listen: e.LBDNS_HTTP_LISTEN, status: e.LBDNS_HTTP_STATUS, explain: e.LBDNS_HTTP_EXPLAIN },
+    api,
     roleFile: e.LBDNS_ROLE_FILE ? resolve(e.LBDNS_ROLE_FILE) : undefined,
     geo: { database: e.LBDNS_GEOIP_DB === undefined ? undefined : resolve(e.LBDNS_GEOIP_DB), cacheSize: e.LBDNS_GEOIP_CACHE },
     log: { level: e.LBDNS_LOG_LEVEL, querySample: e.LBDNS_QUERY_LOG_SAMPLE },
     feed: { debounceMs: e.LBDNS_RELOAD_DEBOUNCE_MS, pollIntervalMs: Math.round(e.LBDNS_POLL_INTERVAL * 1000), mode: e.LBDNS_CHANGE_FEED },
     history: { auditRetentionDays: e.LBDNS_AUDIT_RETENTION, healthRetentionDays: e.LBDNS_HEALTH_HISTORY_RETENTION },
   });
+}
+
+/** 127.0.0.0/8 and ::1: the only addresses the API may listen on without TLS. */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || /^(0{0,4}:){2,7}0{0,3}1$/.test(host);
+}
+
+/** The API slice: tokens must never cross a network in clear, so any address but loopback needs a certificate and key. */
+function apiSlice(e: Env): Config['api'] {
+  const listen = e.LBDNS_API_LISTEN;
+  const cert = e.LBDNS_API_TLS_CERT;
+  const key = e.LBDNS_API_TLS_KEY;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new LbdnsError('E_CONFIG', `invalid configuration: LBDNS_API_TLS_CERT and LBDNS_API_TLS_KEY go together (${cert === undefined ? 'LBDNS_API_TLS_CERT' : 'LBDNS_API_TLS_KEY'} is missing)`);
+  }
+  if (listen === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    if (!isLoopback(listen.host)) {
+      throw new LbdnsError('E_CONFIG', `invalid configuration: LBDNS_API_LISTEN: ${listen.host} is not a loopback address, so the API needs TLS: set LBDNS_API_TLS_CERT and LBDNS_API_TLS_KEY`);
+    }
+    return { listen, tls: undefined };
+  }
+  return { listen, tls: { certFile: resolve(cert), keyFile: resolve(key) } };
 }
 
 /** Removes the password from a connection string, for logs and errors. */

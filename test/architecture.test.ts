@@ -12,7 +12,8 @@ import { policies } from '../src/policies/registry.js';
  * builder and the store, which carry its keys. pools (a member's overrides and maintenance windows) feed
  * the policies' candidates; schema (the pool model) names the registered policies; zonefile sits above schema because an
  * export writes each pool's definition beside its records; store sits above zonefile because it imports parsed zone files.
- * agent (the probe agent) composes health, store and the ops server, as main does for a serving node.
+ * agent (the probe agent) composes health, store and the ops server, as main does for a serving node. api (the HTTP API)
+ * sits just below main, which starts it, and never imports the CLI: what both show (status, exported pools) lives below.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['core', 'errors'],
@@ -28,6 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['health'],
   ['server', 'explain', 'xfr', 'ha', 'answer-context', 'seed-pools'],
   ['cluster'],
+  ['api'],
   ['cli', 'main', 'agent'],
 ];
 /** Packages only one group may import: the store owns the database driver (STYLE: the store behind one interface). */

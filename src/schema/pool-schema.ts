@@ -42,15 +42,21 @@ export const MEMBER_RANGES = {
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
-const whole = (what: string, [min, max]: Range, unit = '') =>
-  z.custom<number>((v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max, {
-    error: (iss) => `${what} ${show(iss.input)} must be a whole number${unit} from ${min} to ${max}`,
-  });
+// Each check is a z.custom (one message naming the field and the value); .meta() tells JSON Schema (the API's OpenAPI
+// document, src/api/) the type and range that the check holds to.
+export const whole = (what: string, [min, max]: Range, unit = '') =>
+  z
+    .custom<number>((v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max, {
+      error: (iss) => `${what} ${show(iss.input)} must be a whole number${unit} from ${min} to ${max}`,
+    })
+    .meta({ type: 'integer', minimum: min, maximum: max });
 
 const between = (what: string, [min, max]: Range) =>
-  z.custom<number>((v) => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max, {
-    error: (iss) => `${what} ${show(iss.input)} must be a number from ${min} to ${max}`,
-  });
+  z
+    .custom<number>((v) => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max, {
+      error: (iss) => `${what} ${show(iss.input)} must be a number from ${min} to ${max}`,
+    })
+    .meta({ type: 'number', minimum: min, maximum: max });
 
 /** Any text goes in (an operator's typing), one of `values` comes out. */
 const oneOf = <T extends readonly [string, ...string[]]>(what: string, values: T) => {
@@ -64,6 +70,7 @@ const bool = (what: string) => z.boolean({ error: (iss) => `${what} ${show(iss.i
 const text = (what: string, re: RegExp, rule: string, normalise: (s: string) => string = (s) => s) =>
   z
     .custom<string>((v) => typeof v === 'string' && re.test(normalise(v)), { error: (iss) => `${what} ${show(iss.input)} must ${rule}` })
+    .meta({ type: 'string', description: `must ${rule}` })
     .transform(normalise);
 
 // As in the schema: printable ASCII without spaces, since both go into the probe's request as they are.
@@ -72,9 +79,11 @@ const HOST = /^[A-Za-z0-9._:[\]-]{1,255}$/;
 const REGION = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 /** An operator names a policy this build knows (a registered one too); a stored row may name any (wrr answers it). */
-const policy = z.custom<string>((v) => typeof v === 'string' && findPolicy(v) !== undefined, {
-  error: (iss) => `policy ${show(iss.input)} must be one of ${POLICY_NAMES.join(', ')}`,
-});
+const policy = z
+  .custom<string>((v) => typeof v === 'string' && findPolicy(v) !== undefined, {
+    error: (iss) => `policy ${show(iss.input)} must be one of ${POLICY_NAMES.join(', ')}`,
+  })
+  .meta({ type: 'string', enum: [...POLICY_NAMES] });
 
 /** A pool's settings by row field, each with its default. */
 const POOL_FIELDS = {
@@ -186,7 +195,11 @@ const LOCATION_FIELDS = {
 
 /** A member's settings by row field, each with its default; the probe address is checked by the caller (inet). */
 const MEMBER_FIELDS = {
-  probeAddress: z.custom<string>((v) => typeof v === 'string', { error: (iss) => `probe address ${show(iss.input)} must be an address` }).nullable().default(null),
+  probeAddress: z
+    .custom<string>((v) => typeof v === 'string', { error: (iss) => `probe address ${show(iss.input)} must be an address` })
+    .meta({ type: 'string', description: 'an IPv4 or IPv6 address' })
+    .nullable()
+    .default(null),
   weight: whole('weight', MEMBER_RANGES.weight).default(1),
   priority: whole('priority', MEMBER_RANGES.priority).default(0),
   enabled: bool('enabled').default(true),
