@@ -24,6 +24,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   dnssec: async () => (await import('./dnssec-command.js')).dnssecCommand,
   history: async () => (await import('./history-command.js')).historyCommand,
   revert: async () => (await import('./history-command.js')).revertCommand,
+  token: async () => (await import('./token-command.js')).tokenCommand,
   status: async () => (await import('./status-command.js')).statusCommand,
   explain: async () => (await import('./explain-command.js')).explainCommand,
 };

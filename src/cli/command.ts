@@ -46,7 +46,7 @@ export function group(name: string, summary: string, subcommands: Readonly<Recor
   };
 }
 
-type OptionSpec = Readonly<Record<string, { readonly type: 'string' | 'boolean' }>>;
+type OptionSpec = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly multiple?: boolean }>>;
 
 /**
  * `--lat -33.9` as `--lat=-33.9`: parseArgs refuses a value that starts with "-" as ambiguous, and a

@@ -22,6 +22,7 @@ export const GROUP_SUMMARY: Readonly<Record<string, string>> = {
   maintenance: "schedule windows that drain a pool member",
   vantage: 'see and retire the vantage points (serving nodes and probe agents) whose votes decide member health',
   dnssec: 'sign zones online: keys kept sealed in the store with LBDNS_KEY_SECRET, and the DS for the parent',
+  token: 'manage scoped tokens for the HTTP API (LBDNS_API_LISTEN, docs/api.md)',
 };
 
 /** Keyed by the words that name the command (`zone add`, `status`), in the order help lists them. */
@@ -90,6 +91,13 @@ export const USAGE = {
   'dnssec ds': { usage: ['dnssec ds ZONE'], summary: 'print the DS (SHA-256) for the parent; the apex also publishes CDS and CDNSKEY (RFC 7344) for parents that read them' },
   'dnssec disable': { usage: ['dnssec disable ZONE'], summary: "remove ZONE's key and serve it unsigned (take the DS out of the parent first)" },
   'dnssec list': { usage: ['dnssec list [--json]'], summary: 'list signed zones with their key tag, algorithm, flags and creation time (never the private key)' },
+  'token add': {
+    usage: ['token add NAME --scope SCOPE [--scope SCOPE ...]'],
+    summary:
+      'create an API token and print it once (only its hash is stored). SCOPE: read (everything, read only), admin (tokens), zone:NAME|*:read|write (a zone, its records, pools and members), pool:NAME|*:read|drain|write (drain: enable, disable and override members only)',
+  },
+  'token list': { usage: ['token list [--revoked] [--json]'], summary: 'list API tokens: scopes, who created them, when last used (never the tokens themselves)' },
+  'token rm': { usage: ['token rm NAME'], summary: 'revoke an API token at once (its row stays for the audit trail)' },
   'status': { usage: ['status [POOL] [--json]'], summary: "each pool member's state as every node sees it (up/down since when, last check, how fresh the row is, latency, last error), then every vantage point's vote, whether it counts, and the state the pool's quorum decides" },
   'history': {
     usage: ['history [ZONE|POOL] [--since 1h|30m|2d|ISO] [--limit N] [--json]', 'history --health [POOL] [--since 1h|30m|2d|ISO] [--limit N] [--json]'],
