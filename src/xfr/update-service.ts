@@ -11,6 +11,13 @@ import { isUpdate, OPCODE_UPDATE, parseUpdate, UPDATE_RCODE, UpdateRefusal } fro
 
 /** RFC 2136 leaves the size to the server: enough for a certificate's worth of challenges, bounded per transaction. */
 export const MAX_UPDATE_RECORDS = 1000;
+/**
+ * Keys are read from the store at most this often: a flood of signed-looking UPDATEs costs PostgreSQL one read a
+ * second, not one per packet, and a key added with `lbdns tsig add` signs updates within a second.
+ */
+const KEYS_FRESH_MS = 1000;
+/** Refusals of requests no key vouches for (unsigned, bad TSIG, malformed) are logged in bursts of this many, then one a second. */
+const LOG_BURST = 10;
 
 export interface UpdateServiceOptions {
   readonly store: Pick<Store, 'tsigKeys' | 'applyUpdate'>;
@@ -42,10 +49,34 @@ const RCODE_RESULT: Readonly<Record<number, string>> = {
 export class UpdateService {
   readonly #opts: UpdateServiceOptions;
   readonly #now: () => number;
+  #keys: { readonly at: number; readonly keys: Promise<readonly TsigKey[]> } | undefined;
+  #logBudget = LOG_BURST;
+  #logRefilled = 0;
 
   constructor(opts: UpdateServiceOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+  }
+
+  /** The store's keys, read at most once per KEYS_FRESH_MS (a failed read is not kept). */
+  #readKeys(): Promise<readonly TsigKey[]> {
+    const now = this.#now();
+    if (this.#keys === undefined || now - this.#keys.at >= KEYS_FRESH_MS) {
+      const keys = this.#opts.store.tsigKeys();
+      this.#keys = { at: now, keys };
+      keys.catch(() => (this.#keys = undefined));
+    }
+    return this.#keys.keys;
+  }
+
+  /** Whether a refusal of an unauthenticated request may be logged now (a burst, then one a second). */
+  #mayLog(): boolean {
+    const now = this.#now();
+    this.#logBudget = Math.min(LOG_BURST, this.#logBudget + Math.floor((now - this.#logRefilled) / 1000));
+    if (now - this.#logRefilled >= 1000) this.#logRefilled = now;
+    if (this.#logBudget <= 0) return false;
+    this.#logBudget--;
+    return true;
   }
 
   /** For startDnsServer's `update` option: the reply to an UPDATE request (undefined for any other packet: no reply). */
@@ -63,7 +94,7 @@ export class UpdateService {
     } catch (err) {
       if (!(err instanceof MalformedMessage)) throw err;
       metrics.updateRequests.labels('', 'formerr').inc();
-      log.warn({ client: peer, problem: err.message }, 'update refused: malformed');
+      if (this.#mayLog()) log.warn({ client: peer, problem: err.message }, 'update refused: malformed');
       return encodeRcodeOnly({ id: packet.readUInt16BE(0), opcode: OPCODE_UPDATE, rd: false }, RCODE.FORMERR, undefined, undefined);
     }
     const head = { id: packet.readUInt16BE(0), opcode: OPCODE_UPDATE, rd: false };
@@ -76,7 +107,10 @@ export class UpdateService {
     };
     const refuse = (rcode: number, result: string, why: string, key?: TsigKey, tsigError = 0): Buffer => {
       metrics.updateRequests.labels(zone, result).inc();
-      log.warn({ zone: zone || undefined, key: tsig?.keyName, client: peer, rcode: result }, `update refused: ${why}`);
+      // A key holder's refusals are always logged: they are rare and say what to fix.
+      if ((key !== undefined && tsigError === 0) || this.#mayLog()) {
+        log.warn({ zone: zone || undefined, key: tsig?.keyName, client: peer, rcode: result }, `update refused: ${why}`);
+      }
       return reply(rcode, key, tsigError);
     };
 
@@ -84,7 +118,7 @@ export class UpdateService {
     if (tsig === undefined) return refuse(RCODE.REFUSED, 'refused', 'not signed (updates need a TSIG key with update rules)');
     let keys: readonly TsigKey[];
     try {
-      keys = await this.#opts.store.tsigKeys();
+      keys = await this.#readKeys();
     } catch (err) {
       return refuse(RCODE.SERVFAIL, 'error', `store unavailable (${(err as Error).message})`);
     }
