@@ -188,6 +188,7 @@ const CASES: readonly Case[] = [
   { title: 'NXDOMAIN', name: `nosuch.${ZONE}`, type: 'A', data: [] },
   { title: 'NODATA', name: `www.${ZONE}`, type: 'AAAA', data: [] },
   { title: 'NODATA at a wildcard', name: `x.wild.${ZONE}`, type: 'AAAA', data: [] },
+  { title: 'NODATA at a pool name (AAAA of IPv4 members)', name: `wrr.${ZONE}`, type: 'AAAA', data: [] },
 ];
 
 /** The resolvers a case is asked through: the subnetcache one for ECS cases, both for the rest. */
