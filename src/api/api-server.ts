@@ -131,7 +131,8 @@ export async function buildApi(opts: ApiOptions): Promise<BuiltApi> {
   // After validation: the scope a write needs may depend on its body (the name of a new zone or pool).
   app.addHook('preHandler', async (req, reply) => {
     const { public: open, needs } = req.routeOptions.config;
-    if (open || needs === 'authenticated') return;
+    // The not-found handler has no scope to check: any token learns only that the route does not exist.
+    if (open || needs === 'authenticated' || req.is404) return;
     if (needs === undefined) throw new LbdnsError('E_STARTUP', `route ${req.routeOptions.url} declares no scope`);
     const need = await needs(req, ctx);
     if (!allows(callerOf(req).scopes, need)) {
