@@ -1,4 +1,4 @@
-// RFC 2136 dynamic updates in one transaction: the key's rules, the prerequisites and the changes, all or nothing (migration 0015).
+// RFC 2136 dynamic updates in one transaction: the key's rules, the prerequisites and the changes, all or nothing (migrations 0015, 0016).
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { LbdnsError } from '../errors.js';
 import type { Database } from './schema.js';
@@ -175,7 +175,7 @@ export async function applyUpdate(db: Db, req: UpdateRequest): Promise<UpdateOut
         select id, name, mname, rname, serial, refresh, retry, expire, minimum from zones where name = ${req.zone} for no key update`.execute(trx)).rows[0];
       if (z === undefined) throw new Rejected('notauth', `zone ${req.zone} is not a zone of ours`);
       const rules = (await sql<{ pattern: string; types: string[] }>`
-        select pattern, types from update_policies where key_name = ${req.key} and zone_id = ${z.id}`.execute(trx)).rows.map((r) => ({ key: req.key, zone: z.name, pattern: r.pattern, types: r.types }));
+        select name as pattern, types from update_policies where key_name = ${req.key} and zone_id = ${z.id}`.execute(trx)).rows.map((r) => ({ key: req.key, zone: z.name, pattern: r.pattern, types: r.types }));
       if (rules.length === 0) throw new Rejected('refused', `key ${req.key} has no update rules for zone ${z.name}`);
       checkRules(req.operations, rules, req.key, z.name);
       const names = [...new Set([...req.prerequisites.map((p) => p.name), ...req.operations.map((o) => o.name)])];
@@ -238,8 +238,8 @@ const toRule = (r: RuleRow): UpdateRule => Object.freeze({ key: r.key_name, zone
 /** Every rule, or one key's, by key, zone and pattern. */
 export async function listUpdateRules(db: Db, key?: string): Promise<readonly UpdateRule[]> {
   const rows = await sql<RuleRow>`
-    select p.key_name, z.name as zone, p.pattern, p.types from update_policies p join zones z on z.id = p.zone_id
-     where ${key === undefined ? sql`true` : sql`p.key_name = ${key}`} order by p.key_name, z.name, p.pattern`.execute(db);
+    select p.key_name, z.name as zone, p.name as pattern, p.types from update_policies p join zones z on z.id = p.zone_id
+     where ${key === undefined ? sql`true` : sql`p.key_name = ${key}`} order by p.key_name, z.name, p.name`.execute(db);
   return rows.rows.map(toRule);
 }
 
@@ -251,8 +251,8 @@ export async function allowUpdate(db: Db, rule: UpdateRule): Promise<UpdateRule>
     const k = (await sql`select 1 from tsig_keys where name = ${rule.key}`.execute(trx)).rows[0];
     if (k === undefined) throw new LbdnsError('E_NOT_FOUND', `no tsig key "${rule.key}"`);
     await sql`
-      insert into update_policies (key_name, zone_id, pattern, types) values (${rule.key}, ${z.id}, ${rule.pattern}, ${[...rule.types]}::text[])
-      on conflict (key_name, zone_id, pattern) do update set types = excluded.types`.execute(trx);
+      insert into update_policies (key_name, zone_id, name, types) values (${rule.key}, ${z.id}, ${rule.pattern}, ${[...rule.types]}::text[])
+      on conflict (key_name, zone_id, name) do update set types = excluded.types`.execute(trx);
     return Object.freeze({ ...rule, types: Object.freeze([...rule.types]) });
   });
 }
@@ -263,8 +263,8 @@ export async function denyUpdate(db: Db, key: string, filter: { readonly zone?: 
     delete from update_policies p using zones z
      where z.id = p.zone_id and p.key_name = ${key}
        and ${filter.zone === undefined ? sql`true` : sql`z.name = ${filter.zone}`}
-       and ${filter.pattern === undefined ? sql`true` : sql`p.pattern = ${filter.pattern}`}
-    returning p.key_name, z.name as zone, p.pattern, p.types`.execute(db);
+       and ${filter.pattern === undefined ? sql`true` : sql`p.name = ${filter.pattern}`}
+    returning p.key_name, z.name as zone, p.name as pattern, p.types`.execute(db);
   if (rows.rows.length === 0) {
     const where = `${filter.zone === undefined ? '' : ` in zone ${filter.zone}`}${filter.pattern === undefined ? '' : ` for ${filter.pattern}`}`;
     throw new LbdnsError('E_NOT_FOUND', `no update rule of key ${key}${where}`);

@@ -1,4 +1,4 @@
-// Migration 0015 and applyUpdate in a real PostgreSQL: update rules per key, and RFC 2136 updates all or nothing.
+// Migrations 0015-0016 and applyUpdate in a real PostgreSQL: update rules per key (audited), and RFC 2136 updates all or nothing, recorded as the key's.
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Prerequisite, type Store, type UpdateOperation } from '../../src/store/store.js';
@@ -25,12 +25,6 @@ beforeAll(async () => {
   await store.addRecord({ name: `www.${ZONE}`, type: 'TXT', content: '"site"' });
   await store.addRecord({ name: `alias.${ZONE}`, type: 'CNAME', content: `www.${ZONE}` });
   await store.addPool({ name: `lb.${ZONE}` });
-  // Stands in for the audit log: what lbdns.actor said when each record row was written.
-  await client.query(`
-    create table actor_seen (name text, actor text);
-    create function remember_actor() returns trigger language plpgsql as $$
-    begin insert into actor_seen values (coalesce(new.name, old.name), current_setting('lbdns.actor', true)); return null; end $$;
-    create trigger zz_remember_actor after insert or update or delete on records for each row execute function remember_actor();`);
 });
 
 afterAll(async () => {
@@ -73,8 +67,15 @@ describe('update rules', () => {
     expect(await refused(store.allowUpdate({ key: 'nokey', zone: ZONE, pattern: '*', types: ['TXT'] }))).toEqual({ code: 'E_NOT_FOUND', message: 'no tsig key "nokey"' });
     expect(await refused(store.allowUpdate({ key: 'acme', zone: 'nozone.test', pattern: '*', types: ['TXT'] }))).toEqual({ code: 'E_NOT_FOUND', message: 'no zone "nozone.test"' });
     // Plain SQL meets the same rule, in one line.
-    await expect(client.query(`insert into update_policies (key_name, zone_id, pattern, types) select 'acme', id, 'x.example.org', '{TXT}' from zones where name = '${ZONE}'`)).rejects.toThrow('name pattern x.example.org is not inside zone upd.test');
-    await expect(client.query(`insert into update_policies (key_name, zone_id, pattern, types) select 'acme', id, 'x.upd.test', '{SOA}' from zones where name = '${ZONE}'`)).rejects.toThrow(/update_policies_types_valid/);
+    await expect(client.query(`insert into update_policies (key_name, zone_id, name, types) select 'acme', id, 'x.example.org', '{TXT}' from zones where name = '${ZONE}'`)).rejects.toThrow('name pattern x.example.org is not inside zone upd.test');
+    await expect(client.query(`insert into update_policies (key_name, zone_id, name, types) select 'acme', id, 'x.upd.test', '{SOA}' from zones where name = '${ZONE}'`)).rejects.toThrow(/update_policies_types_valid/);
+    // Rules are audited, each named by its pattern.
+    const audited = await client.query(`select op, name, new ->> 'types' as types from audit_log where table_name = 'update_policies' order by id`);
+    expect(audited.rows.slice(0, 3)).toEqual([
+      { op: 'insert', name: '_acme-challenge.*', types: '["TXT"]' },
+      { op: 'insert', name: '*.dyn.upd.test', types: '["A", "AAAA"]' },
+      { op: 'update', name: '*.dyn.upd.test', types: '["A", "TXT"]' },
+    ]);
   });
 
   it('keeps a key its rules name, and the rules of a zone go with it', async () => {
@@ -102,14 +103,24 @@ describe('applyUpdate', () => {
     const added = await update([{ kind: 'name-not-in-use', name }], [txt(name, '"token-1"'), txt(name, '"token-2"')]);
     expect(added).toEqual({ result: 'ok', changed: 2, ignored: 0, serial: serial + 1 });
     expect((await store.listRecords({ name })).map((r) => [r.type, r.ttl, r.content])).toEqual([['TXT', 60, '"token-1"'], ['TXT', 60, '"token-2"']]);
-    const seen = await client.query('select distinct actor from actor_seen where name = $1', [name]);
-    expect(seen.rows).toEqual([{ actor: 'tsig:acme' }]);
+    // The audit log (migration 0013) names the key as who wrote the records.
+    const seen = await client.query(`select op, actor from audit_log where table_name = 'records' and name like $1 order by id`, [`${name} TXT %`]);
+    expect(seen.rows).toEqual([{ op: 'insert', actor: 'tsig:acme' }, { op: 'insert', actor: 'tsig:acme' }]);
     const removed = await update([{ kind: 'rrset-equals', name, type: 'TXT', contents: ['"token-2"', '"token-1"'] }], [{ kind: 'delete-rr', name, type: 'TXT', content: '"token-1"' }]);
     expect(removed).toMatchObject({ result: 'ok', changed: 1, serial: serial + 2 });
     expect(await update([], [{ kind: 'delete-rrset', name, type: 'TXT' }])).toMatchObject({ result: 'ok', changed: 1, serial: serial + 3 });
     expect(await store.listRecords({ name })).toEqual([]);
     // Nothing to delete: ok, and the serial stays.
     expect(await update([], [{ kind: 'delete-rrset', name, type: 'TXT' }])).toMatchObject({ result: 'ok', changed: 0, serial: serial + 3 });
+  });
+
+  it('an update is one transaction in the audit log, which lbdns_revert undoes', async () => {
+    const name = `_acme-challenge.revert.${ZONE}`;
+    expect(await update([], [txt(name, '"one"'), txt(name, '"two"')])).toMatchObject({ result: 'ok', changed: 2 });
+    const tx = await client.query(`select distinct txid from audit_log where actor = 'tsig:acme' and name like $1`, [`${name} %`]);
+    expect(tx.rows).toHaveLength(1);
+    await client.query('select lbdns_revert($1)', [tx.rows[0].txid]);
+    expect(await store.listRecords({ name })).toEqual([]);
   });
 
   it('refuses changes outside the rules, and leaves the store as it was', async () => {
