@@ -6,13 +6,17 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, OPENAPI_PATH } from '../../src/api/api-server.js';
+import https from 'node:https';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApi, OPENAPI_PATH, startApi } from '../../src/api/api-server.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/obs/log.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { createTestDatabase, pgAvailable, storeConfig, type TestDatabase } from '../helpers/db.js';
 import { dig } from '../helpers/dig.js';
-import { onPath, underCi } from '../helpers/prerequisite.js';
+import { need, onPath, underCi } from '../helpers/prerequisite.js';
 import { ROOT, startInProcess, type TestServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -370,6 +374,37 @@ describe.skipIf(!havePg)('authentication failures from one address', () => {
     } finally {
       await app.close();
       await store.close();
+    }
+  });
+});
+
+describe.skipIf(!havePg)('the API over TLS', () => {
+  it('serves HTTPS with the certificate and key from files, and says in one line when a file cannot be read', async (ctx) => {
+    need(ctx, onPath('openssl') === undefined ? 'openssl is not installed' : undefined);
+    const dir = mkdtempSync(join(tmpdir(), 'lbdns-api-tls-'));
+    const store = await openStore(storeConfig(db), { role: 'client' });
+    try {
+      const cert = join(dir, 'cert.pem');
+      const key = join(dir, 'key.pem');
+      await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+      const base = { listen: { host: '127.0.0.1', port: 0, family: 4 as const }, store, explain: () => ({ status: 200, body: {} }), log: createLogger('silent') };
+      await expect(startApi({ ...base, tls: { certFile: join(dir, 'missing.pem'), keyFile: key } })).rejects.toThrow(/^cannot read the API's TLS certificate \S+missing\.pem: ENOENT$/);
+      const tlsApi = await startApi({ ...base, tls: { certFile: cert, keyFile: key } });
+      try {
+        expect(tlsApi.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+        const status = await new Promise<number>((resolve, reject) => {
+          https.get(`${tlsApi.url}/api/v1/zones`, { ca: readFileSync(cert), headers: { authorization: `Bearer ${tokens.admin}` } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          }).on('error', reject);
+        });
+        expect(status).toBe(200);
+      } finally {
+        await tlsApi.close();
+      }
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
