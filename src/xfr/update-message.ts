@@ -37,6 +37,12 @@ export function isUpdate(packet: Uint8Array): boolean {
   return packet.length >= 12 && (packet[2] & 0xf8) === OPCODE_UPDATE << 3;
 }
 
+/** Whether the zone section's name is written out in full: nothing precedes it that a pointer could name (RFC 1035 §4.1.4). */
+export function uncompressedZone(question: Uint8Array): boolean {
+  for (let o = 0; o < question.length && question[o] !== 0; o += question[o] + 1) if (question[o] > 63) return false;
+  return true;
+}
+
 type Part = number | 'name' | 'string';
 
 /**

@@ -7,7 +7,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { Store, TsigKey, UpdateOutcome, UpdateResult } from '../store/store.js';
 import { MalformedMessage, parseMessage } from './message.js';
 import { findTsig, RCODE_NOTAUTH, sign, TSIG_ERROR, tsigReply, verify, type TsigRecord } from './tsig.js';
-import { isUpdate, OPCODE_UPDATE, parseUpdate, UPDATE_RCODE, UpdateRefusal } from './update-message.js';
+import { isUpdate, OPCODE_UPDATE, parseUpdate, uncompressedZone, UPDATE_RCODE, UpdateRefusal } from './update-message.js';
 
 /** RFC 2136 leaves the size to the server: enough for a certificate's worth of challenges, bounded per transaction. */
 export const MAX_UPDATE_RECORDS = 1000;
@@ -90,6 +90,7 @@ export class UpdateService {
     let zone = '';
     try {
       question = parseMessage(packet).question;
+      if (question !== undefined && !uncompressedZone(question)) throw new MalformedMessage('a compression pointer in the zone section');
       tsig = findTsig(packet);
     } catch (err) {
       if (!(err instanceof MalformedMessage)) throw err;

@@ -113,6 +113,19 @@ describe('UpdateService', () => {
     expect(calls.updates).toEqual([]);
   });
 
+  it('answers a malformed update FORMERR without echoing what it could not read', async () => {
+    const { service, calls, lines } = setUp(ok);
+    // The zone name a pointer into the header: nothing there is a name.
+    const pointer = Buffer.from([0x12, 0x34, 0x28, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x04, 0, 6, 0, 1]);
+    const truncated = updatePacket().subarray(0, 30);
+    for (const packet of [pointer, truncated]) {
+      const reply = (await service.handler(packet, '127.0.0.1'))!;
+      expect({ id: reply.readUInt16BE(0), rcode: reply[3] & 0xf, qd: reply.readUInt16BE(4), length: reply.length }).toEqual({ id: packet.readUInt16BE(0), rcode: 1, qd: 0, length: 12 });
+    }
+    expect(lines.filter((l) => l.msg === 'update refused: malformed')).toHaveLength(2);
+    expect(calls).toEqual({ keys: 0, updates: [] });
+  });
+
   it('leaves every other packet alone', async () => {
     const { service } = setUp(ok);
     const query = Buffer.from(updatePacket());
