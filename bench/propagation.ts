@@ -1,16 +1,19 @@
-// `npm run bench:propagation [-- --edits N --flips N --rows listen,poll,votes]`: time from COMMIT of an edit to the first answer that reflects it,
-// with LISTEN/NOTIFY and with polling only (LBDNS_CHANGE_FEED=poll), against a real PostgreSQL; and (row "votes") time
-// from COMMIT of deciding votes to the moment both nodes of a pair answer by them (docs/vantage.md; target p99 ≤ 1 s).
+// `npm run bench:propagation [-- --edits N --flips N --rows listen,poll,votes,api]`: time from COMMIT of an edit to the first answer that
+// reflects it, with LISTEN/NOTIFY and with polling only (LBDNS_CHANGE_FEED=poll), against a real PostgreSQL; (row "votes") time
+// from COMMIT of deciding votes to the moment both nodes of a pair answer by them (docs/vantage.md; target p99 ≤ 1 s); and
+// (row "api") time from an HTTP API drain or undrain request (docs/api.md) to both nodes answering by it (target ≤ 1 s).
 import './lib/current-build.js';
+import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { join } from 'node:path';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase, pgAvailable } from '../test/helpers/db.js';
-import { startChild } from '../test/helpers/server.js';
+import { ROOT, startChild } from '../test/helpers/server.js';
 import { buildQuery, decodeReply } from '../test/helpers/wire.js';
 
-const { values } = parseArgs({ options: { edits: { type: 'string', default: '100' }, poll: { type: 'string', default: '2' }, flips: { type: 'string', default: '40' }, rows: { type: 'string', default: 'listen,poll,votes' } } });
+const { values } = parseArgs({ options: { edits: { type: 'string', default: '100' }, poll: { type: 'string', default: '2' }, flips: { type: 'string', default: '40' }, rows: { type: 'string', default: 'listen,poll,votes,api' } } });
 const rows = new Set(values.rows.split(','));
 const edits = Math.min(1000, Number(values.edits));
 const flips = Math.min(1000, Number(values.flips));
@@ -185,6 +188,82 @@ async function measureVotes(): Promise<number[]> {
   return latencies;
 }
 
+/**
+ * Two nodes on one database, node A serving the HTTP API; a pool of two members both probe up. A token allowed to
+ * drain that pool drains one member (PATCH enabled: false), then undrains it; measured from sending the request until
+ * both nodes answer by it (the request's own time included).
+ */
+async function measureApi(): Promise<number[]> {
+  const db = await createTestDatabase();
+  const servers: net.Server[] = [];
+  for (const host of ['127.0.0.1', '127.0.0.2']) {
+    const port = servers.length ? (servers[0].address() as net.AddressInfo).port : 0;
+    servers.push(await new Promise<net.Server>((resolve, reject) => {
+      const srv = net.createServer((c) => c.destroy());
+      srv.once('error', reject);
+      srv.listen(port, host, () => resolve(srv));
+    }));
+  }
+  const port = (servers[0].address() as net.AddressInfo).port;
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const nodes: Awaited<ReturnType<typeof startChild>>[] = [];
+  const askers: Awaited<ReturnType<typeof asker>>[] = [];
+  const latencies: number[] = [];
+  try {
+    const a = await startChild({ DATABASE_URL: db.url, LBDNS_DATA_DIR: db.dataDir, LBDNS_NODE_NAME: 'api-a', LBDNS_SEED_DIR: undefined, LBDNS_RRL_RATE: '0', LBDNS_API_LISTEN: '127.0.0.1:0' }, 90_000);
+    nodes.push(a);
+    await client.query(`insert into zones (name) values ('api.test')`);
+    await client.query(
+      `insert into pools (zone_id, name, ttl, count, check_kind, check_port, interval_ms, timeout_ms, rise, fall)
+       select id, 'lb.api.test', 5, 2, 'tcp', ${port}, 1000, 300, 1, 1 from zones where name = 'api.test'`,
+    );
+    await client.query(`insert into pool_members (pool_id, address) select id, a::inet from pools, unnest(array['127.0.0.1', '127.0.0.2']) a`);
+    nodes.push(await startChild({ DATABASE_URL: db.url, LBDNS_NODE_NAME: 'api-b', LBDNS_SEED_DIR: undefined, LBDNS_RRL_RATE: '0' }, 90_000));
+    let url: string | undefined;
+    for (let t = 0; t < 100 && !url; t++) {
+      url = a.logs.find((l: any) => l.msg === 'api listening')?.url;
+      if (!url) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!url) throw new Error('node A did not say where its API listens');
+    const out = execFileSync(process.execPath, [join(ROOT, 'bin/lbdns.js'), 'token', 'add', 'bench-drain', '--scope', 'pool:lb.api.test:drain'], {
+      env: { ...process.env, DATABASE_URL: db.url, LBDNS_SKIP_BUILD_CHECK: '1' },
+      encoding: 'utf8',
+    });
+    const token = /lbdns_[A-Za-z0-9_-]+/.exec(out)?.[0];
+    if (!token) throw new Error('no token printed');
+    for (const n of nodes) askers.push(await asker(n.dnsPort, 'lb.api.test', 200));
+    const both = '127.0.0.1,127.0.0.2';
+    const waitFor = async (want: string, since: number): Promise<number> => {
+      const seen = askers.map(() => false);
+      while (seen.some((s) => !s) && performance.now() - since < 10_000) {
+        for (let i = 0; i < askers.length; i++) if (!seen[i] && (await askers[i].ask()) === want) seen[i] = true;
+      }
+      return performance.now() - since;
+    };
+    await waitFor(both, performance.now());
+    for (let i = 0; i < flips; i++) {
+      const enabled = i % 2 === 1;
+      const started = performance.now();
+      const res = await fetch(`${url}/api/v1/pools/lb.api.test/members/127.0.0.1`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ enabled }),
+      });
+      if (!res.ok) throw new Error(`PATCH answered ${res.status}: ${await res.text()}`);
+      latencies.push(await waitFor(enabled ? both : '127.0.0.2', started));
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+  } finally {
+    for (const k of askers) k.close();
+    for (const n of nodes) await n.stop();
+    await client.end();
+    for (const srv of servers) srv.close();
+    await db.drop();
+  }
+  return latencies;
+}
+
 console.log(`propagation: ${edits} edits, COMMIT → first answer reflecting it (poll interval ${values.poll} s)`);
 console.log('mode     p50 ms    p99 ms    max ms');
 for (const mode of (['listen', 'poll'] as const).filter((m) => rows.has(m))) {
@@ -195,4 +274,9 @@ if (rows.has('votes')) {
   const l = await measureVotes();
   const p99 = pct(l, 99);
   console.log(`${'votes'.padEnd(6)} ${pct(l, 50).toFixed(1).padStart(8)} ${p99.toFixed(1).padStart(9)} ${Math.max(...l).toFixed(1).padStart(9)}   ${flips} vote flips, COMMIT → both nodes of a pair answer by them; target p99 ≤ 1000 ms: ${p99 <= 1000 ? 'met' : 'MISSED'}`);
+}
+if (rows.has('api')) {
+  const l = await measureApi();
+  const p50 = pct(l, 50);
+  console.log(`${'api'.padEnd(6)} ${p50.toFixed(1).padStart(8)} ${pct(l, 99).toFixed(1).padStart(9)} ${Math.max(...l).toFixed(1).padStart(9)}   ${flips} API drains/undrains, request → both nodes of a pair answer by it; target ≤ 1000 ms: ${Math.max(...l) <= 1000 ? 'met' : p50 <= 1000 ? 'met at p50, not every time' : 'MISSED'}`);
 }
