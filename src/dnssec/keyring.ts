@@ -13,6 +13,8 @@ import type { ZoneSigner } from './sign.js';
 export class Keyring {
   /** By the sealed key's bytes: a signer, or null when the key cannot be used here. */
   readonly #signers = new Map<string, ZoneSigner | null>();
+  /** By zone object (a snapshot's zones are frozen): the answer path's lookup, without encoding the sealed key. */
+  readonly #byZone = new WeakMap<Zone, ZoneSigner | null>();
   readonly #secret: string | undefined;
   readonly #log: Logger;
   readonly #metrics: Metrics | undefined;
@@ -45,6 +47,14 @@ export class Keyring {
   readonly signerFor = (zone: Zone): ZoneSigner | undefined => {
     const key = zone.dnssec;
     if (!key) return undefined;
+    const seen = this.#byZone.get(zone);
+    if (seen !== undefined) return seen ?? undefined;
+    const signer = this.#signerOf(zone, key);
+    this.#byZone.set(zone, signer ?? null);
+    return signer;
+  };
+
+  #signerOf(zone: Zone, key: NonNullable<Zone['dnssec']>): ZoneSigner | undefined {
     const id = `${zone.name}|${Buffer.from(key.privateKey.buffer, key.privateKey.byteOffset, key.privateKey.byteLength).toString('base64')}`;
     const known = this.#signers.get(id);
     if (known !== undefined) return known ?? undefined;
@@ -60,5 +70,5 @@ export class Keyring {
     }
     this.#signers.set(id, signer);
     return signer ?? undefined;
-  };
+  }
 }
