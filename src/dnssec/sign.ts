@@ -116,15 +116,17 @@ export function validity(nowMs: number): { readonly inception: number; readonly 
 /**
  * Signatures by canonical RRset, least recently used dropped first once `maxBytes` is reached. Every operation is
  * O(1): a full cache drops one entry per insert, never sweeps.
+ *
+ * The order of use is a list through the entries (oldest to newest), not the Map's insertion order: a hit moves its
+ * entry by relinking two neighbours and leaves the Map alone, and the oldest entry is found at the list's end. Kept in
+ * the Map's order, each hit was a delete and a set (slots the Map compacts away by copying itself now and then), and
+ * finding the oldest needed an iterator; a live Map iterator keeps every table the Map has copied itself out of until
+ * it next moves, which it did only when the cache was full: below its bound the cache grew by ~75 bytes a hit.
  */
 export class SignatureCache {
-  readonly #entries = new Map<string, Uint8Array>();
-  /**
-   * Walks the entries oldest first, kept across evictions. A fresh keys().next() per eviction would skip every slot
-   * deleted since the Map last compacted (up to its capacity: 20 µs an insert at 140,000 entries); a live iterator
-   * passes each slot once. Entries made recent again are re-added behind it, so what it yields is the oldest.
-   */
-  #oldest: Iterator<string> = this.#entries.keys();
+  readonly #entries = new Map<string, CacheEntry>();
+  #oldest: CacheEntry | undefined;
+  #newest: CacheEntry | undefined;
   #bytes = 0;
   hits = 0;
   misses = 0;
@@ -140,30 +142,60 @@ export class SignatureCache {
   }
 
   get(key: string): Uint8Array | undefined {
-    const v = this.#entries.get(key);
-    if (v === undefined) return undefined;
-    // Most recently used last: delete and set again.
-    this.#entries.delete(key);
-    this.#entries.set(key, v);
-    return v;
+    const e = this.#entries.get(key);
+    if (e === undefined) return undefined;
+    if (e !== this.#newest) {
+      this.#unlink(e);
+      this.#append(e);
+    }
+    return e.value;
   }
 
   set(key: string, value: Uint8Array): void {
     const old = this.#entries.get(key);
     if (old !== undefined) {
-      this.#entries.delete(key);
-      this.#bytes -= cost(key, old);
+      this.#bytes -= old.cost;
+      old.value = value;
+      old.cost = cost(key, value);
+      this.#bytes += old.cost;
+      this.#unlink(old);
+      this.#append(old);
+    } else {
+      const e: CacheEntry = { key, value, cost: cost(key, value), older: undefined, newer: undefined };
+      this.#entries.set(key, e);
+      this.#bytes += e.cost;
+      this.#append(e);
     }
-    this.#entries.set(key, value);
-    this.#bytes += cost(key, value);
     while (this.#bytes > this.maxBytes && this.#entries.size > 1) {
-      let next = this.#oldest.next();
-      if (next.done === true) next = (this.#oldest = this.#entries.keys()).next();
-      const oldest = next.value as string;
-      this.#bytes -= cost(oldest, this.#entries.get(oldest)!);
-      this.#entries.delete(oldest);
+      const oldest = this.#oldest!;
+      this.#unlink(oldest);
+      this.#entries.delete(oldest.key);
+      this.#bytes -= oldest.cost;
     }
   }
+
+  #unlink(e: CacheEntry): void {
+    if (e.older) e.older.newer = e.newer;
+    else this.#oldest = e.newer;
+    if (e.newer) e.newer.older = e.older;
+    else this.#newest = e.older;
+    e.older = e.newer = undefined;
+  }
+
+  #append(e: CacheEntry): void {
+    e.older = this.#newest;
+    if (this.#newest) this.#newest.newer = e;
+    else this.#oldest = e;
+    this.#newest = e;
+  }
+}
+
+interface CacheEntry {
+  readonly key: string;
+  value: Uint8Array;
+  cost: number;
+  older: CacheEntry | undefined;
+  newer: CacheEntry | undefined;
 }
 
 /** A cache entry's bytes: its key (2 per character), its value, and about 80 for the Map entry and the objects. */

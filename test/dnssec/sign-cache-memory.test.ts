@@ -1,0 +1,51 @@
+// The signature cache's memory under hits: below its bound, answering from it must not grow the heap. A cache that
+// kept a live Map iterator (to find its oldest entry) and made each hit recent with a delete and a set grew by about
+// 75 bytes per hit until it was full: the iterator held on to every table the Map had copied itself out of.
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { SignatureCache } from '../../src/dnssec/sign.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+describe('SignatureCache memory', () => {
+  it('1,000,000 hits on 1,000 entries below the bound leave the heap where it was (within 8 MB; growing by 75 bytes a hit would be 75 MB)', () => {
+    const cache = new SignatureCache(64 * 1024 * 1024);
+    const keys = Array.from({ length: 1000 }, (_, i) => `12345|example.test|host${i}.example.test|1|300|1767225600|\u00c0\u0000\u0002${i}`);
+    for (const k of keys) cache.set(k, new Uint8Array(91));
+    // Warm up (JIT, the Map's own growth), then measure.
+    for (let i = 0; i < 100_000; i++) cache.get(keys[(i * 7) % 1000]);
+    const before = heapAfterGc();
+    let found = 0;
+    for (let i = 0; i < 1_000_000; i++) if (cache.get(keys[(i * 7) % 1000]) !== undefined) found++;
+    const grown = heapAfterGc() - before;
+    expect(found).toBe(1_000_000);
+    expect(cache.size).toBe(1000);
+    expect(grown).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('a full cache turning over 200,000 times keeps its heap bounded too (evictions and hits mixed)', () => {
+    const cache = new SignatureCache(1024 * 1024);
+    const sig = new Uint8Array(91);
+    const keyOf = (n: number): string => `12345|example.test|r${n}.example.test|47|300|1767225600|\u00c0\u0000\u0002${n}`;
+    for (let n = 0; n < 20_000; n++) cache.set(keyOf(n), sig);
+    const before = heapAfterGc();
+    for (let n = 20_000; n < 220_000; n++) {
+      cache.set(keyOf(n), sig);
+      // A hot entry, made recent again and again: it must survive the turnover.
+      if (n % 4 === 0) cache.set('hot', sig);
+      else cache.get('hot');
+    }
+    const grown = heapAfterGc() - before;
+    expect(cache.get('hot')).toBe(sig);
+    expect(cache.bytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(grown).toBeLessThan(8 * 1024 * 1024);
+  });
+});
