@@ -213,17 +213,32 @@ export class AnswerSigner {
   readonly #o: SignerOptions;
   readonly #now: () => number;
 
+  #hour: number | undefined;
+  #hourValidity = validity(0);
+
   constructor(opts: SignerOptions) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
   }
 
+  /** validity(now), made once an hour. */
+  #validity(): { readonly inception: number; readonly expiration: number } {
+    const now = this.#now();
+    const hour = Math.floor(now / 1000 / HOUR);
+    if (hour !== this.#hour) {
+      this.#hour = hour;
+      this.#hourValidity = validity(now);
+    }
+    return this.#hourValidity;
+  }
+
   /** The signature of one RRset, from the cache when the same RRset was signed this hour. */
   rrsig(signer: ZoneSigner, owner: string, type: number, ttl: number, rdatas: readonly Uint8Array[], wildcardOf: string | undefined): Uint8Array {
-    const { inception, expiration } = validity(this.#now());
+    const { inception, expiration } = this.#validity();
     let key = `${signer.keyTag}|${signer.zone}|${wildcardOf === undefined ? owner : `*${wildcardOf}`}|${type}|${ttl}|${inception}|`;
     const sorted = rdatas.length > 1 ? canonicalRdata(rdatas) : rdatas;
-    for (const r of sorted) key += Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('latin1') + '\u0100';
+    // Each RDATA as its length (two octets) and its octets, one character per octet: unambiguous, one byte a character.
+    for (const r of sorted) key += String.fromCharCode(r.length >> 8, r.length & 0xff) + latin1(r);
     const cache = this.#o.cache;
     const hit = cache.get(key);
     if (hit !== undefined) {
@@ -246,17 +261,24 @@ export class AnswerSigner {
   sign(snapshot: Snapshot, _query: Query, ans: Answer): Answer {
     if (ans.zone === undefined || ans.kind === 'refused' || ans.kind === 'servfail' || ans.kind === 'chaos' || ans.kind === 'notimp') return ans;
     let touched = false;
+    // The zone of the last owner looked up: an answer's RRsets mostly share one owner.
+    let lastName: string | undefined;
+    let lastZone: Zone | undefined;
     const signed = (rrs: readonly RR[], out: RR[]): void => {
       for (let i = 0; i < rrs.length; ) {
         let j = i + 1;
         while (j < rrs.length && rrs[j].type === rrs[i].type && rrs[j].name === rrs[i].name) j++;
         const first = rrs[i];
         for (let k = i; k < j; k++) out.push(rrs[k]);
-        const zone = findZone(snapshot, first.name);
+        if (first.name !== lastName) {
+          lastName = first.name;
+          lastZone = findZone(snapshot, first.name);
+        }
+        const zone = lastZone;
         const signer = zone && this.#o.signerFor(zone);
         // NS at a cut belongs to the child: never signed by the parent (RFC 4035 §2.2).
         if (signer && zone && !(first.type === QTYPE.NS && first.name !== zone.name)) {
-          const rdatas = rrs.slice(i, j).map((r) => r.rdata);
+          const rdatas = j === i + 1 ? [first.rdata] : rrs.slice(i, j).map((r) => r.rdata);
           const wildcardOf = ans.wildcards?.get(first.name);
           out.push({ name: first.name, type: TYPE_RRSIG, cls: QCLASS.IN, ttl: first.ttl, rdata: this.rrsig(signer, first.name, first.type, first.ttl, rdatas, wildcardOf) });
           touched = true;
@@ -326,6 +348,14 @@ export class AnswerSigner {
     const next = nextCloser.length < 63 ? `${nextCloser}\u0000${encloser === '' ? '' : `.${encloser}`}` : `\u0000.${name}`;
     this.#nsec(signer, zone, owner, next, [TYPE_RRSIG, TYPE_NSEC], out);
   }
+}
+
+/** Octets as a string of one character each (short RDATA, the common case, without making a Buffer). */
+function latin1(r: Uint8Array): string {
+  if (r.length > 16) return Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('latin1');
+  let out = '';
+  for (let i = 0; i < r.length; i++) out += String.fromCharCode(r[i]);
+  return out;
 }
 
 /** The types a name holds (a pool name: A and AAAA as its enabled members have them); a wildcard's for a name it would synthesise. */

@@ -1,10 +1,12 @@
 // The signature cache's memory under hits: below its bound, answering from it must not grow the heap. A cache that
 // kept a live Map iterator (to find its oldest entry) and made each hit recent with a delete and a set grew by about
 // 75 bytes per hit until it was full: the iterator held on to every table the Map had copied itself out of.
+// And the signer's cache key: what tells two RRsets apart.
+import crypto from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { SignatureCache } from '../../src/dnssec/sign.js';
+import { AnswerSigner, SignatureCache } from '../../src/dnssec/sign.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -47,5 +49,29 @@ describe('SignatureCache memory', () => {
     expect(cache.get('hot')).toBe(sig);
     expect(cache.bytes).toBeLessThanOrEqual(1024 * 1024);
     expect(grown).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe('AnswerSigner cache key', () => {
+  it('tells RRsets apart whose RDATA octets run together the same (01 02 | 03 and 01 | 02 03), and the hour they are signed in', () => {
+    const { privateKey } = crypto.generateKeyPairSync('ed25519');
+    const signer = { zone: 'example.test', algorithm: 15 as const, keyTag: 4242, key: privateKey };
+    let now = Date.UTC(2026, 0, 1, 12, 30);
+    const cache = new SignatureCache(1024 * 1024);
+    const s = new AnswerSigner({ cache, signerFor: () => undefined, now: () => now });
+    const a = s.rrsig(signer, 'x.example.test', 16, 300, [Uint8Array.of(1, 2), Uint8Array.of(3)], undefined);
+    const b = s.rrsig(signer, 'x.example.test', 16, 300, [Uint8Array.of(1), Uint8Array.of(2, 3)], undefined);
+    expect(Buffer.from(a)).not.toEqual(Buffer.from(b));
+    expect(cache.misses).toBe(2);
+    // The same RRset again, listed in the other order: one signature, from the cache.
+    expect(s.rrsig(signer, 'x.example.test', 16, 300, [Uint8Array.of(3), Uint8Array.of(1, 2)], undefined)).toBe(a);
+    expect(cache.hits).toBe(1);
+    // Later in the same hour: the same signature; the next hour: a new one, with the new inception (octets 12..15).
+    now += 20 * 60 * 1000;
+    expect(s.rrsig(signer, 'x.example.test', 16, 300, [Uint8Array.of(1, 2), Uint8Array.of(3)], undefined)).toBe(a);
+    now += 20 * 60 * 1000;
+    const c = s.rrsig(signer, 'x.example.test', 16, 300, [Uint8Array.of(1, 2), Uint8Array.of(3)], undefined);
+    expect(c).not.toBe(a);
+    expect(Buffer.from(c).readUInt32BE(12) - Buffer.from(a).readUInt32BE(12)).toBe(3600);
   });
 });
