@@ -184,6 +184,13 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
   const statusJson = statusRoute({ nodeName: config.dns.nodeName, role: () => role ?? null, snapshot: () => reloader.current(), states: () => monitor.states(), votes: (id) => agreement.describe(id) });
   // The status page's recent state changes: what answers followed, with the probe's reason or the deciding votes.
   const recent = new TransitionRing();
+  // The status page's recent edits: the audit log's newest transactions, however they were made (CLI, API, SQL).
+  const recentEdits = async () =>
+    (await store.history({ limit: 10, perTransaction: 3 })).transactions.map((t) => ({
+      at: t.at,
+      actor: t.application && t.actor.startsWith('db:') ? `${t.actor} (${t.application})` : t.actor,
+      what: t.changes.map((c) => `${c.op} ${c.table.replace(/_/g, ' ').replace(/s$/, '')} ${c.name}${c.context ? ` (${c.context})` : ''}`).join('; ') + (t.total > t.changes.length ? `; and ${t.total - t.changes.length} more` : ''),
+    }));
   agreement.onChange((t) => {
     if (t.from === 'unknown') return;
     const votes = Object.entries(t.votes).map(([v, s]) => `${v} ${s}`).join(', ');
@@ -206,7 +213,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       metricsText: async () => (pool ? pool.metricsText(await metrics.registry.getMetricsAsJSON()) : metrics.registry.metrics()),
       routes: {
         ...(config.http.explain ? { '/explain': explain } : {}),
-        ...(config.http.status ? { '/status': statusJson, '/': statusPage({ status: statusJson, transitions: () => recent.list() }) } : {}),
+        ...(config.http.status ? { '/status': statusJson, '/': statusPage({ status: statusJson, transitions: () => recent.list(), edits: recentEdits }) } : {}),
       },
       log: log.child({ component: 'http' }),
       readiness: () => {

@@ -17,6 +17,7 @@ import { poolRoutes } from './pool-routes.js';
 import { problem, toProblem, type Problem } from './problem.js';
 import { alternativeText, allows, needText } from './scopes.js';
 import { statusRoutes } from './status-routes.js';
+import { historyRoutes } from './history-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { zoneRoutes } from './zone-routes.js';
 
@@ -158,6 +159,7 @@ export async function buildApi(opts: ApiOptions): Promise<BuiltApi> {
   poolRoutes(app, ctx);
   geoRoutes(app, ctx);
   statusRoutes(app, ctx);
+  historyRoutes(app, ctx);
   tokenRoutes(app, ctx);
   await app.ready();
   return { app, routes };

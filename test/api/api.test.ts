@@ -203,6 +203,19 @@ describe.skipIf(!havePg)('the HTTP API on a running node', { timeout: 60_000 }, 
     await eventually(async () => expect((await answered()).size).toBe(3), 2000);
   });
 
+  it('GET /api/v1/history shows the drain as the token’s doing, scoped like a read of the pool', async () => {
+    const h = await call('GET', `/api/v1/history?target=${POOL}&since=1h`, { token: tokens['ops-drain'] });
+    expect(h.status).toBe(200);
+    const drains = h.body.transactions.filter((t: any) => t.changes.some((c: any) => c.table === 'pool_members' && c.old?.enabled === true && c.new?.enabled === false));
+    expect(drains.length).toBeGreaterThan(0);
+    expect(drains[0].actor).toBe('token:ops-drain');
+    // The whole log needs zone:*:read, which a drain token lacks; a bad `since` is one line.
+    expect((await call('GET', '/api/v1/history', { token: tokens['ops-drain'] })).body.detail).toBe('needs scope zone:*:read');
+    const bad = await call('GET', `/api/v1/history?target=${POOL}&since=yesterday`, { token: tokens['ops-drain'] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toContain('since "yesterday" must be a duration');
+  });
+
   it('no token, an unknown one or a revoked one: 401, and nothing read or written', async () => {
     const before = await everything();
     const none = await call('GET', '/api/v1/zones');

@@ -99,6 +99,8 @@ describe('status page', () => {
     // The change is listed with the probe's reason, and the page refreshes itself without script.
     expect(html).toMatch(/127\.0\.0\.2<\/td><td>up → down<\/td><td>probe: /);
     expect(html).toContain('http-equiv="refresh"');
+    // The edits that made the pool, from the audit log: written with plain SQL here, so by the database role.
+    expect(html).toMatch(/<td>db:[^<]+<\/td><td>insert pool member 127\.0\.0\.1 \(pool lb\.page\.test\)/);
     expect(html).not.toMatch(/<script/i);
 
     mkdirSync(ARTIFACTS, { recursive: true });
