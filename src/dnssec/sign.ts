@@ -320,7 +320,26 @@ export class AnswerSigner {
     }
     if (!touched) return ans;
     for (const p of proofs) authority.push(p);
-    return { ...ans, rcode, answer, authority, signedBy: this.#keyTags(snapshot, ans) };
+    // Every field written out: a spread with fields overridden took V8's generic object copy, ~1 µs an answer (more
+    // than the rest of signing from the cache). The type lists each field of Answer, so a new one cannot be missed.
+    const result = {
+      rcode,
+      aa: ans.aa,
+      kind: ans.kind,
+      answer,
+      authority,
+      additional: ans.additional,
+      glueRequired: ans.glueRequired,
+      ecsScope: ans.ecsScope,
+      zone: ans.zone,
+      pool: ans.pool,
+      choice: ans.choice,
+      rateName: ans.rateName,
+      wildcards: ans.wildcards,
+      negativeName: ans.negativeName,
+      signedBy: this.#keyTags(snapshot, ans),
+    } satisfies Record<keyof Answer, unknown>;
+    return result;
   }
 
   #keyTags(snapshot: Snapshot, ans: Answer): number | undefined {
