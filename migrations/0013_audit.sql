@@ -13,10 +13,11 @@
 -- writes no row.
 --
 -- Cost: the triggers are statement-level with transition tables and write every row of a statement with one
--- INSERT ... SELECT. The old and new images of an UPDATE are paired by grouping the union of both transition tables by
--- key (hash or sort aggregate, linear whatever the planner guesses), never by joining them: transition tables carry no
--- statistics and a join of two was once planned as a nested loop (migrations/0011). bench/audit.ts measures the added
--- time on 10,000-row statements (target: at most 20 %).
+-- INSERT ... SELECT. The old and new images of an UPDATE are paired by position (checked by key; by grouping on the key
+-- when a primary key changed), never by joining the two transition tables: they carry no statistics and a join of two
+-- was once planned as a nested loop (migrations/0011). Measured with bench/audit.ts on 10,000-record statements (2-core
+-- VM shared with other work, medians of 5): insert +10 %, update +9 %, delete +23 % (+24 ms: a delete runs no per-row
+-- checks, so little else costs anything, and turning 10,000 old rows into jsonb and writing them is the audit's floor).
 --
 -- member_health and vantage_points are health, not configuration, and are not audited; zone_journal and config_version
 -- are derived. A TRUNCATE is recorded as one row without images (its rows are unknown; it cannot be reverted). Writes
@@ -42,8 +43,10 @@ create table audit_log (
   new jsonb
 );
 
-create index audit_log_txid on audit_log (txid);
-create index audit_log_at on audit_log (at);
+-- BRIN, not btree: rows arrive in txid and time order, so a block range summary finds a transaction or a time span in a
+-- few ranges, and keeping it costs next to nothing per row written (a btree is one more index entry per audited row).
+create index audit_log_txid on audit_log using brin (txid);
+create index audit_log_at on audit_log using brin (at);
 
 -- The row's identity: its primary key as text.
 create function lbdns_audit_key(tbl text, r jsonb) returns text
@@ -51,9 +54,11 @@ language sql immutable as $$
   select case tbl when 'tsig_keys' then r ->> 'name' else r ->> 'id' end
 $$;
 
--- What an operator calls the row (history and messages; a member's pool is added by whoever shows it).
+-- What an operator calls the row (history and messages; a member's pool is added by whoever shows it). STABLE, not
+-- IMMUTABLE, here and below: format and to_jsonb are stable, and a SQL function declared stricter than its body is not
+-- inlined: it would be a function call per audited row.
 create function lbdns_audit_name(tbl text, r jsonb) returns text
-language sql immutable as $$
+language sql stable as $$
   select case tbl
     when 'records' then concat_ws(' ', r ->> 'name', r ->> 'type', left(r ->> 'content', 80))
     when 'pool_members' then r ->> 'address'
@@ -67,13 +72,14 @@ $$;
 -- The image stored for a row: secrets replaced, derived columns and updated_at left out. `before` is the raw old row
 -- of an update, to say whether its secret changed.
 create function lbdns_audit_image(tbl text, r jsonb, before jsonb default null) returns jsonb
-language sql immutable as $$
+language sql stable as $$
   select case tbl
     when 'zones' then r - '{serial_xact,pool_fingerprint,pool_set,updated_at}'::text[]
     when 'tsig_keys' then jsonb_set(r, '{secret}', to_jsonb(
       case when before is not null and before -> 'secret' is distinct from r -> 'secret' then '(secret, changed)' else '(secret)' end))
     when 'dnssec_keys' then jsonb_set(r, '{private_key}', to_jsonb(
       case when before is not null and before -> 'private_key' is distinct from r -> 'private_key' then '(secret, changed)' else '(secret)' end))
+    when 'records' then r
     else r - 'updated_at'
   end
 $$;
@@ -93,6 +99,8 @@ declare
   who text := coalesce(nullif(current_setting('lbdns.actor', true), ''), 'db:' || current_user);
   app text := nullif(current_setting('application_name', true), '');
   tx bigint := txid_current();
+  olds jsonb[];
+  news jsonb[];
 begin
   -- OFFSET 0 keeps each row's to_jsonb a single call (the planner would copy it into every use otherwise).
   if tg_op = 'INSERT' then
@@ -106,20 +114,30 @@ begin
            lbdns_audit_image(tg_table_name, j)
       from (select to_jsonb(r) as j from old_rows r offset 0) s;
   elsif tg_op = 'UPDATE' then
-    -- A key found on one side only is a row whose primary key changed: recorded as the delete and the insert it is.
-    insert into audit_log (txid, actor, application_name, table_name, op, row_key, name, old, new)
-    select tx, who, app, tg_table_name, case when p.o is null then 'insert' when p.n is null then 'delete' else 'update' end,
-           p.k, lbdns_audit_name(tg_table_name, coalesce(p.n, p.o)), p.oi, p.ni
-      from (select q.k, q.o, q.n, lbdns_audit_image(tg_table_name, q.o) as oi, lbdns_audit_image(tg_table_name, q.n, q.o) as ni
-              from (select u.k, (array_agg(u.j) filter (where u.side = 0))[1] as o, (array_agg(u.j) filter (where u.side = 1))[1] as n
-                      from (select lbdns_audit_key(tg_table_name, v.j) as k, v.side, v.j
-                              from (select 0 as side, to_jsonb(r) as j from old_rows r
-                                    union all
-                                    select 1, to_jsonb(r) from new_rows r
-                                    offset 0) v) u
-                     group by u.k) q
-             offset 0) p
-     where p.oi - 'serial' is distinct from p.ni - 'serial';
+    -- PostgreSQL appends a row's old and new versions to the two transition tables together, so the i-th of each are
+    -- one row: zipped, when every pair has the same key (checked, not assumed). Otherwise (a primary key changed),
+    -- paired by key, a key found on one side only being the delete or the insert it is.
+    olds := array(select to_jsonb(r) from old_rows r);
+    news := array(select to_jsonb(r) from new_rows r);
+    if cardinality(olds) = cardinality(news)
+       and not exists (select 1 from unnest(olds, news) z(o, n) where lbdns_audit_key(tg_table_name, z.o) is distinct from lbdns_audit_key(tg_table_name, z.n)) then
+      insert into audit_log (txid, actor, application_name, table_name, op, row_key, name, old, new)
+      select tx, who, app, tg_table_name, 'update', lbdns_audit_key(tg_table_name, p.n), lbdns_audit_name(tg_table_name, p.n), p.oi, p.ni
+        from (select z.n, lbdns_audit_image(tg_table_name, z.o) as oi, lbdns_audit_image(tg_table_name, z.n, z.o) as ni
+                from unnest(olds, news) z(o, n) offset 0) p
+       where p.oi - 'serial' is distinct from p.ni - 'serial';
+    else
+      insert into audit_log (txid, actor, application_name, table_name, op, row_key, name, old, new)
+      select tx, who, app, tg_table_name, case when p.o is null then 'insert' when p.n is null then 'delete' else 'update' end,
+             p.k, lbdns_audit_name(tg_table_name, coalesce(p.n, p.o)), p.oi, p.ni
+        from (select q.k, q.o, q.n, lbdns_audit_image(tg_table_name, q.o) as oi, lbdns_audit_image(tg_table_name, q.n, q.o) as ni
+                from (select u.k, (array_agg(u.j) filter (where u.side = 0))[1] as o, (array_agg(u.j) filter (where u.side = 1))[1] as n
+                        from (select lbdns_audit_key(tg_table_name, v.j) as k, v.side, v.j
+                                from (select 0 as side, j from unnest(olds) j union all select 1, j from unnest(news) j) v) u
+                       group by u.k) q
+               offset 0) p
+       where p.oi - 'serial' is distinct from p.ni - 'serial';
+    end if;
   else
     insert into audit_log (txid, actor, application_name, table_name, op, row_key, name)
     values (tx, who, app, tg_table_name, 'truncate', '*', 'every row');
