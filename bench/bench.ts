@@ -5,7 +5,11 @@
 // row measures: queries/s at saturation, CPU µs per query (utime + stime of the server's whole process tree ÷
 // queries completed), lost queries, RSS, and average / p99 reply time at a light load. Medians of --runs runs go to
 // stdout as a table and to --json. docs/performance.md explains every column.
+// DNSSEC: a signed zone beside the unsigned one (same names, same pool) is asked with DO in the same run; then
+// bench/dnssec-churn.ts churns the signature cache with 1,000,000 distinct RRsets in-process and reports the longest
+// gap between answers.
 import './lib/current-build.js';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { execFile, execFileSync } from 'node:child_process';
@@ -16,20 +20,20 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { buildQuery } from '../test/helpers/wire.js';
 import { cleanup, cleanupOnSignals, interrupted, onCleanup } from './lib/cleanup.js';
-import { counts, createDatabase, ECS_SUBNETS, ecsHex, ecsOption, fillBase, fillScale, scaleNames, SCALE, STATIC_NAMES } from './lib/dataset.js';
+import { counts, createDatabase, ECS_SUBNETS, ecsHex, ecsOption, fillBase, fillScale, fillSigned, scaleNames, SCALE, SIGNED_ZONE, STATIC_NAMES } from './lib/dataset.js';
 import { ask, lightLoad } from './lib/dns-client.js';
 import { ensureDnsperf } from './lib/dnsperf.js';
 import { dnsperf } from './lib/dnsperf-run.js';
 import { ROOT, freePort, startLbdns, type LbdnsProcess } from './lib/lbdns-server.js';
 import { startNsd, type NsdProcess } from './lib/nsd.js';
 import { cpuTimes, ksoftirqdSeconds, openFds, parseCpuList, treeCpuSeconds, treeMemory } from './lib/proc.js';
-import { fmt, medianOf, table } from './lib/report.js';
+import { fmt, median, medianOf, table } from './lib/report.js';
 
 const run = promisify(execFile);
 
 function usage(message: string): never {
   console.error(`bench: ${message}`);
-  console.error('usage: npm run bench -- [--seconds N] [--runs N] [--workers N] [--scale] [--json FILE] (docs/performance.md lists every option)');
+  console.error('usage: npm run bench -- [--seconds N] [--runs N] [--workers N] [--scale] [--churn-rrsets N] [--churn-cache-mb LIST] [--json FILE] (docs/performance.md lists every option)');
   process.exit(2);
 }
 
@@ -47,6 +51,8 @@ const OPTIONS = {
   'load-cpus': { type: 'string' },
   'scale-timeout': { type: 'string', default: '300' },
   'cpu-prof': { type: 'string' },
+  'churn-rrsets': { type: 'string', default: '1000000' },
+  'churn-cache-mb': { type: 'string', default: '8,64' },
 } as const;
 
 const { values: opts } = (() => {
@@ -69,6 +75,9 @@ const OUTSTANDING = intOpt('outstanding', opts.outstanding, 1, 65_535);
 const LIGHT_RATE = intOpt('light-rate', opts['light-rate'], 10, 10_000);
 const LIGHT_SECONDS = intOpt('light-seconds', opts['light-seconds'], 1, 30);
 const SCALE_TIMEOUT = intOpt('scale-timeout', opts['scale-timeout'], 10, 3600);
+// The churn row: distinct RRsets signed per run (0: no churn row), and the signature cache sizes it runs with.
+const CHURN_RRSETS = intOpt('churn-rrsets', opts['churn-rrsets'], 0, 10_000_000);
+const CHURN_CACHE_MB = opts['churn-cache-mb']!.split(',').map((x) => intOpt('churn-cache-mb', x, 1, 4096));
 /** How long the large data set's server is left quiet after its first probe round before memory is read. */
 const SETTLE_SECONDS = 60;
 // LBDNS_WORKERS from --workers, else from the environment, else the server's own default.
@@ -90,6 +99,8 @@ interface RowSpec {
   readonly server: 'lbdns' | 'nsd';
   readonly names: readonly string[];
   readonly ecs?: string;
+  /** DO set on every query (dnsperf -D): the answer must carry RRSIGs. */
+  readonly dnssecOk?: boolean;
   readonly expect: 'NOERROR' | 'NXDOMAIN';
 }
 
@@ -119,9 +130,13 @@ interface RowResult {
 
 const staticNames = Array.from({ length: STATIC_NAMES }, (_, i) => `host${i}.bench.test`);
 const nxNames = Array.from({ length: STATIC_NAMES }, (_, i) => `nx${i}.bench.test`);
+const signedStaticNames = Array.from({ length: STATIC_NAMES }, (_, i) => `host${i}.${SIGNED_ZONE}`);
+// Each signed row follows its unsigned one, so that both see the same moment of a shared machine.
 const ROWS: readonly RowSpec[] = [
   { key: 'static', label: '(a) static A', server: 'lbdns', names: staticNames, expect: 'NOERROR' },
+  { key: 'static-signed', label: '(a) static A (signed, DO)', server: 'lbdns', names: signedStaticNames, dnssecOk: true, expect: 'NOERROR' },
   { key: 'wrr', label: '(b) wrr pool, 8 members, count 2', server: 'lbdns', names: ['lb.bench.test'], expect: 'NOERROR' },
+  { key: 'wrr-signed', label: '(b) wrr pool (signed, DO)', server: 'lbdns', names: [`lb.${SIGNED_ZONE}`], dnssecOk: true, expect: 'NOERROR' },
   { key: 'geo', label: '(c) geo pool + ECS', server: 'lbdns', names: ['geo.bench.test'], ecs: ECS_SUBNETS[0].network, expect: 'NOERROR' },
   { key: 'hash', label: '(e) hash pool + ECS, 8 members, count 2', server: 'lbdns', names: ['hash.bench.test'], ecs: ECS_SUBNETS[0].network, expect: 'NOERROR' },
   { key: 'nxdomain', label: '(d) NXDOMAIN', server: 'lbdns', names: nxNames, expect: 'NXDOMAIN' },
@@ -129,8 +144,8 @@ const ROWS: readonly RowSpec[] = [
   { key: 'nxdomain', label: '(d) NXDOMAIN', server: 'nsd', names: nxNames, expect: 'NXDOMAIN' },
 ];
 const SCALE_ROWS: readonly RowSpec[] = [
-  ROWS[0],
-  ROWS[1],
+  ROWS.find((r) => r.key === 'static')!,
+  ROWS.find((r) => r.key === 'wrr')!,
   { key: 'static-spread', label: `(a) static A, 1,000 names over ${SCALE.zones} zones`, server: 'lbdns', names: scaleNames('static', 1000), expect: 'NOERROR' },
   { key: 'wrr-spread', label: `(b) wrr, 1,000 pools over ${SCALE.zones} zones`, server: 'lbdns', names: scaleNames('pool', 1000), expect: 'NOERROR' },
 ];
@@ -175,7 +190,7 @@ function lightQueries(spec: RowSpec): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < Math.max(spec.names.length, subnets.length); i++) {
     const ecs = subnets[i % subnets.length];
-    out.push(buildQuery({ name: spec.names[i % spec.names.length], edns: { udpSize: 1232, ...(ecs ? { ecs: ecsOption(ecs) } : {}) } }));
+    out.push(buildQuery({ name: spec.names[i % spec.names.length], edns: { udpSize: 1232, dnssecOk: spec.dnssecOk === true, ...(ecs ? { ecs: ecsOption(ecs) } : {}) } }));
   }
   return out;
 }
@@ -195,7 +210,7 @@ async function measure(dir: string, spec: RowSpec, port: number, rootPid: number
   const coresBefore = SERVER_CPU_NUMBERS && cpuTimes(SERVER_CPU_NUMBERS);
   const softirqdBefore = SERVER_CPU_NUMBERS ? ksoftirqdSeconds(SERVER_CPU_NUMBERS) : 0;
   const wallBefore = performance.now();
-  const sat = await dnsperf({ port, queryFile: file, seconds: SECONDS, clients: CLIENTS, outstanding: OUTSTANDING, cpus: LOAD_CPUS, ecsHex: spec.ecs ? ecsHex(spec.ecs) : undefined });
+  const sat = await dnsperf({ port, queryFile: file, seconds: SECONDS, clients: CLIENTS, outstanding: OUTSTANDING, cpus: LOAD_CPUS, ecsHex: spec.ecs ? ecsHex(spec.ecs) : undefined, dnssecOk: spec.dnssecOk });
   const cpu = treeCpuSeconds(rootPid) - cpuBefore;
   const wall = (performance.now() - wallBefore) / 1000;
   const coresAfter = SERVER_CPU_NUMBERS && cpuTimes(SERVER_CPU_NUMBERS);
@@ -233,7 +248,7 @@ async function measure(dir: string, spec: RowSpec, port: number, rootPid: number
 /** Short dnsperf runs that are not counted: JIT-compiled paths and warm caches before the first measured run. */
 async function warmUp(dir: string, specs: readonly RowSpec[], port: number): Promise<void> {
   for (const spec of specs) {
-    await dnsperf({ port, queryFile: queryFile(dir, spec), seconds: Math.min(2, SECONDS), clients: CLIENTS, outstanding: OUTSTANDING, cpus: LOAD_CPUS, ecsHex: spec.ecs ? ecsHex(spec.ecs) : undefined });
+    await dnsperf({ port, queryFile: queryFile(dir, spec), seconds: Math.min(2, SECONDS), clients: CLIENTS, outstanding: OUTSTANDING, cpus: LOAD_CPUS, ecsHex: spec.ecs ? ecsHex(spec.ecs) : undefined, dnssecOk: spec.dnssecOk });
   }
 }
 
@@ -266,8 +281,11 @@ async function sampleAnswers(port: number, specs: readonly RowSpec[]): Promise<R
     const rcode = r ? (['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'][r.rcode] ?? String(r.rcode)) : 'no reply';
     const addrs = r?.answers.map((a: { address?: string }) => a.address).filter(Boolean).join(' ') ?? '';
     const scope = r?.ecs ? ` ecs scope /${r.ecs.scopePrefixLength ?? r.ecs.scope ?? '?'}` : '';
-    out[`${spec.server} ${spec.key}`] = `${rcode}${addrs ? ` ${addrs}` : ''}${scope}`;
+    const rrsigs = r?.answers.filter((a: { type: number }) => a.type === 46).length ?? 0;
+    out[`${spec.server} ${spec.key}`] = `${rcode}${addrs ? ` ${addrs}` : ''}${scope}${spec.dnssecOk ? ` RRSIG ${rrsigs}` : ''}`;
     if (rcode !== spec.expect) throw new Error(`${spec.server} ${spec.label}: expected ${spec.expect}, got ${rcode}`);
+    // A signed row answered without signatures would measure nothing: a key that did not load, a secret not passed.
+    if (spec.dnssecOk && rrsigs === 0) throw new Error(`${spec.server} ${spec.label}: the answer carries no RRSIG (is ${SIGNED_ZONE} signed and LBDNS_KEY_SECRET set?)`);
   }
   return out;
 }
@@ -476,6 +494,109 @@ async function measureScale(dir: string, databaseUrl: string, probePort: number)
   };
 }
 
+/** What bench/dnssec-churn.ts --json prints (the fields the benchmark reads). */
+interface ChurnRun {
+  readonly rrsets: number;
+  readonly answers: number;
+  readonly cacheMb: number;
+  readonly seconds: number;
+  readonly answersPerSecond: number;
+  readonly signatures: { readonly misses: number; readonly hits: number };
+  readonly worstGapMs: number;
+  readonly gapP999Ms: number;
+  readonly gapP9999Ms: number;
+  readonly gapsOver10Ms: number;
+  readonly worstCpuInGapMs: number;
+  readonly cpuInGapP9999Ms: number;
+  readonly runQueueWaitSeconds: number;
+  readonly gc: { readonly maxPauseMs: number; readonly minor: { readonly count: number; readonly maxMs: number }; readonly major: { readonly count: number; readonly maxMs: number } };
+  readonly heapUsedMbAtEnd: number;
+}
+
+interface ChurnRow {
+  readonly cacheMb: number;
+  readonly median: {
+    worstGapMs: number;
+    gapP9999Ms: number;
+    gapsOver10Ms: number;
+    worstCpuInGapMs: number;
+    cpuInGapP9999Ms: number;
+    gcMaxPauseMs: number;
+    answersPerSecond: number;
+    runQueueWaitSeconds: number;
+    seconds: number;
+  };
+  readonly worstOfRunsMs: number;
+  readonly runs: ChurnRun[];
+}
+
+/**
+ * The churn row: bench/dnssec-churn.ts in its own process on the server's cores (nothing else of the benchmark runs
+ * then), --runs times for each --churn-cache-mb, the sizes taking turns so that each sees the same machine.
+ */
+async function measureChurn(): Promise<ChurnRow[]> {
+  const runs = new Map<number, ChurnRun[]>(CHURN_CACHE_MB.map((mb) => [mb, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const mb of CHURN_CACHE_MB) {
+      log(`run ${i + 1}/${RUNS}: signature cache churn, ${CHURN_RRSETS.toLocaleString('en-US')} distinct RRsets, ${mb} MiB cache`);
+      const node = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/dnssec-churn.ts'), '--json', '--rrsets', String(CHURN_RRSETS), '--cache-mb', String(mb)];
+      const [cmd, argv] = SERVER_CPUS ? ['taskset', ['-c', SERVER_CPUS, ...node]] : [node[0], node.slice(1)];
+      // Bounded: a run takes about a minute per million RRsets on one core; the kill is only for a hang.
+      const running = run(cmd, argv, { cwd: ROOT, maxBuffer: 16 << 20, timeout: 1800_000, killSignal: 'SIGKILL' });
+      const forget = onCleanup('dnssec churn', () => void running.child.kill('SIGKILL'));
+      const { stdout } = await running.finally(forget);
+      const result = JSON.parse(stdout.trim().split('\n').pop()!) as ChurnRun;
+      log(`  worst gap ${fmt(result.worstGapMs, 2)} ms (CPU within a gap at most ${fmt(result.worstCpuInGapMs, 2)} ms), ${fmt(result.answersPerSecond, 0)} answers/s, waited ${fmt(result.runQueueWaitSeconds, 1)} s for a CPU`);
+      runs.get(mb)!.push(result);
+    }
+  }
+  return CHURN_CACHE_MB.map((mb) => {
+    const rs = runs.get(mb)!;
+    const m = (f: (r: ChurnRun) => number): number => median(rs.map(f));
+    return {
+      cacheMb: mb,
+      median: {
+        worstGapMs: m((r) => r.worstGapMs),
+        gapP9999Ms: m((r) => r.gapP9999Ms),
+        gapsOver10Ms: m((r) => r.gapsOver10Ms),
+        worstCpuInGapMs: m((r) => r.worstCpuInGapMs),
+        cpuInGapP9999Ms: m((r) => r.cpuInGapP9999Ms),
+        gcMaxPauseMs: m((r) => r.gc.maxPauseMs),
+        answersPerSecond: m((r) => r.answersPerSecond),
+        runQueueWaitSeconds: m((r) => r.runQueueWaitSeconds),
+        seconds: m((r) => r.seconds),
+      },
+      worstOfRunsMs: Math.max(...rs.map((r) => r.worstGapMs)),
+      runs: rs,
+    };
+  });
+}
+
+function printChurn(rows: readonly ChurnRow[]): void {
+  console.log(
+    `\nDNSSEC signature cache churned by ${CHURN_RRSETS.toLocaleString('en-US')} distinct RRsets (in-process, bench/dnssec-churn.ts: respond() with DO, ` +
+      `distinct names of a signed zone, every 4th query a hot name; pinned like the server; medians of ${RUNS} run(s))\n`,
+  );
+  console.log(
+    table(
+      ['cache', 'worst gap ms', 'p99.99 gap ms', 'gaps > 10 ms', 'worst CPU in a gap ms', 'worst GC pause ms', 'answers/s', 'waited for CPU s', 'worst of runs ms'],
+      rows.map((r) => [
+        `${r.cacheMb} MiB`,
+        fmt(r.median.worstGapMs, 2),
+        fmt(r.median.gapP9999Ms, 2),
+        fmt(r.median.gapsOver10Ms, 0),
+        fmt(r.median.worstCpuInGapMs, 2),
+        fmt(r.median.gcMaxPauseMs, 2),
+        fmt(r.median.answersPerSecond, 0),
+        fmt(r.median.runQueueWaitSeconds, 1),
+        fmt(r.worstOfRunsMs, 2),
+      ]),
+    ),
+  );
+  const worst = Math.max(...rows.map((r) => r.median.worstGapMs));
+  console.log(`\n  worst gap between answers (median of runs) ${fmt(worst, 2)} ms   (target ≤ 10 ms: ${worst <= 10 ? 'met' : 'MISSED'})`);
+}
+
 async function main(): Promise<number> {
   cleanupOnSignals();
   await ensureDnsperf();
@@ -484,6 +605,8 @@ async function main(): Promise<number> {
     execFileSync('taskset', ['-a', '-p', '-c', LOAD_CPUS, String(process.pid)], { stdio: 'ignore' });
   }
   const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
+  // The key of the signed zone is sealed with it, and the server opens the key with it (a throwaway per run).
+  process.env.LBDNS_KEY_SECRET = randomBytes(24).toString('hex');
   onCleanup(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const probePort = await startProbeServer();
 
@@ -494,6 +617,8 @@ async function main(): Promise<number> {
   await cli(databaseUrl, cliDir, 'migrate');
   await cli(databaseUrl, cliDir, 'zone', 'import', join(ROOT, 'zones/example.test.zone'));
   await fillBase(databaseUrl, probePort);
+  await fillSigned(databaseUrl, probePort);
+  log(`signing ${SIGNED_ZONE}: ${(await cli(databaseUrl, cliDir, 'dnssec', 'enable', SIGNED_ZONE)).trim().split('\n')[0]}`);
   const nsdDir = join(dir, 'nsd');
   mkdirSync(nsdDir);
   for (const zone of ['bench.test', 'example.test']) await cli(databaseUrl, cliDir, 'zone', 'export', zone, '--out', join(nsdDir, `${zone}.zone`));
@@ -539,10 +664,24 @@ async function main(): Promise<number> {
     nxdomainVsNsdNxdomain: by('lbdns', 'nxdomain')!.cpuUsPerQuery / by('nsd', 'nxdomain')!.cpuUsPerQuery,
   };
   const wrr = by('lbdns', 'wrr')!.cpuUsPerQuery;
+  // Signed ÷ unsigned queries/s, taken within each run (the two rows run back to back) and then the median.
+  const perRun = (signed: string, unsigned: string, field: 'qps' | 'cpuUsPerQuery'): number =>
+    median(base.runs.map((run) => run.find((r) => r.server === 'lbdns' && r.key === signed)![field] / run.find((r) => r.server === 'lbdns' && r.key === unsigned)![field]));
+  const signing = {
+    staticQpsRatio: perRun('static-signed', 'static', 'qps'),
+    wrrQpsRatio: perRun('wrr-signed', 'wrr', 'qps'),
+    staticCpuRatio: perRun('static-signed', 'static', 'cpuUsPerQuery'),
+    wrrCpuRatio: perRun('wrr-signed', 'wrr', 'cpuUsPerQuery'),
+  };
   const targets = {
     wrrAtMost16Us: { value: wrr, met: wrr <= 16 },
     wrrAtMost3xNsdStatic: { value: ratios.wrrVsNsdStatic, met: ratios.wrrVsNsdStatic <= 3 },
+    signedWrrAtLeast50PercentOfWrr: { value: signing.wrrQpsRatio, met: signing.wrrQpsRatio >= 0.5 },
+    signedStaticAtLeast80PercentOfStatic: { value: signing.staticQpsRatio, met: signing.staticQpsRatio >= 0.8 },
   };
+  const churn = CHURN_RRSETS > 0 ? await measureChurn() : [];
+  const churnWorst = churn.length ? Math.max(...churn.map((c) => c.median.worstGapMs)) : NaN;
+  if (churn.length) Object.assign(targets, { churnWorstGapAtMost10Ms: { value: churnWorst, met: churnWorst <= 10 } });
 
   const scaleResult = opts.scale ? await measureScale(dir, databaseUrl, probePort) : undefined;
   const scale = scaleResult?.report;
@@ -568,6 +707,8 @@ async function main(): Promise<number> {
     samples,
     rows: base.medians,
     ratios,
+    signing,
+    churn,
     targets,
     runs: base.runs,
     scale: scale ?? null,
@@ -590,6 +731,11 @@ async function main(): Promise<number> {
   console.log(`  hash pool + ECS ÷ NSD static A   ${fmt(ratios.hashVsNsdStatic, 2)}×`);
   console.log(`  NXDOMAIN ÷ NSD NXDOMAIN          ${fmt(ratios.nxdomainVsNsdNxdomain, 2)}×`);
   console.log(`  wrr pool CPU µs/query            ${fmt(wrr, 1)}   (target ≤ 16: ${targets.wrrAtMost16Us.met ? 'met' : 'NOT met'})`);
+  const pct = (x: number): string => `${fmt(x * 100, 0)} %`;
+  console.log('\nDNSSEC: signed (DO) ÷ unsigned, the same server and run (median of the runs\' ratios)');
+  console.log(`  static A: queries/s ${pct(signing.staticQpsRatio).padStart(6)}, CPU/query ${fmt(signing.staticCpuRatio, 2)}×   (target ≥ 80 %: ${targets.signedStaticAtLeast80PercentOfStatic.met ? 'met' : 'MISSED'})`);
+  console.log(`  wrr pool: queries/s ${pct(signing.wrrQpsRatio).padStart(6)}, CPU/query ${fmt(signing.wrrCpuRatio, 2)}×   (target ≥ 50 %: ${targets.signedWrrAtLeast50PercentOfWrr.met ? 'met' : 'MISSED'})`);
+  if (churn.length) printChurn(churn);
   if (scale) {
     const t = scale.targets as Record<string, { value: number; met: boolean }>;
     const title = `Large data set (${SCALE.zones * SCALE.recordsPerZone} records, ${SCALE.zones * SCALE.poolsPerZone} pools of ${SCALE.membersPerPool} members)`;

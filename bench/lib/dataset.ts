@@ -153,6 +153,44 @@ export async function fillBase(url: string, probePort: number): Promise<void> {
   });
 }
 
+/** The signed zone of the DNSSEC rows: the same static names and wrr pool as bench.test, under a zone key. */
+export const SIGNED_ZONE = 'signed.test';
+
+/**
+ * signed.test: apex NS and its glue, STATIC_NAMES A records host<i>.signed.test and the `wrr` pool lb.signed.test
+ * (8 members, weights 1..8, count 2), as in bench.test, so that a signed row differs from its unsigned one only in
+ * the signing. The caller signs it (`lbdns dnssec enable signed.test`).
+ */
+export async function fillSigned(url: string, probePort: number): Promise<void> {
+  await withClient(url, async (c) => {
+    const zone = (
+      await c.query(`insert into zones (name, mname, rname, serial, minimum, ttl) values ($1, 'ns1.' || $1, 'hostmaster.' || $1, 1, 300, 3600) returning id`, [SIGNED_ZONE])
+    ).rows[0].id as number;
+    await c.query(
+      `insert into records (zone_id, name, type, ttl, content) values ($1, $2, 'NS', null, 'ns1.' || $2), ($1, 'ns1.' || $2, 'A', null, '127.0.0.1')`,
+      [zone, SIGNED_ZONE],
+    );
+    await c.query(
+      `insert into records (zone_id, name, type, ttl, content)
+       select $1, 'host' || i || '.' || $3, 'A', 300, '192.0.2.' || (i % 254 + 1)
+         from generate_series(0, $2::int - 1) i`,
+      [zone, STATIC_NAMES, SIGNED_ZONE],
+    );
+    const wrr = (
+      await c.query(
+        `insert into pools (zone_id, name, policy, count, ttl, check_kind, check_port, check_path, timeout_ms, interval_ms, rise, fall)
+         values ($1, $2, 'wrr', 2, 30, 'http', $3::int, '/', 1000, 10000, 1, 3) returning id`,
+        [zone, `lb.${SIGNED_ZONE}`, probePort],
+      )
+    ).rows[0].id as number;
+    await c.query(
+      `insert into pool_members (pool_id, address, probe_address, weight)
+       select $1, ('198.51.100.' || i)::inet, '127.0.0.1', i from generate_series(1, 8) i`,
+      [wrr],
+    );
+  });
+}
+
 export const SCALE = { zones: 100, recordsPerZone: 1000, poolsPerZone: 100, membersPerPool: 8 } as const;
 
 /**

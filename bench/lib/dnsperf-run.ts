@@ -16,6 +16,8 @@ export interface DnsperfOptions {
   readonly cpus: string | undefined;
   /** Hex of an ECS option's data (RFC 7871 section 6), sent as EDNS option 8 with every query. */
   readonly ecsHex?: string;
+  /** Set the DO bit (dnsperf -D) on every query. */
+  readonly dnssecOk?: boolean;
 }
 
 export interface DnsperfResult {
@@ -33,6 +35,7 @@ export async function dnsperf(o: DnsperfOptions): Promise<DnsperfResult> {
   // EDNS on every query, as resolvers send it; -E implies it too.
   const args = ['-s', '127.0.0.1', '-p', String(o.port), '-d', o.queryFile, '-l', String(o.seconds), '-c', String(o.clients), '-q', String(o.outstanding), '-t', '2', '-e'];
   if (o.ecsHex) args.push('-E', `8:${o.ecsHex}`);
+  if (o.dnssecOk) args.push('-D');
   const [cmd, argv] = o.cpus ? ['taskset', ['-c', o.cpus, 'dnsperf', ...args]] : ['dnsperf', args];
   // Bounded: dnsperf stops after -l seconds plus its -t timeout; the kill is only for a hang.
   const running = run(cmd, argv, { maxBuffer: 256 << 20, timeout: (o.seconds + 30) * 1000, killSignal: 'SIGKILL' });
