@@ -48,11 +48,11 @@ export const WWW_ADDRESSES = ['192.0.2.10', '192.0.2.11'] as const;
 export const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function sh(cmd: string, args: string[], opts: { input?: string } = {}): string {
+export function sh(cmd: string, args: string[], opts: { input?: string } = {}): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000, input: opts.input });
 }
 
-function tryRun(cmd: string, args: string[]): boolean {
+export function tryRun(cmd: string, args: string[]): boolean {
   try {
     sh(cmd, args);
     return true;
@@ -151,7 +151,7 @@ export function cleanLeftovers(): string[] {
 }
 
 /** Every process in a namespace this harness created was started by it (lbdns, keepalived, scripts). */
-function killNamespacePids(ns: string): void {
+export function killNamespacePids(ns: string): void {
   let pids: number[] = [];
   try {
     pids = sh('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean).map(Number);
@@ -178,7 +178,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+export async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
   if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   child.kill(signal);
   if (await waitExit(child, graceMs)) return;

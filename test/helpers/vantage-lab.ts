@@ -6,13 +6,13 @@
 // a blackhole in one namespace cuts that vantage point alone. The host gets no interface; every address is in
 // 198.18.0.0/15 and clear of netns.ts's 198.18.0.0/24. Nodes and the agent reach PostgreSQL through its Unix socket.
 // Teardown is by PID and by namespace name only.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseDig } from './dig.js';
-import { ROOT, alive } from './netns.js';
+import { ROOT, alive, killNamespacePids, sh, stopChild, tryRun } from './netns.js';
 
 const run = promisify(execFile);
 const BIN = join(ROOT, 'bin/lbdns.js');
@@ -70,19 +70,6 @@ fetch(process.argv[1], { signal: AbortSignal.timeout(3000) }).then(
 );
 `;
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
-}
-
-function tryRun(cmd: string, args: string[]): boolean {
-  try {
-    sh(cmd, args);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Why the lab cannot run here, or undefined when it can. */
 export function missingPrerequisites(pgSocketDir = '/var/run/postgresql', pgPort = 5432): string | undefined {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
@@ -96,24 +83,6 @@ export function missingPrerequisites(pgSocketDir = '/var/run/postgresql', pgPort
   return undefined;
 }
 
-/** Every process in a namespace of this lab was started by it. */
-function killNamespacePids(ns: string): void {
-  let pids: number[] = [];
-  try {
-    pids = sh('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean).map(Number);
-  } catch {
-    return;
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** Namespaces and directories of this lab left by a run whose process is gone. */
 export function cleanLeftovers(): string[] {
   const removed: string[] = [];
   let list = '';
@@ -147,25 +116,6 @@ export function ownNamespaces(): string[] {
   } catch {
     return [];
   }
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((res) => {
-    const timer = setTimeout(() => res(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      res(true);
-    });
-  });
-}
-
-async function stopChild(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
-  if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  if (await waitExit(child, graceMs)) return;
-  child.kill('SIGKILL');
-  await waitExit(child, 2000);
 }
 
 /** What a node answers for a name: the sorted addresses, or the rcode when it is not NOERROR, or 'timeout'. */
