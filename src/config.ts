@@ -117,7 +117,7 @@ const envSchema = z.object({
   // Seals the DNSSEC private keys in the store (src/dnssec/keys.ts); never logged. Unset: signed zones go out unsigned.
   LBDNS_KEY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   // Memory for cached RRSIGs per process (src/dnssec/sign.ts), in MiB.
-  LBDNS_DNSSEC_CACHE_MB: z.coerce.number().min(1).max(65536).default(64),
+  LBDNS_DNSSEC_CACHE_MB: z.coerce.number().min(1).max(2047).default(64),
   LBDNS_TCP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
   LBDNS_TCP_MAX_PER_CLIENT: int(1, 1_000_000).default(32),
   LBDNS_TCP_MAX_QUERIES: int(0, 10_000_000).default(1000),

@@ -114,118 +114,208 @@ export function validity(nowMs: number): { readonly inception: number; readonly 
 }
 
 /**
- * A cached RRSIG RDATA: the signer keeps it as a string of one character per octet, one small object with nothing
- * for the collector to trace, where a Buffer is two objects and a share of an 8 KB pool slab that the replies and
- * every temporary buffer of signing also live in (a signature kept alive kept its whole slab).
- */
-export type CachedSignature = Uint8Array | string;
-
-/**
- * Signatures by canonical RRset, least recently used dropped first once `maxBytes` is reached. Every operation is
- * O(1): a full cache drops one entry per insert, never sweeps.
+ * Signatures by canonical RRset, kept outside the JavaScript heap: the garbage collector has nothing of the cache to
+ * copy, promote or mark, however many signatures it holds and however fast they turn over. Held in the V8 heap (a
+ * Map of strings, a list through the entries), every new signature survived a young-generation collection and was
+ * copied twice, a full cache was marked on every major collection, and a Map copied itself whole now and then: with
+ * the cache churned by a million distinct RRsets those were the 15-30 ms pauses in answering (docs/performance.md).
  *
- * The order of use is a list through the entries (oldest to newest), not the Map's insertion order: a hit moves its
- * entry by relinking two neighbours and leaves the Map alone, and the oldest entry is found at the list's end. Kept in
- * the Map's order, each hit was a delete and a set (slots the Map compacts away by copying itself now and then), and
- * finding the oldest needed an iterator; a live Map iterator keeps every table the Map has copied itself out of until
- * it next moves, which it did only when the cache was full: below its bound the cache grew by ~75 bytes a hit.
+ * - **The slab**: one Buffer of `maxBytes` (memory is committed as it is written), used as a ring. An entry is
+ *   `[u32 length][i32 hash][u16 key length][u16 value length][key][value]`, appended at the head; the oldest entries
+ *   are dropped at the tail to make room. A 4-byte length of WRAP (or fewer than 4 bytes left) says the ring goes on
+ *   at 0.
+ * - **The index**: open addressing with linear probing in two Int32Arrays (entry offset + 1, hash), at most half
+ *   full by entries of the smallest real size; deletion shifts the following slots back (no tombstones, so a lookup
+ *   never walks a run of dead slots, and nothing is ever rebuilt).
+ * - **Recency**: a hit on an entry in the older half of the ring copies it to the head (its old copy becomes dead
+ *   space, skipped when the tail reaches it). An entry used at least once per half turn of the ring is never dropped;
+ *   the rest go oldest first: an approximation of least-recently-used with O(1) work per operation and no per-hit
+ *   bookkeeping.
+ *
+ * Every operation is O(1) (amortised over the entries dropped): a full cache drops what an insert needs, never sweeps.
  */
 export class SignatureCache {
-  /**
-   * The entries, spread over SHARDS Maps by a hash of the key. A Map copies itself whole into a new table once the
-   * slots its deletes left fill up, and one Map of a full 64 MiB cache (~200,000 entries) took 13-16 ms to do it,
-   * on the answer path; a shard copies a sixteenth as much.
-   */
-  readonly #shards: Map<string, CacheEntry>[] = Array.from({ length: SHARDS }, () => new Map<string, CacheEntry>());
+  readonly maxBytes: number;
+  readonly #slab: Buffer;
+  readonly #cap: number;
+  /** Entry offset + 1 per slot (0: empty), and the entry's hash beside it. */
+  readonly #slots: Int32Array;
+  readonly #hashes: Int32Array;
+  readonly #mask: number;
+  readonly #maxEntries: number;
+  /** The largest entry cached (key and value with the header); larger RRsets are signed every time. */
+  readonly #maxEntry: number;
+  #head = 0;
+  #tail = 0;
+  /** Bytes of the ring between tail and head: live entries, dead copies and the skipped end. */
+  #used = 0;
   #size = 0;
-  #oldest: CacheEntry | undefined;
-  #newest: CacheEntry | undefined;
   #bytes = 0;
   hits = 0;
   misses = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+    this.#cap = Math.max(64, Math.min(Math.floor(maxBytes), MAX_SLAB));
+    this.#slab = Buffer.allocUnsafeSlow(this.#cap);
+    // Real entries (a key of owner, type, TTL and RDATA; an RRSIG RDATA of 18 octets, the signer and 64 of signature)
+    // are over 128 bytes: a slot per 64 bytes keeps the index at most half full (8 bytes a slot: the index is an eighth
+    // of the slab). Smaller entries are bounded by count.
+    let slots = 1024;
+    while (slots < this.#cap / 64) slots *= 2;
+    this.#slots = new Int32Array(slots);
+    this.#hashes = new Int32Array(slots);
+    this.#mask = slots - 1;
+    this.#maxEntries = slots >>> 1;
+    this.#maxEntry = Math.min(HEADER + 0xffff * 2, this.#cap >>> 3);
+  }
 
+  /** Entries held. */
   get size(): number {
     return this.#size;
   }
 
+  /** Bytes of the live entries (headers included); the slab in use is never more than maxBytes. */
   get bytes(): number {
     return this.#bytes;
   }
 
-  get(key: string): CachedSignature | undefined {
-    const e = this.#shards[shardOf(key)].get(key);
-    if (e === undefined) return undefined;
-    if (e !== this.#newest) {
-      this.#unlink(e);
-      this.#append(e);
-    }
-    return e.value;
+  /** The value cached for the key's first `keyLength` octets, as a new Buffer, or undefined. */
+  get(key: Uint8Array, keyLength = key.length): Buffer | undefined {
+    const hash = hashOf(key, keyLength);
+    const slot = this.#find(key, keyLength, hash);
+    if (slot < 0) return undefined;
+    const at = this.#slots[slot] - 1;
+    const slab = this.#slab;
+    const valueLength = slab.readUInt16LE(at + 10);
+    const valueAt = at + HEADER + keyLength;
+    const out = Buffer.allocUnsafe(valueLength);
+    slab.copy(out, 0, valueAt, valueAt + valueLength);
+    // In the older half of the ring: copied to the head, so that what is used stays.
+    const age = this.#head >= at ? this.#head - at : this.#cap - at + this.#head;
+    if (age > this.#used >>> 1) this.#put(key, keyLength, hash, out);
+    return out;
   }
 
-  set(key: string, value: CachedSignature): void {
-    const shard = shardOf(key);
-    const old = this.#shards[shard].get(key);
-    if (old !== undefined) {
-      this.#bytes -= old.cost;
-      old.value = value;
-      old.cost = cost(key, value);
-      this.#bytes += old.cost;
-      this.#unlink(old);
-      this.#append(old);
-    } else {
-      const e: CacheEntry = { key, shard, value, cost: cost(key, value), older: undefined, newer: undefined };
-      this.#shards[shard].set(key, e);
-      this.#size++;
-      this.#bytes += e.cost;
-      this.#append(e);
+  /** Caches a value for the key's first `keyLength` octets (replacing what the key had). */
+  set(key: Uint8Array, value: Uint8Array, keyLength = key.length): void {
+    this.#put(key, keyLength, hashOf(key, keyLength), value);
+  }
+
+  #put(key: Uint8Array, keyLength: number, hash: number, value: Uint8Array): void {
+    const length = HEADER + keyLength + value.length;
+    if (length > this.#maxEntry || keyLength > 0xffff || value.length > 0xffff) return;
+    const old = this.#find(key, keyLength, hash);
+    if (old >= 0) this.#drop(old);
+    const cap = this.#cap;
+    // Room at the head: when the entry does not fit before the slab's end, that end is skipped and the ring goes on at 0.
+    const skip = this.#head + length > cap ? cap - this.#head : 0;
+    while (this.#used + skip + length > cap || this.#size >= this.#maxEntries) this.#evictOldest();
+    if (skip > 0) {
+      if (skip >= 4) this.#slab.writeInt32LE(WRAP, this.#head);
+      this.#used += skip;
+      this.#head = 0;
+      if (this.#used === skip) this.#tail = 0;
     }
-    while (this.#bytes > this.maxBytes && this.#size > 1) {
-      const oldest = this.#oldest!;
-      this.#unlink(oldest);
-      this.#shards[oldest.shard].delete(oldest.key);
-      this.#size--;
-      this.#bytes -= oldest.cost;
+    if (this.#used === 0) this.#head = this.#tail = 0;
+    const at = this.#head;
+    const slab = this.#slab;
+    slab.writeUInt32LE(length, at);
+    slab.writeInt32LE(hash, at + 4);
+    slab.writeUInt16LE(keyLength, at + 8);
+    slab.writeUInt16LE(value.length, at + 10);
+    slab.set(keyLength === key.length ? key : key.subarray(0, keyLength), at + HEADER);
+    slab.set(value, at + HEADER + keyLength);
+    this.#head = at + length === cap ? 0 : at + length;
+    this.#used += length;
+    this.#size++;
+    this.#bytes += length;
+    // The slot: the first empty one from the hash's home (the old entry, if any, was dropped above).
+    let slot = hash & this.#mask;
+    while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
+    this.#slots[slot] = at + 1;
+    this.#hashes[slot] = hash;
+  }
+
+  /** The slot holding the key, or -1. */
+  #find(key: Uint8Array, keyLength: number, hash: number): number {
+    const slots = this.#slots;
+    const hashes = this.#hashes;
+    const slab = this.#slab;
+    for (let slot = hash & this.#mask; ; slot = (slot + 1) & this.#mask) {
+      const entry = slots[slot];
+      if (entry === 0) return -1;
+      if (hashes[slot] !== hash) continue;
+      const at = entry - 1 + HEADER;
+      if (slab.readUInt16LE(entry - 1 + 8) === keyLength && slab.compare(key, 0, keyLength, at, at + keyLength) === 0) return slot;
     }
   }
 
-  #unlink(e: CacheEntry): void {
-    if (e.older) e.older.newer = e.newer;
-    else this.#oldest = e.newer;
-    if (e.newer) e.newer.older = e.older;
-    else this.#newest = e.older;
-    e.older = e.newer = undefined;
+  /** Forgets the entry in a slot: its bytes in the ring become dead space, dropped when the tail reaches them. */
+  #drop(slot: number): void {
+    const at = this.#slots[slot] - 1;
+    this.#bytes -= this.#slab.readUInt32LE(at);
+    this.#size--;
+    this.#unslot(slot);
   }
 
-  #append(e: CacheEntry): void {
-    e.older = this.#newest;
-    if (this.#newest) this.#newest.newer = e;
-    else this.#oldest = e;
-    this.#newest = e;
+  /** Empties a slot, shifting back the entries after it that probed past it (linear probing without tombstones). */
+  #unslot(slot: number): void {
+    const slots = this.#slots;
+    const hashes = this.#hashes;
+    const mask = this.#mask;
+    let hole = slot;
+    for (let j = (hole + 1) & mask; slots[j] !== 0; j = (j + 1) & mask) {
+      const home = hashes[j] & mask;
+      // The entry at j may move into the hole unless its home lies cyclically in (hole, j].
+      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      if (stays) continue;
+      slots[hole] = slots[j];
+      hashes[hole] = hashes[j];
+      hole = j;
+    }
+    slots[hole] = 0;
+  }
+
+  /** Moves the tail past the oldest entry (or the skipped end of the slab), dropping the entry if it is live. */
+  #evictOldest(): void {
+    const cap = this.#cap;
+    const slab = this.#slab;
+    const at = this.#tail;
+    if (this.#used === 0) return;
+    if (at + 4 > cap || slab.readInt32LE(at) === WRAP) {
+      this.#used -= cap - at;
+      this.#tail = 0;
+      return;
+    }
+    const length = slab.readUInt32LE(at);
+    // Live when the index still points here (a copy moved to the head, or a replaced value, left this one dead).
+    const hash = slab.readInt32LE(at + 4);
+    for (let slot = hash & this.#mask; this.#slots[slot] !== 0; slot = (slot + 1) & this.#mask) {
+      if (this.#slots[slot] === at + 1) {
+        this.#drop(slot);
+        break;
+      }
+    }
+    this.#used -= length;
+    this.#tail = at + length === cap ? 0 : at + length;
   }
 }
 
-const SHARDS = 16;
+const HEADER = 12;
+/** A length no entry has (read and written as a signed 32-bit value, a small integer to V8): the rest of the slab is skipped. */
+const WRAP = -1;
+/** Offsets are kept in an Int32Array (offset + 1): the slab stays under 2 GiB. */
+const MAX_SLAB = 2 ** 31 - 2;
 
-/** Which shard a key lives in: a multiplicative hash of every character (keys differ anywhere: owner, RDATA). */
-function shardOf(key: string): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
-  return (h ^ (h >>> 16)) & (SHARDS - 1);
+/** FNV-1a over the key's octets, mixed at the end so that the low bits (the home slot) depend on every octet. */
+function hashOf(key: Uint8Array, length: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ key[i], 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 12);
 }
-
-interface CacheEntry {
-  readonly key: string;
-  readonly shard: number;
-  value: CachedSignature;
-  cost: number;
-  older: CacheEntry | undefined;
-  newer: CacheEntry | undefined;
-}
-
-/** A cache entry's bytes: its key (2 per character), its value, and about 80 for the Map entry and the objects. */
-const cost = (key: string, value: CachedSignature): number => 2 * key.length + value.length + 80;
 
 export interface SignerOptions {
   readonly cache: SignatureCache;
@@ -241,6 +331,8 @@ export class AnswerSigner {
 
   #hour: number | undefined;
   #hourValidity = validity(0);
+  /** Where cache keys are written (outside the heap, reused: a key costs no allocation). */
+  #scratch = Buffer.allocUnsafeSlow(4096);
 
   constructor(opts: SignerOptions) {
     this.#o = opts;
@@ -262,21 +354,44 @@ export class AnswerSigner {
   rrsig(signer: ZoneSigner, owner: string, type: number, ttl: number, rdatas: readonly Uint8Array[], wildcardOf: string | undefined): Uint8Array {
     const { inception, expiration } = this.#validity();
     const sorted = rdatas.length > 1 ? canonicalRdata(rdatas) : rdatas;
-    // Each RDATA as its length (two octets) and its octets, one character per octet: unambiguous, one byte a character.
-    let data = '';
-    for (const r of sorted) data += String.fromCharCode(r.length >> 8, r.length & 0xff) + latin1(r);
-    // join makes one flat string; a key concatenated piece by piece stays a tree of strings that the Map holds on to.
-    const key = [signer.keyTag, signer.zone, wildcardOf === undefined ? owner : `*${wildcardOf}`, type, ttl, inception, data].join('|');
+    const key = this.#key(signer, wildcardOf === undefined ? owner : `*${wildcardOf}`, type, ttl, inception, sorted);
     const cache = this.#o.cache;
-    const hit = cache.get(key);
+    const hit = cache.get(this.#scratch, key);
     if (hit !== undefined) {
       cache.hits++;
-      return typeof hit === 'string' ? Buffer.from(hit, 'latin1') : hit;
+      return hit;
     }
     cache.misses++;
     const sig = rrsigRdata(signer, owner, type, ttl, sorted, wildcardOf, inception, expiration);
-    cache.set(key, Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('latin1'));
+    cache.set(this.#scratch, sig, key);
     return sig;
+  }
+
+  /**
+   * The cache key, written into the scratch buffer (its length returned): key tag, type, TTL, inception, the zone,
+   * the owner ("*" and the closest encloser for a wildcard), then each RDATA as its length and its octets. Names are
+   * written one octet per character, each with its length, so no two RRsets write the same key.
+   */
+  #key(signer: ZoneSigner, owner: string, type: number, ttl: number, inception: number, rdatas: readonly Uint8Array[]): number {
+    let length = 12 + 2 + signer.zone.length + 2 + owner.length;
+    for (const r of rdatas) length += 2 + r.length;
+    if (length > this.#scratch.length) this.#scratch = Buffer.allocUnsafeSlow(Math.max(length, 2 * this.#scratch.length));
+    const k = this.#scratch;
+    k.writeUInt16LE(signer.keyTag, 0);
+    k.writeUInt16LE(type, 2);
+    k.writeUInt32LE(ttl >>> 0, 4);
+    k.writeUInt32LE(inception >>> 0, 8);
+    let at = 12;
+    k.writeUInt16LE(signer.zone.length, at);
+    at = 14 + k.write(signer.zone, 14, 'latin1');
+    k.writeUInt16LE(owner.length, at);
+    at += 2 + k.write(owner, at + 2, 'latin1');
+    for (const r of rdatas) {
+      k.writeUInt16LE(r.length, at);
+      k.set(r, at + 2);
+      at += 2 + r.length;
+    }
+    return at;
   }
 
   /** Whether the answer's zone is signed here (the answer will carry signatures when DO is set). */
@@ -395,14 +510,6 @@ export class AnswerSigner {
     const next = nextCloser.length < 63 ? `${nextCloser}\u0000${encloser === '' ? '' : `.${encloser}`}` : `\u0000.${name}`;
     this.#nsec(signer, zone, owner, next, [TYPE_RRSIG, TYPE_NSEC], out);
   }
-}
-
-/** Octets as a string of one character each (short RDATA, the common case, without making a Buffer). */
-function latin1(r: Uint8Array): string {
-  if (r.length > 16) return Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('latin1');
-  let out = '';
-  for (let i = 0; i < r.length; i++) out += String.fromCharCode(r[i]);
-  return out;
 }
 
 /** The types a name holds (a pool name: A and AAAA as its enabled members have them); a wildcard's for a name it would synthesise. */

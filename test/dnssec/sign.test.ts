@@ -1,5 +1,5 @@
 // The online signer without a network: the NSEC bitmap against RFC 4034 §4.3, canonical RDATA order, the signature
-// cache's bound and cost, and every signature of real answers checked with node:crypto against the zone's DNSKEY, the
+// cache's bound, recency and cost, and every signature of real answers checked with node:crypto against the zone's DNSKEY, the
 // signed data rebuilt here from RFC 4034 §3.1.8.1 (not with the signer's own helpers).
 import crypto from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -67,54 +67,81 @@ describe('canonicalRdata', () => {
 });
 
 describe('SignatureCache', () => {
-  it('drops the least recently used entry first; a get makes an entry recent', () => {
-    const value = new Uint8Array(100);
-    // Each entry costs 2 × 1 (key) + 100 + 80 = 182 bytes: three fit in 600, a fourth does not.
-    const cache = new SignatureCache(600);
-    cache.set('a', value);
-    cache.set('b', value);
-    cache.set('c', value);
-    expect(cache.size).toBe(3);
-    expect(cache.get('a')).toBe(value);
-    cache.set('d', value);
-    expect([cache.get('a'), cache.get('b'), cache.get('c'), cache.get('d')].map((v) => v !== undefined)).toEqual([true, false, true, true]);
-    expect(cache.bytes).toBe(3 * 182);
-    // Replacing a key's value counts its bytes once.
-    cache.set('d', new Uint8Array(10));
-    expect(cache.bytes).toBe(2 * 182 + 92);
-    expect(cache.size).toBe(3);
+  const k = (text: string): Buffer => Buffer.from(text, 'latin1');
+  const v = (n: number, fill = n & 0xff): Buffer => Buffer.alloc(n, fill);
+  // An entry's bytes in the ring: a 12-octet header, its key and its value.
+  const entry = (key: string, value: number): number => 12 + key.length + value;
+
+  it("gives back what was set, as a copy; replacing a key's value counts its bytes once", () => {
+    const cache = new SignatureCache(4096);
+    cache.set(k('a'), v(100, 7));
+    const got = cache.get(k('a'))!;
+    expect(got).toEqual(v(100, 7));
+    // A copy: the caller may keep or change it without touching the cache.
+    got.fill(0);
+    expect(cache.get(k('a'))).toEqual(v(100, 7));
+    expect(cache.get(k('b'))).toBeUndefined();
+    expect([cache.size, cache.bytes]).toEqual([1, entry('a', 100)]);
+    cache.set(k('a'), v(10, 9));
+    expect(cache.get(k('a'))).toEqual(v(10, 9));
+    expect([cache.size, cache.bytes]).toEqual([1, entry('a', 10)]);
+    // The key's length is part of it, and only the first keyLength octets count.
+    cache.set(k('ab'), v(5, 1));
+    expect(cache.get(k('abc'), 2)).toEqual(v(5, 1));
+    expect(cache.get(k('a'))).toEqual(v(10, 9));
   });
 
-  it('keeps the same entries, in the same order of use, as a plain LRU list does (20,000 random gets and sets)', () => {
-    const cache = new SignatureCache(2000);
-    const model: { key: string; bytes: number }[] = [];
-    let seed = 7;
-    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
-    for (let op = 0; op < 20_000; op++) {
-      const key = `k${rand(60)}`;
-      if (rand(3) === 0) {
-        const hit = cache.get(key);
-        const at = model.findIndex((e) => e.key === key);
-        expect(hit !== undefined).toBe(at !== -1);
-        if (at !== -1) model.push(...model.splice(at, 1));
-      } else {
-        const value = new Uint8Array(1 + rand(200));
-        cache.set(key, value);
-        const at = model.findIndex((e) => e.key === key);
-        if (at !== -1) model.splice(at, 1);
-        model.push({ key, bytes: 2 * key.length + value.length + 80 });
-        let total = model.reduce((a, e) => a + e.bytes, 0);
-        while (total > 2000 && model.length > 1) total -= model.shift()!.bytes;
-      }
-      expect(cache.size).toBe(model.length);
-      expect(cache.bytes).toBe(model.reduce((a, e) => a + e.bytes, 0));
+  it('drops the oldest entries first once full; an entry read again stays however often the ring turns over', () => {
+    // 1,000-byte entries in a 16 KiB ring: 16 fit.
+    const cache = new SignatureCache(16 * 1024);
+    const key = (n: number): Buffer => k(`cold-${String(n).padStart(6, '0')}`);
+    cache.set(k('hot'), v(988, 1));
+    for (let n = 0; n < 2000; n++) {
+      cache.set(key(n), v(988 - key(n).length + 3, n));
+      expect(cache.get(k('hot')), `after insert ${n}`).toEqual(v(988, 1));
+      expect(cache.bytes).toBeLessThanOrEqual(16 * 1024);
     }
-    // Least recently used first: what the model holds, the cache holds, and drops in the same order.
-    for (const e of model) expect(cache.get(e.key)).toBeDefined();
+    // The newest ones are there, in full; the old ones are gone.
+    for (let n = 1994; n < 2000; n++) expect(cache.get(key(n))).toEqual(v(988 - key(n).length + 3, n));
+    for (let n = 0; n < 1980; n++) expect(cache.get(key(n))).toBeUndefined();
+    expect(cache.size).toBeGreaterThanOrEqual(10);
   });
 
-  // 24 MiB: about 86,000 entries, where a cache that looked for its oldest entry from the Map's start each time spent
-  // 300-680 ms per 10,000 inserts (skipping the slots deleted since the Map last compacted).
+  it('never returns a wrong value and keeps every recent entry (200,000 random sets, gets and replacements)', () => {
+    const max = 64 * 1024;
+    const cache = new SignatureCache(max);
+    const last = new Map<string, Buffer>();
+    const recent: string[] = [];
+    let seed = 11;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    for (let op = 0; op < 200_000; op++) {
+      const name = `key${rand(5000)}`;
+      if (rand(2) === 0) {
+        const got = cache.get(k(name));
+        // Whatever comes back is the value last set for that key, never another key's or an older one.
+        if (got !== undefined) expect(got.equals(last.get(name)!), `${name} at op ${op}`).toBe(true);
+      } else {
+        const value = v(1 + rand(300), rand(256));
+        cache.set(k(name), value);
+        last.set(name, value);
+        recent.push(name);
+        if (recent.length > 100) recent.shift();
+      }
+      expect(cache.bytes).toBeLessThanOrEqual(max);
+      // The last 100 keys set (at most 100 × 320 bytes, under half the ring) are all there.
+      if (op % 1000 === 999) for (const r of recent) expect(cache.get(k(r))?.equals(last.get(r)!), `${r} at op ${op}`).toBe(true);
+    }
+  });
+
+  it('does not cache an entry larger than an eighth of the ring (it is signed every time instead)', () => {
+    const cache = new SignatureCache(8192);
+    cache.set(k('big'), v(1100));
+    expect(cache.get(k('big'))).toBeUndefined();
+    cache.set(k('fits'), v(1000));
+    expect(cache.get(k('fits'))).toEqual(v(1000));
+  });
+
+  // 24 MiB: about 130,000 entries.
   it.for([
     { mib: 1, medianMs: 5 },
     { mib: 24, medianMs: 15 },
@@ -122,18 +149,18 @@ describe('SignatureCache', () => {
     const max = mib * 1024 * 1024;
     const cache = new SignatureCache(max);
     const sig = new Uint8Array(64 + 18 + 9);
-    const keyOf = (n: number): string => `12345|example.test|host${n}.example.test|1|300|1767225600|\u00c0\u0000\u0002${n}`;
+    const keyOf = (n: number): Buffer => Buffer.from(`12345|example.test|host${n}.example.test|1|300|1767225600|\u00c0\u0000\u0002${n}`, 'latin1');
     const batches: number[] = [];
     let over = 0;
     let i = 0;
-    const keys: string[] = new Array(10_000);
+    const keys: Buffer[] = new Array(10_000);
     for (let b = 0; b < 100; b++) {
       // The keys are made outside the timed part: what is timed is the cache alone.
-      for (let k = 0; k < 10_000; k++) keys[k] = keyOf(i + k);
+      for (let n = 0; n < 10_000; n++) keys[n] = keyOf(i + n);
       // CPU time of this process (garbage collection included), not wall time: other processes on a busy machine
       // do not count against the cache.
       const t0 = process.cpuUsage();
-      for (let k = 0; k < 10_000; k++) cache.set(keys[k], sig);
+      for (let n = 0; n < 10_000; n++) cache.set(keys[n], sig);
       const t = process.cpuUsage(t0);
       batches.push((t.user + t.system) / 1000);
       i += 10_000;
@@ -141,11 +168,11 @@ describe('SignatureCache', () => {
     }
     expect(over).toBe(0);
     // Full after the first few thousand inserts: every later insert dropped what it had to, and no more than that.
-    const longest = 2 * keyOf(i).length + sig.length + 80;
-    expect(cache.size).toBeGreaterThan(max / longest - 1);
-    expect(cache.bytes).toBeGreaterThan(max - longest);
+    const longest = 12 + keyOf(i).length + sig.length;
+    expect(cache.size).toBeGreaterThan(max / longest - 2);
+    expect(cache.bytes).toBeGreaterThan(max - 2 * longest);
     // The newest entry is there, the oldest long gone.
-    expect(cache.get(keyOf(i - 1))).toBe(sig);
+    expect(cache.get(keyOf(i - 1))).toEqual(Buffer.from(sig));
     expect(cache.get(keyOf(0))).toBeUndefined();
     // O(1) per insert, however many entries the cache holds: the median batch is "a few ms", and nine in ten stay
     // within a few times that (room for garbage collection, none for skipping over the cache's entries).
