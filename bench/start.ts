@@ -64,7 +64,7 @@ interface StartResult {
 }
 
 /** Spawns `lbdns serve`, asks lb.bench.test every 5 ms until 2 addresses come back, then stops it. */
-async function timeServerStart(databaseUrl: string, workers: number, timeoutMs: number): Promise<StartResult> {
+async function timeServerStart(databaseUrl: string, workers: number, timeoutMs: number, nodeName: string): Promise<StartResult> {
   const dnsPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'lbdns-start-'));
   const env = {
@@ -74,7 +74,7 @@ async function timeServerStart(databaseUrl: string, workers: number, timeoutMs: 
     LBDNS_HTTP_LISTEN: '127.0.0.1:0',
     LBDNS_DATA_DIR: dataDir,
     LBDNS_WORKERS: String(workers),
-    LBDNS_NODE_NAME: 'bench-start',
+    LBDNS_NODE_NAME: nodeName,
     LBDNS_RRL_RATE: '0',
     LBDNS_LOG_LEVEL: 'info',
   };
@@ -140,7 +140,8 @@ async function main(): Promise<void> {
   const startFigures: Record<string, number> = {};
   for (const workers of [1, 2]) {
     const runs: StartResult[] = [];
-    for (let i = 0; i < SERVER_RUNS; i++) runs.push(await timeServerStart(databaseUrl, workers, 30_000));
+    // A node name of its own per run: each is a cold start (no previous run of it to resume from).
+    for (let i = 0; i < SERVER_RUNS; i++) runs.push(await timeServerStart(databaseUrl, workers, 30_000, `bench-cold-${workers}-${i}`));
     const first = median(runs.map((r) => r.firstAnswerMs));
     startFigures[`small-${workers}`] = first;
     startRows.push([`small data, ${workers} worker${workers > 1 ? 's' : ''}`, fmt(first, 0), fmt(Math.max(...runs.map((r) => r.firstAnswerMs)), 0), '≤ 1,000', first <= 1000 ? 'met' : 'MISSED']);
@@ -150,12 +151,18 @@ async function main(): Promise<void> {
   if (opts.scale) {
     log('server start, --scale data: filling 100,000 records and 10,000 pools × 8 members');
     await fillScale(databaseUrl, probePort);
+    // A cold start (a node name never seen: every member waits for its first probe) once, then restarts of one
+    // node name, each within seconds of the previous run's exit: they resume from its votes (README, *A restart
+    // resumes*). The cold run is that name's first, so the first restart has votes to resume from.
+    const cold = await timeServerStart(databaseUrl, 1, 300_000, 'bench-scale');
+    startFigures['scale-cold-1'] = cold.firstAnswerMs;
+    startRows.push(['--scale data, cold start, 1 worker', fmt(cold.firstAnswerMs, 0), '(one run)', '≤ 4,000', cold.firstAnswerMs <= 4000 ? 'met' : 'MISSED']);
     for (const workers of [1, 2]) {
       const runs: StartResult[] = [];
-      for (let i = 0; i < Math.min(SERVER_RUNS, 3); i++) runs.push(await timeServerStart(databaseUrl, workers, 120_000));
+      for (let i = 0; i < Math.min(SERVER_RUNS, 3); i++) runs.push(await timeServerStart(databaseUrl, workers, 300_000, 'bench-scale'));
       const first = median(runs.map((r) => r.firstAnswerMs));
-      startFigures[`scale-${workers}`] = first;
-      startRows.push([`--scale data, ${workers} worker${workers > 1 ? 's' : ''}`, fmt(first, 0), fmt(Math.max(...runs.map((r) => r.firstAnswerMs)), 0), '≤ 4,000', first <= 4000 ? 'met' : 'MISSED']);
+      startFigures[`scale-restart-${workers}`] = first;
+      startRows.push([`--scale data, restart, ${workers} worker${workers > 1 ? 's' : ''}`, fmt(first, 0), fmt(Math.max(...runs.map((r) => r.firstAnswerMs)), 0), '≤ 4,000', first <= 4000 ? 'met' : 'MISSED']);
     }
   }
 

@@ -28,6 +28,8 @@ export interface VoteStore {
   withdrawVotes(name: string, memberIds: readonly number[]): Promise<number>;
   /** Deletes every vote of this vantage point (at the start of a process: the previous run's votes are not its). */
   clearVotes(name: string): Promise<number>;
+  /** The same, returning them: a restart within LIVE_HEARTBEATS of the previous run's heartbeats resumes from them. */
+  takeVotes(name: string): Promise<readonly { readonly memberId: number; readonly up: boolean }[]>;
 }
 
 export interface AgreementOptions {
@@ -417,8 +419,18 @@ export class HealthAgreement {
         this.#lastBeat = performance.now();
         if (!this.#cleared) {
           // The previous run of this vantage point voted what it saw then: those rows go, and this run's first
-          // results are written as new votes (notified, so every node counts them at once).
-          await this.#o.store.clearVotes(this.#o.self);
+          // results are written as new votes (notified, so every node counts them at once). A previous run that
+          // beat within LIVE_HEARTBEATS of its intervals (a restart, as its votes would still count for every other
+          // node) is resumed from: its votes are taken rather than merely deleted, and those members answer as they
+          // were while their first probes run, so a restart at scale does not wait for a whole probe round. A
+          // previous run silent for longer, or retired, is not trusted: every member waits for its probe.
+          const before = rows.find((r) => r.name === this.#o.self);
+          if (before !== undefined && before.retiredAt === null && before.heartbeatAge < LIVE_HEARTBEATS * before.heartbeatSeconds) {
+            const taken = await this.#o.store.takeVotes(this.#o.self);
+            const votes = new Map(taken.map((v) => [v.memberId, v.up] as [number, boolean]));
+            for (const id of votes.keys()) this.#reasons.set(id, `resumed from the previous run (its heartbeat ${before.heartbeatAge.toFixed(1)} s before)`);
+            this.#o.monitor.resume(votes, before.heartbeatAge);
+          } else await this.#o.store.clearVotes(this.#o.self);
           this.#cleared = true;
           this.#o.onVotesCleared?.();
         }

@@ -110,6 +110,8 @@ export class HealthMonitor {
   private firstResultAt = 0;
   /** Members whose first result was up (the first round logs them as a count, not a line each). */
   private firstUp = 0;
+  /** The previous run's votes to start from (resume()), used by the first setPools only. */
+  private resumed: { readonly votes: ReadonlyMap<number, boolean>; readonly ageSeconds: number } | undefined;
   private resolveFirst!: () => void;
   private readonly first: Promise<void>;
 
@@ -119,6 +121,15 @@ export class HealthMonitor {
     this.probeFn = options.probe ?? realProbe;
     this.tracker = new HealthTracker(options.now ?? Date.now);
     this.first = new Promise<void>((resolve) => (this.resolveFirst = resolve));
+  }
+
+  /**
+   * Before the first setPools: results this vantage point's previous run voted (HealthAgreement: a restart within a
+   * few heartbeats). Those members start decided and need no result of this run before the first round is over;
+   * they are probed at once all the same, like every member.
+   */
+  resume(votes: ReadonlyMap<number, boolean>, ageSeconds: number): void {
+    if (!this.started) this.resumed = { votes, ageSeconds };
   }
 
   /** Takes the pools of a new snapshot: unchanged members keep their schedule, others start, stop or restart. */
@@ -162,6 +173,8 @@ export class HealthMonitor {
         if (old.poolName !== fresh.poolName || old.address !== fresh.address) this.metrics?.memberUp.remove({ pool: old.poolName, member: old.address });
       }
       this.tracker.track({ memberId: id, poolName: fresh.poolName, address: fresh.address, rise: fresh.check.rise, fall: fresh.check.fall });
+      const resumedUp = this.started ? undefined : this.resumed?.votes.get(id);
+      if (resumedUp !== undefined) this.tracker.resume(id, resumedUp);
       // Set by labels, not through a child kept per job: a prom-client child is five bound functions per member.
       // 0 until a probe says up: a member without a result is not handed out (policies/candidates.ts).
       fresh.lastUp = this.tracker.state(id)?.status === 'up' ? 1 : 0;
@@ -172,6 +185,20 @@ export class HealthMonitor {
     if (!this.started) {
       this.started = true;
       this.firstPending = new Set(wanted.keys());
+      const resumed = this.resumed;
+      this.resumed = undefined;
+      if (resumed !== undefined) {
+        let members = 0;
+        let up = 0;
+        for (const id of wanted.keys()) {
+          const v = resumed.votes.get(id);
+          if (v === undefined) continue;
+          this.firstPending.delete(id);
+          members++;
+          if (v) up++;
+        }
+        this.log.info({ members, up, heartbeatAgeSeconds: resumed.ageSeconds }, "resumed from the previous run's votes: these members answer as they were until their first probe");
+      }
       if (this.firstPending.size === 0) this.finishFirst();
       else {
         let longest = 0;

@@ -85,6 +85,19 @@ export class HealthTracker {
     });
   }
 
+  /**
+   * Starts an unknown member decided, from what this vantage point's previous run voted a few seconds ago
+   * (HealthMonitor.resume): as after a first result, with no streak; its next probes move it as usual.
+   */
+  resume(memberId: number, up: boolean): void {
+    const m = this.members.get(memberId);
+    if (!m || m.status !== 'unknown') return;
+    m.status = up ? 'up' : 'down';
+    m.up = up;
+    m.since = this.now();
+    this.publish();
+  }
+
   /** Forgets a member (removed from config); it would start as unknown if it came back. */
   forget(memberId: number): void {
     const known = this.members.get(memberId);

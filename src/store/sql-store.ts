@@ -644,6 +644,10 @@ export class SqlStore implements Store {
     return this.run(() => vantage.clearVotes(this.db, name));
   }
 
+  takeVotes(name: string): Promise<readonly { readonly memberId: number; readonly up: boolean }[]> {
+    return this.run(() => vantage.takeVotes(this.db, name));
+  }
+
   voteCounts(): Promise<ReadonlyMap<string, number>> {
     return this.run(() => vantage.voteCounts(this.db));
   }

@@ -231,6 +231,8 @@ export interface Store {
   readVotes(sinceSeconds?: number): Promise<readonly VoteRow[]>;
   /** Deletes every vote of one vantage point. */
   clearVotes(name: string): Promise<number>;
+  /** Deletes every vote of one vantage point and returns them (a restart resuming from its previous run's). */
+  takeVotes(name: string): Promise<readonly { readonly memberId: number; readonly up: boolean }[]>;
   /** How many votes each name holds (vantage point or not). */
   voteCounts(): Promise<ReadonlyMap<string, number>>;
   /** Deletes this vantage point's votes on these members (it no longer probes them). */

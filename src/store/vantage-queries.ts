@@ -119,6 +119,15 @@ export async function clearVotes(db: Db, name: string): Promise<number> {
   return Number(r.numAffectedRows ?? 0);
 }
 
+/**
+ * Deletes every vote of one vantage point and returns them: a new run that resumes from its previous run's votes
+ * (HealthAgreement, a restart within a few heartbeats) takes them as clearVotes would delete them.
+ */
+export async function takeVotes(db: Db, name: string): Promise<readonly { readonly memberId: number; readonly up: boolean }[]> {
+  const r = await sql<{ member_id: number; up: boolean }>`delete from member_health where node = ${name} returning member_id, up`.execute(db);
+  return r.rows.map((v) => ({ memberId: v.member_id, up: v.up }));
+}
+
 /** Deletes this vantage point's votes on these members (it no longer probes them). */
 export async function withdrawVotes(db: Db, name: string, memberIds: readonly number[]): Promise<number> {
   if (memberIds.length === 0) return 0;

@@ -89,6 +89,15 @@ class FakeVoteStore implements VoteStore {
     return before - this.votes.length;
   }
 
+  readonly taken: string[] = [];
+
+  async takeVotes(name: string): Promise<readonly { memberId: number; up: boolean }[]> {
+    this.taken.push(name);
+    const mine = this.votes.filter((v) => v.vantage === name);
+    this.votes = this.votes.filter((v) => v.vantage !== name);
+    return mine.map((v) => ({ memberId: v.memberId, up: v.up }));
+  }
+
   async withdrawVotes(name: string, memberIds: readonly number[]): Promise<number> {
     this.withdrawn.push({ name, ids: [...memberIds].sort((a, b) => a - b) });
     const before = this.votes.length;
@@ -492,6 +501,58 @@ describe('HealthAgreement: start-up, restarts and membership', () => {
     await sleep(500);
     // Only once per process, not on every heartbeat.
     expect(h.store.cleared).toEqual(['n1']);
+  });
+
+  it(`a restart within ${LIVE_HEARTBEATS} heartbeats resumes from its previous run’s votes: those members answer before any probe`, async () => {
+    const h = setup();
+    // The previous run of n1 beat 100 ms ago (every 0.2 s) and had voted 101 up and 102 down.
+    h.store.vantage('n1', { beating: false, beatAt: performance.now() - 100, heartbeatSeconds: 0.2 });
+    h.store.vote('n1', 101, true);
+    h.store.vote('n1', 102, false);
+    for (const id of [101, 102, 103]) h.script.set(addr(id), 'silent');
+    await h.agreement.start();
+    // Taken, not merely read: the store holds none of the previous run's votes any more (as after a clear).
+    expect([h.store.taken, h.store.cleared]).toEqual([['n1'], []]);
+    expect(h.store.votes.filter((v) => v.vantage === 'n1')).toEqual([]);
+    let done = false;
+    void h.monitor.firstRound().then(() => (done = true));
+    h.agreement.setPools([poolOf([101, 102, 103], { timeoutMs: 400, intervalMs: 5000 })]);
+    // At once, with every probe still in flight: 101 up and 102 down as resumed; 103 had no vote and is unknown.
+    expect([h.state(101), h.state(102), h.state(103)]).toEqual(['up', 'down', 'unknown']);
+    expect(h.lines.find((l) => l.msg?.startsWith('resumed'))).toMatchObject({ members: 2, up: 1 });
+    // The first round waits for 103 only (its probe never answers: the round ends at its bound, 103 left unknown),
+    // and the resumed members were probed at once all the same.
+    await sleep(200);
+    expect(done).toBe(false);
+    expect(await until(() => done, 3000)).toBe(true);
+    expect([h.state(101), h.state(102), h.state(103)]).toEqual(['up', 'down', 'unknown']);
+    expect([h.probed.get(addr(101)), h.probed.get(addr(102)), h.probed.get(addr(103))]).toEqual([1, 1, 1]);
+  });
+
+  it(`a previous run silent for longer than ${LIVE_HEARTBEATS} of its heartbeats is not trusted: its votes are deleted and every member waits for a probe`, async () => {
+    const h = setup();
+    h.store.vantage('n1', { beating: false, beatAt: performance.now() - 1000, heartbeatSeconds: 0.2 });
+    h.store.vote('n1', 111, true);
+    h.script.set(addr(111), 'silent');
+    await h.agreement.start();
+    expect([h.store.taken, h.store.cleared]).toEqual([[], ['n1']]);
+    let done = false;
+    void h.monitor.firstRound().then(() => (done = true));
+    h.agreement.setPools([poolOf([111], { timeoutMs: 300, intervalMs: 5000 })]);
+    expect(h.state(111)).toBe('unknown');
+    await sleep(100);
+    expect(done).toBe(false);
+    expect(await until(() => done, 3000)).toBe(true);
+    // Its probe never answered: still unknown, never handed out as the previous run had it.
+    expect(h.state(111)).toBe('unknown');
+  });
+
+  it('a retired vantage point’s fresh votes are not resumed either', async () => {
+    const h = setup();
+    h.store.vantage('n1', { beating: false, beatAt: performance.now() - 50, heartbeatSeconds: 0.2, retiredAt: Date.now() });
+    h.store.vote('n1', 121, true);
+    await h.agreement.start();
+    expect([h.store.taken, h.store.cleared]).toEqual([[], ['n1']]);
   });
 
   it('a vote moved while every vote is being read again is not overwritten by the read’s older copy', async () => {

@@ -175,6 +175,18 @@ describe('NOTIFY lbdns_votes', () => {
     expect(await notified(() => store.withdrawVotes('node-a', [a]))).toEqual([]);
   });
 
+  it('takeVotes deletes every vote of one vantage point and returns them (notified as withdrawn); the others stay', async () => {
+    const [a, b] = await newMembers(2);
+    await store.reportHealth('node-t', [report(a, true), report(b, false)]);
+    await store.reportHealth('node-u', [report(a, false)]);
+    let taken: readonly { memberId: number; up: boolean }[] = [];
+    const got = await notified(async () => (taken = await store.takeVotes('node-t')));
+    expect([...taken].sort((x, y) => x.memberId - y.memberId)).toEqual([{ memberId: a, up: true }, { memberId: b, up: false }]);
+    expect(got).toEqual([`node-t ${votes([a, b], '-')}`]);
+    expect((await store.readVotes()).filter((v) => [a, b].includes(v.memberId))).toEqual([{ memberId: a, vantage: 'node-u', up: false, ahead: 0 }]);
+    expect(await store.takeVotes('node-t')).toEqual([]);
+  });
+
   it('a vote whose last check lies 120 s past the database clock carries its lead, here and in readVotes', async () => {
     const [a, b] = await newMembers(2);
     const ahead = Date.now() + 120_000;
