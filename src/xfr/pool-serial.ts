@@ -4,6 +4,7 @@ import type { Snapshot, Zone } from '../core/snapshot.js';
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
+import { yieldToLoop } from '../snapshot/image.js';
 import { poolSetLines } from './pool-rrsets.js';
 
 export interface PoolSerialOptions {
@@ -88,7 +89,12 @@ export class PoolSerial {
       const names = this.#all ? [...snapshot.zones.keys()] : [...this.#dirty];
       this.#all = false;
       this.#dirty.clear();
-      for (const name of names) {
+      for (let i = 0; i < names.length; i++) {
+        // One zone per turn of the event loop: after a new snapshot every zone is looked at, and all of them in one
+        // go held the answering thread for the whole set (10,000 pools of 8 members: hundreds of ms, at every full
+        // reload, even one that changed no pool); a zone's pools take a few ms.
+        if (i > 0) await yieldToLoop();
+        const name = names[i];
         const zone = snapshot.zones.get(name);
         if (!zone) continue;
         const lines = poolSetLines(zone, health);
