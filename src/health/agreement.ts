@@ -229,14 +229,20 @@ export class HealthAgreement {
 
   /** Takes the pools of a new snapshot: decides what this node probes, and every member's state again. */
   setPools(pools: readonly Pool[]): void {
+    const before = new Map(this.#pools.map((p) => [p.id, p] as [number, Pool]));
     this.#havePools = true;
     this.#pools = pools;
     this.#poolsChanged = true;
     this.#members.clear();
     for (const pool of pools) for (const m of pool.members) if (m.enabled) this.#members.set(m.id, { pool, address: m.address });
     for (const id of [...this.#effective.keys()]) if (!this.#members.has(id)) this.#drop(id);
-    this.#reassign();
-    this.#recomputeAll();
+    const moved = this.#reassign();
+    // Only what this change can have moved: the members of pools that are new or changed (a Pool is immutable, so
+    // the same object is the same pool: its rule, members and check), and those whose probing here started or
+    // stopped. Every member again took ~11 µs each on the answering thread: 0.9 s at 80,000 members, at every
+    // reload that changed one pool.
+    for (const pool of pools) if (before.get(pool.id) !== pool) for (const m of pool.members) if (m.enabled) this.#recompute(m.id);
+    for (const id of moved) this.#recompute(id);
   }
 
   /** Called once per change of a member's agreed state; returns an unsubscribe function. */
@@ -600,9 +606,10 @@ export class HealthAgreement {
     return false;
   }
 
-  #reassign(): void {
+  /** Decides what this node probes; returns the members whose probing here started or stopped. */
+  #reassign(): readonly number[] {
     // Before the first pools the monitor is told nothing: its first setPools is the start-up round the sockets wait for.
-    if (!this.#havePools) return;
+    if (!this.#havePools) return [];
     // A node that cannot see the store probes everything itself; an agent could not publish what it found anyway.
     const probeAll = !this.#shared && this.#o.kind === 'node';
     const now = performance.now();
@@ -635,7 +642,8 @@ export class HealthAgreement {
       pools.push(members.length === pool.members.length ? pool : Object.freeze({ ...pool, members: Object.freeze(members) }));
     }
     const released = [...this.#probed].filter((id) => !next.has(id));
-    const grew = [...next].some((id) => !this.#probed.has(id));
+    const grown = [...next].filter((id) => !this.#probed.has(id));
+    const grew = grown.length > 0;
     this.#probed = next;
     if (this.#poolsChanged || released.length > 0 || grew) this.#o.monitor.setPools(pools);
     this.#poolsChanged = false;
@@ -654,6 +662,7 @@ export class HealthAgreement {
           (err: Error) => this.#log.warn({ err: err.message, members: withdraw.length }, 'could not withdraw votes on members no longer probed here; will try again'),
         );
     }
+    return released.concat(grown);
   }
 
   // ---- deciding ----

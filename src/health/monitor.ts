@@ -110,6 +110,8 @@ export class HealthMonitor {
   private firstResultAt = 0;
   /** Members whose first result was up (the first round logs them as a count, not a line each). */
   private firstUp = 0;
+  /** The pools of the last setPools, by id: one that is the same object again is unchanged. */
+  private lastPools = new Map<number, Pool>();
   /** The previous run's votes to start from (resume()), used by the first setPools only. */
   private resumed: { readonly votes: ReadonlyMap<number, boolean>; readonly ageSeconds: number } | undefined;
   private resolveFirst!: () => void;
@@ -135,8 +137,19 @@ export class HealthMonitor {
   /** Takes the pools of a new snapshot: unchanged members keep their schedule, others start, stop or restart. */
   setPools(pools: readonly Pool[]): void {
     if (this.stopped) return;
+    // Jobs only for the members of pools that are new or changed: a Pool is immutable, so the same object as last
+    // time has the same members and check, and its jobs stand. A job per member of every pool (and a comparison of
+    // each with its old one) cost ~12 µs a member on the answering thread: 0.9 s at 80,000 members, at every reload
+    // that changed one pool.
     const wanted = new Map<number, Job>();
+    const kept = new Set<number>();
+    const seen = new Map<number, Pool>();
     for (const pool of pools) {
+      seen.set(pool.id, pool);
+      if (this.started && this.lastPools.get(pool.id) === pool) {
+        for (const m of pool.members) if (m.enabled) kept.add(m.id);
+        continue;
+      }
       const checkKey = JSON.stringify(pool.check);
       for (const m of pool.members) {
         if (!m.enabled) continue;
@@ -155,8 +168,9 @@ export class HealthMonitor {
         });
       }
     }
+    this.lastPools = seen;
     for (const [id, job] of this.jobs) {
-      if (wanted.has(id)) continue;
+      if (wanted.has(id) || kept.has(id)) continue;
       this.cancel(job);
       this.jobs.delete(id);
       this.tracker.forget(id);

@@ -275,6 +275,30 @@ describe('HealthMonitor scheduling', () => {
     expect(monitor.states().map((s) => s.memberId)).toEqual([1]);
   });
 
+  it('a pool passed again as the same object is left alone (no job rebuilt) while others are removed, added or changed', async () => {
+    const probe = scriptedProbe(1);
+    const { monitor } = monitorOf({ probe: probe.fn });
+    const hc = check({ intervalMs: 5_000, timeoutMs: 100 });
+    const p1 = pool([member('192.0.2.11', { id: 11 }), member('192.0.2.12', { id: 12 })], { id: 1, name: 'a.example.test', check: hc });
+    const p2 = pool([member('192.0.2.13', { id: 13 })], { id: 2, name: 'b.example.test', check: hc });
+    monitor.setPools([p1, p2]);
+    await monitor.firstRound();
+    expect(probe.starts).toHaveLength(3);
+    // p2 gone, p1 the same object: p1's members stay (no probe at once), p2's member stops.
+    monitor.setPools([p1]);
+    expect(monitor.states().map((s) => s.memberId).sort()).toEqual([11, 12]);
+    // p2 back as a new object, p1 the same again: only p2's member starts (probed at once), p1's jobs stand.
+    monitor.setPools([p1, pool([member('192.0.2.13', { id: 13 })], { id: 2, name: 'b.example.test', check: hc })]);
+    await until(() => probe.starts.length >= 4, 500);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(probe.starts.slice(3).map((s) => s.address)).toEqual(['192.0.2.13']);
+    expect(monitor.states().map((s) => s.memberId).sort()).toEqual([11, 12, 13]);
+    // p1 changed (a new object with a new check): its members restart.
+    monitor.setPools([pool([...p1.members], { id: 1, name: 'a.example.test', check: { ...hc, path: '/health' } }), p2]);
+    await until(() => probe.starts.length >= 6, 500);
+    expect(probe.starts.slice(4, 6).map((s) => s.address).sort()).toEqual(['192.0.2.11', '192.0.2.12']);
+  });
+
   it('a failing hook is logged and does not stop the others', async () => {
     const probe = scriptedProbe(1, () => false);
     const { monitor, lines } = monitorOf({ probe: probe.fn });
