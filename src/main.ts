@@ -139,6 +139,13 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
       policies.forget(new Set(snapshot.pools.map((p) => p.id)));
     },
     load: readiness.track(() => store.loadContents()),
+    // Full reloads are read by the build thread on its own connection: at 100,000 records the rows took the
+    // answering thread hundreds of ms (parsing, mapping, handing them over, collecting them) at every one.
+    storeInThread: (() => {
+      const url = store.connectionUrl();
+      return url === undefined ? undefined : { url, location: store.location };
+    })(),
+    onStoreRead: (ok) => (ok ? readiness.storeRead() : readiness.storeReadFailed()),
     loadZones: readiness.track((names: readonly string[]) => store.loadZoneContents(names)),
     debounceMs: config.feed.debounceMs,
     log: log.child({ component: 'snapshot' }),

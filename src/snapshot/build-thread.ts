@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { LbdnsError } from '../errors.js';
 import type { StoreContents } from '../store/rows.js';
 import type { SkippedRow } from './build.js';
 import type { SnapshotImage } from './image.js';
@@ -19,12 +20,20 @@ export type ToBuildThread =
   | { readonly op: 'zones'; readonly id: number; readonly version: number; readonly names: readonly string[] }
   /** An image of every zone, for a receiver that holds none (a DNS worker that just started). */
   | { readonly op: 'complete'; readonly id: number }
+  /**
+   * The thread reads the whole store itself (its own connection) and builds what changed, saving the file; with
+   * `unlessVersion`, nothing is read past the version when the store is still at it.
+   */
+  | { readonly op: 'load'; readonly id: number; readonly unlessVersion?: number }
   /** The last image was not adopted: the next one leaves nothing out. */
   | { readonly op: 'forget' };
 
 export type FromBuildThread =
   | { readonly op: 'built'; readonly id: number; readonly image: SnapshotImage; readonly skipped: readonly SkippedRow[]; readonly rebuilt: number; readonly ms: number }
-  | { readonly op: 'failed'; readonly id: number; readonly error: string }
+  /** `store`: the store could not be read (not a build failure). */
+  | { readonly op: 'failed'; readonly id: number; readonly error: string; readonly store?: boolean }
+  /** A load found the store at the version it was told it still had. */
+  | { readonly op: 'unchanged'; readonly id: number }
   | { readonly op: 'saved'; readonly ms: number }
   | { readonly op: 'save-failed'; readonly error: string };
 
@@ -37,6 +46,8 @@ const ROWS_PER_SLICE = 2000;
 export interface BuildThreadOptions {
   /** Where the build thread saves the rows after every change (serialised there, off the answering thread). */
   readonly file?: { readonly path: string; readonly node: string };
+  /** The store the thread reads itself for load() (url with its password; location as errors name it). */
+  readonly store?: { readonly url: string; readonly location: string };
   readonly onSaved?: (ms: number) => void;
   readonly onSaveFailed?: (error: string) => void;
 }
@@ -68,14 +79,14 @@ function startWorker(setup: unknown): Worker {
 
 export class BuildThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (b: Built) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<number, { resolve: (b: Built | undefined) => void; reject: (e: Error) => void }>();
   #nextId = 1;
   #dead: Error | undefined;
   /** Row slices of two calls must not interleave: calls that send rows run one after the other. */
   #sending: Promise<unknown> = Promise.resolve();
 
   constructor(opts: BuildThreadOptions = {}) {
-    this.#worker = startWorker({ file: opts.file });
+    this.#worker = startWorker({ file: opts.file, store: opts.store });
     // The thread must not keep a stopping process alive; a pending build still holds a ref through its promise.
     this.#worker.unref();
     this.#worker.on('message', (msg: FromBuildThread) => {
@@ -85,7 +96,8 @@ export class BuildThread {
         const p = this.#pending.get(msg.id);
         this.#pending.delete(msg.id);
         if (msg.op === 'built') p?.resolve({ image: msg.image, skipped: msg.skipped, rebuilt: msg.rebuilt, ms: msg.ms });
-        else p?.reject(new Error(msg.error));
+        else if (msg.op === 'unchanged') p?.resolve(undefined);
+        else p?.reject(msg.store ? new LbdnsError('E_STORE', msg.error) : new Error(msg.error));
       }
     });
     const die = (err: Error): void => {
@@ -99,17 +111,25 @@ export class BuildThread {
 
   /** Sends the whole store's rows and builds an image of what changed; `save: false` for rows read from the file. */
   full(contents: StoreContents, save = true): Promise<Built> {
-    return this.#call(contents, (id) => ({ op: 'full', id, version: contents.version, save }));
+    return this.#call(contents, (id) => ({ op: 'full', id, version: contents.version, save })) as Promise<Built>;
+  }
+
+  /**
+   * The thread reads the whole store itself and builds an image of what changed: the rows never cross this thread.
+   * Undefined when the store is still at `unlessVersion`; a read that fails rejects with E_STORE.
+   */
+  load(unlessVersion?: number): Promise<Built | undefined> {
+    return this.#call(undefined, (id) => ({ op: 'load', id, ...(unlessVersion === undefined ? {} : { unlessVersion }) }));
   }
 
   /** Sends the rows of the `names` zones and builds an image of them. */
   zones(part: StoreContents, names: readonly string[]): Promise<Built> {
-    return this.#call(part, (id) => ({ op: 'zones', id, version: part.version, names }));
+    return this.#call(part, (id) => ({ op: 'zones', id, version: part.version, names })) as Promise<Built>;
   }
 
   /** An image holding every zone of the newest rows. */
   complete(): Promise<Built> {
-    return this.#call(undefined, (id) => ({ op: 'complete', id }));
+    return this.#call(undefined, (id) => ({ op: 'complete', id })) as Promise<Built>;
   }
 
   /** The receiver did not adopt the last image: the next one must be whole. */
@@ -117,14 +137,14 @@ export class BuildThread {
     if (!this.#dead) this.#worker.postMessage({ op: 'forget' } satisfies ToBuildThread);
   }
 
-  #call(contents: StoreContents | undefined, request: (id: number) => ToBuildThread): Promise<Built> {
+  #call(contents: StoreContents | undefined, request: (id: number) => ToBuildThread): Promise<Built | undefined> {
     if (!contents) return this.#send(undefined, request);
     const run = this.#sending.then(() => this.#send(contents, request));
     this.#sending = run.catch(() => undefined);
     return run;
   }
 
-  async #send(contents: StoreContents | undefined, request: (id: number) => ToBuildThread): Promise<Built> {
+  async #send(contents: StoreContents | undefined, request: (id: number) => ToBuildThread): Promise<Built | undefined> {
     if (this.#dead) throw this.#dead;
     if (contents) {
       for (const table of ROW_TABLES) {
@@ -137,7 +157,7 @@ export class BuildThread {
       }
     }
     const id = this.#nextId++;
-    const done = new Promise<Built>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    const done = new Promise<Built | undefined>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
     this.#worker.ref();
     this.#worker.postMessage(request(id));
     return done.finally(() => {

@@ -7,10 +7,16 @@ import { buildZones, type SkippedRow } from './build.js';
 import { encodeImage, imageBuffers, type SnapshotImage } from './image.js';
 import { mergeContents } from './partial.js';
 import { writeSnapshotFile } from './snapshot-file.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import { readContents } from '../store/sql-store.js';
+import { pgKysely } from '../store/store.js';
+import { toStoreError } from '../store/store-error.js';
 import type { FromBuildThread, RowTable, ToBuildThread } from './build-thread.js';
 
 interface Setup {
   readonly file?: { readonly path: string; readonly node: string };
+  readonly store?: { readonly url: string; readonly location: string };
 }
 
 const setup = workerData as Setup;
@@ -116,6 +122,52 @@ async function save(): Promise<void> {
   writing = false;
 }
 
+/** The thread's own connection to the store (one), made on the first load and again after a failed one. */
+let db: Kysely<Database> | undefined;
+/** A read of the whole store that takes longer than this is given up (a half-open link), its connection dropped. */
+const LOAD_DEADLINE_MS = 60_000;
+
+/** Reads the whole store here and builds what changed: the rows never pass through the answering thread. */
+async function loadAndBuild(id: number, unlessVersion: number | undefined): Promise<void> {
+  let read: StoreContents | undefined;
+  const started = performance.now();
+  try {
+    if (!setup.store) throw new Error('the build thread was given no store to read');
+    db ??= pgKysely(setup.store.url, 1);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reading the store took over ${LOAD_DEADLINE_MS / 1000} s`)), LOAD_DEADLINE_MS);
+    });
+    try {
+      read = await Promise.race([readContents(db, unlessVersion), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (err) {
+    // The connection may be the broken part: the next load makes a new one.
+    const old = db;
+    db = undefined;
+    void old?.destroy().catch(() => undefined);
+    post({ op: 'failed', id, error: toStoreError(err, { location: setup.store?.location ?? 'the store' }).message, store: true });
+    return;
+  }
+  if (read === undefined) {
+    post({ op: 'unchanged', id });
+    return;
+  }
+  try {
+    staging = emptyStaging();
+    contents = read;
+    refingerprint(contents);
+    geoFp = fingerprint(contents.geoNetworks ?? []);
+    const { image: out, skipped, rebuilt } = image(contents, false);
+    post({ op: 'built', id, image: out, skipped, rebuilt, ms: performance.now() - started }, imageBuffers(out));
+    void save();
+  } catch (err) {
+    post({ op: 'failed', id, error: (err as Error).message });
+  }
+}
+
 function post(msg: FromBuildThread, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
@@ -128,6 +180,10 @@ port.on('message', (msg: ToBuildThread) => {
   if (msg.op === 'forget') {
     held = new Map();
     heldGeo = undefined;
+    return;
+  }
+  if (msg.op === 'load') {
+    void loadAndBuild(msg.id, msg.unlessVersion);
     return;
   }
   const started = performance.now();

@@ -75,6 +75,36 @@ const toZone = (z: ZoneSelect): ZoneRow =>
 const toRecord = (r: RecordSelect): RecordRow =>
   Object.freeze({ id: Number(r.id), zoneId: r.zone_id, name: r.name, type: r.type, ttl: r.ttl, content: r.content });
 
+/**
+ * Every row the snapshot is built from, read in one repeatable-read transaction; undefined when the store's version
+ * is still `unlessVersion` (nothing more is read then). The server's build thread reads through this too, on a
+ * connection of its own (snapshot/build-worker.ts), so that the rows never pass through the answering thread.
+ */
+export async function readContents(db: Kysely<Database>, unlessVersion?: number): Promise<StoreContents | undefined> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      const v = await trx.selectFrom('config_version').select('version').executeTakeFirstOrThrow();
+      if (unlessVersion !== undefined && Number(v.version) === unlessVersion) return undefined;
+      const zones = await trx.selectFrom('zones').select(ZONE_COLUMNS).orderBy('name').execute();
+      const records = await trx.selectFrom('records').select(RECORD_COLUMNS).orderBy('id').execute();
+      const poolRows = await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute();
+      const members = await pools.selectMembers(trx).orderBy('m.id').execute();
+      const geo = await pools.selectGeoNetworks(trx).execute();
+      const keys = await dnssec.selectKeyRows(trx);
+      return Object.freeze({
+        version: Number(v.version),
+        zones: Object.freeze(zones.map(toZone)),
+        records: Object.freeze(records.map(toRecord)),
+        pools: Object.freeze(poolRows.map(pools.toPool)),
+        members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
+        geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
+        dnssecKeys: keys,
+      });
+    });
+}
+
 const zoneName = (text: string): string => parseDomainName(text, {}, 'zone name');
 const ownerName = (text: string): string => parseDomainName(text, { wildcard: true }, 'record name');
 
@@ -109,6 +139,8 @@ function suffixes(name: string): string[] {
 
 export interface SqlStoreOptions {
   readonly location: string;
+  /** The connection string (with its password): for the build thread's own connection. */
+  readonly url?: string;
   readonly logger?: Logger;
   readonly feed: Omit<FeedSource, 'version' | 'logger'>;
   /** Runs after the kysely instance is destroyed (e.g. stops the embedded server). */
@@ -259,29 +291,11 @@ export class SqlStore implements Store {
   }
 
   loadContents(): Promise<StoreContents> {
-    return this.run(() =>
-      this.db
-        .transaction()
-        .setIsolationLevel('repeatable read')
-        .execute(async (trx) => {
-          const v = await trx.selectFrom('config_version').select('version').executeTakeFirstOrThrow();
-          const zones = await trx.selectFrom('zones').select(ZONE_COLUMNS).orderBy('name').execute();
-          const records = await trx.selectFrom('records').select(RECORD_COLUMNS).orderBy('id').execute();
-          const poolRows = await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute();
-          const members = await pools.selectMembers(trx).orderBy('m.id').execute();
-          const geo = await pools.selectGeoNetworks(trx).execute();
-          const keys = await dnssec.selectKeyRows(trx);
-          return Object.freeze({
-            version: Number(v.version),
-            zones: Object.freeze(zones.map(toZone)),
-            records: Object.freeze(records.map(toRecord)),
-            pools: Object.freeze(poolRows.map(pools.toPool)),
-            members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
-            geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
-            dnssecKeys: keys,
-          });
-        }),
-    );
+    return this.run(async () => (await readContents(this.db))!);
+  }
+
+  connectionUrl(): string | undefined {
+    return this.opts.url;
   }
 
   loadZoneContents(names: readonly string[]): Promise<StoreContents> {

@@ -158,6 +158,8 @@ export interface Store {
   migrate(): Promise<string[]>;
   /** Version, zones, records, pools, members, geo networks and DNSSEC keys, read in one REPEATABLE READ transaction. */
   loadContents(): Promise<StoreContents>;
+  /** The connection string (password included) of a server's store, for the snapshot build thread's own reads. */
+  connectionUrl(): string | undefined;
   /** The named zones' rows only (those that still exist), with the version, in one REPEATABLE READ transaction. */
   loadZoneContents(names: readonly string[]): Promise<StoreContents>;
   configVersion(): Promise<number>;
@@ -441,7 +443,7 @@ export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): P
     const location = redactUrl(cfg.databaseUrl);
     const db = pgKysely(cfg.databaseUrl, opts.role === 'server' ? 5 : 2, sockets, opts.session);
     const versionDb = opts.role === 'server' ? pgKysely(cfg.databaseUrl, 1, sockets, opts.session) : undefined;
-    store = new SqlStore(db, { location, logger, feed: feed(cfg.databaseUrl, sockets), versionDb });
+    store = new SqlStore(db, { location, url: cfg.databaseUrl, logger, feed: feed(cfg.databaseUrl, sockets), versionDb });
   } else {
     const running = opts.role === 'client' ? readEmbeddedInfo(cfg.dataDir) : undefined;
     if (running !== undefined) {
@@ -453,7 +455,7 @@ export async function openStore(cfg: Config['store'], opts: OpenStoreOptions): P
       const location = `${host.publicUrl} (embedded, in ${cfg.dataDir})`;
       const db = pgKysely(host.url, opts.role === 'server' ? 5 : 2, sockets, opts.session);
       const versionDb = opts.role === 'server' ? pgKysely(host.url, 1, sockets, opts.session) : undefined;
-      store = new SqlStore(db, { location, logger, feed: feed(host.url, sockets), onClose: () => host.close(), versionDb });
+      store = new SqlStore(db, { location, url: host.url, logger, feed: feed(host.url, sockets), onClose: () => host.close(), versionDb });
     }
   }
   if (opts.migrate ?? opts.role === 'client') {

@@ -1,0 +1,83 @@
+// Full reloads read by the build thread on its own connection (ReloaderOptions.storeInThread), against a real
+// PostgreSQL: the rows never cross the answering thread, an unchanged store is not read past its version, a store
+// that cannot be read keeps the serving snapshot and says so, and the build thread reconnects once it is back.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AnswerContext } from '../../src/core/answer.js';
+import { respond } from '../../src/core/respond.js';
+import { createLogger } from '../../src/obs/log.js';
+import { createMetrics } from '../../src/obs/metrics.js';
+import { Reloader } from '../../src/snapshot/reloader.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import { createTestDatabase, storeConfig, type TestDatabase } from '../helpers/db.js';
+import { need } from '../helpers/prerequisite.js';
+import { buildQuery, decodeReply } from '../helpers/wire.js';
+
+let db: TestDatabase;
+let store: Store | undefined;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  if (db.url === undefined) return;
+  store = await openStore(storeConfig(db), { role: 'server', migrate: true });
+  await store.addZone({ name: 'thread.test' });
+  await store.addRecord({ zone: 'thread.test', name: 'www.thread.test', type: 'A', content: '192.0.2.10' });
+});
+afterAll(async () => {
+  await store?.close();
+  await db?.drop();
+});
+beforeEach((ctx) => need(ctx, db.url === undefined ? 'no PostgreSQL on 127.0.0.1:5432' : undefined));
+
+const ctx: AnswerContext = { nodeName: 't', choose: () => ({ members: [], scope: 0, allDown: true }) } as unknown as AnswerContext;
+const ask = (r: Reloader, name: string): string[] => decodeReply(respond(r.current(), buildQuery({ name }), '127.0.0.1', false, ctx).reply!).answers.map((a: { address: string }) => a.address);
+
+describe('full reloads read by the build thread', () => {
+  it('loads the store, skips an unchanged one, picks up an edit, and keeps serving through an unreadable store', async () => {
+    const reads: boolean[] = [];
+    const metrics = createMetrics({ defaultMetrics: false });
+    const mainThreadLoads: number[] = [];
+    const make = (url: string) =>
+      new Reloader({
+        // Never called: the thread reads the store itself.
+        load: async () => {
+          mainThreadLoads.push(1);
+          return store!.loadContents();
+        },
+        storeInThread: { url, location: 'test store' },
+        onStoreRead: (ok) => reads.push(ok),
+        debounceMs: 10,
+        log: createLogger('silent'),
+        metrics,
+      });
+    const r = make(db.url!);
+    try {
+      await r.reload();
+      expect(ask(r, 'www.thread.test')).toEqual(['192.0.2.10']);
+      const version = r.current().version;
+      // Nothing changed: the thread reads the version only, and the snapshot object stays.
+      const before = r.current();
+      await r.reload(true);
+      expect(r.current()).toBe(before);
+      expect((await metrics.reloads.get()).values.find((v) => v.labels.result === 'unchanged')?.value).toBe(1);
+      await store!.addRecord({ zone: 'thread.test', name: 'new.thread.test', type: 'A', content: '192.0.2.11' });
+      await r.reload(true);
+      expect(r.current().version).toBeGreaterThan(version);
+      expect(ask(r, 'new.thread.test')).toEqual(['192.0.2.11']);
+      expect(reads).toEqual([true, true, true]);
+      expect(mainThreadLoads).toEqual([]);
+    } finally {
+      r.stop();
+    }
+    // A store the thread cannot reach: the reload fails with E_STORE, the caller is told, and what was served stays.
+    const url = new URL(db.url!);
+    url.port = '1';
+    const dead = make(url.toString());
+    try {
+      await expect(dead.reload()).rejects.toMatchObject({ code: 'E_STORE' });
+      expect(reads.at(-1)).toBe(false);
+      expect(dead.lastError).toMatch(/test store|ECONNREFUSED|connect/);
+      expect(dead.loaded).toBe(false);
+    } finally {
+      dead.stop();
+    }
+  });
+});
