@@ -19,7 +19,7 @@ beforeAll(async () => {
   if (db.url === undefined) return;
   store = await openStore(storeConfig(db), { role: 'server', migrate: true });
   await store.addZone({ name: 'thread.test' });
-  await store.addRecord({ zone: 'thread.test', name: 'www.thread.test', type: 'A', content: '192.0.2.10' });
+  await store.addRecord({ name: 'www.thread.test', type: 'A', content: '192.0.2.10' });
 });
 afterAll(async () => {
   await store?.close();
@@ -58,7 +58,7 @@ describe('full reloads read by the build thread', () => {
       await r.reload(true);
       expect(r.current()).toBe(before);
       expect((await metrics.reloads.get()).values.find((v) => v.labels.result === 'unchanged')?.value).toBe(1);
-      await store!.addRecord({ zone: 'thread.test', name: 'new.thread.test', type: 'A', content: '192.0.2.11' });
+      await store!.addRecord({ name: 'new.thread.test', type: 'A', content: '192.0.2.11' });
       await r.reload(true);
       expect(r.current().version).toBeGreaterThan(version);
       expect(ask(r, 'new.thread.test')).toEqual(['192.0.2.11']);
