@@ -11,6 +11,7 @@
 //   before a reassignment (make before break), after which its vote on them is withdrawn;
 // - when the store is unreachable, probes every member itself, and counts the others' votes until they expire by its
 //   own clock (their age at the last read plus the time since): never a vote older than the bound.
+import { samePoolForHealth } from './same-pool.js';
 import type { Pool } from '../core/snapshot.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -237,11 +238,14 @@ export class HealthAgreement {
     for (const pool of pools) for (const m of pool.members) if (m.enabled) this.#members.set(m.id, { pool, address: m.address });
     for (const id of [...this.#effective.keys()]) if (!this.#members.has(id)) this.#drop(id);
     const moved = this.#reassign();
-    // Only what this change can have moved: the members of pools that are new or changed (a Pool is immutable, so
-    // the same object is the same pool: its rule, members and check), and those whose probing here started or
+    // Only what this change can have moved: the members of pools that are new or changed (samePoolForHealth: the
+    // same object, or one equal in its rule, members and check, is the same pool), and those whose probing here started or
     // stopped. Every member again took ~11 µs each on the answering thread: 0.9 s at 80,000 members, at every
     // reload that changed one pool.
-    for (const pool of pools) if (before.get(pool.id) !== pool) for (const m of pool.members) if (m.enabled) this.#recompute(m.id);
+    for (const pool of pools) {
+      const old = before.get(pool.id);
+      if (old === undefined || !samePoolForHealth(old, pool)) for (const m of pool.members) if (m.enabled) this.#recompute(m.id);
+    }
     for (const id of moved) this.#recompute(id);
   }
 
