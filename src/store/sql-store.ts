@@ -94,15 +94,30 @@ export async function readContents(db: Kysely<Database>, unlessVersion?: number)
       const geo = await pools.selectGeoNetworks(trx).execute();
       const keys = await dnssec.selectKeyRows(trx);
       return Object.freeze({
-        version: Number(v.version),
-        zones: Object.freeze(zones.map(toZone)),
-        records: Object.freeze(records.map(toRecord)),
-        pools: Object.freeze(poolRows.map(pools.toPool)),
-        members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
+        ...(await shapeContents(trx, v.version, zones, records, poolRows, members, keys)),
         geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
-        dnssecKeys: keys,
       });
     });
+}
+
+/** The rows of zones, records, pools, members and keys as StoreContents has them (frozen, windows attached). */
+async function shapeContents(
+  trx: Transaction<Database>,
+  version: number | string | bigint,
+  zones: readonly ZoneSelect[],
+  records: readonly RecordSelect[],
+  poolRows: readonly Parameters<typeof pools.toPool>[0][],
+  members: readonly Parameters<typeof pools.toMember>[0][],
+  keys: StoreContents['dnssecKeys'],
+): Promise<StoreContents> {
+  return {
+    version: Number(version),
+    zones: Object.freeze(zones.map(toZone)),
+    records: Object.freeze(records.map(toRecord)),
+    pools: Object.freeze(poolRows.map(pools.toPool)),
+    members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
+    dnssecKeys: keys,
+  };
 }
 
 const zoneName = (text: string): string => parseDomainName(text, {}, 'zone name');
@@ -312,14 +327,7 @@ export class SqlStore implements Store {
           const poolIds = poolRows.map((p) => p.id);
           const members = poolIds.length ? await pools.selectMembers(trx).where('m.pool_id', 'in', poolIds).orderBy('m.id').execute() : [];
           const keys = await dnssec.selectKeyRows(trx, ids);
-          return Object.freeze({
-            version: Number(v.version),
-            zones: Object.freeze(zones.map(toZone)),
-            records: Object.freeze(records.map(toRecord)),
-            pools: Object.freeze(poolRows.map(pools.toPool)),
-            members: Object.freeze(await windows.attachWindows(trx, members.map(pools.toMember))),
-            dnssecKeys: keys,
-          });
+          return Object.freeze(await shapeContents(trx, v.version, zones, records, poolRows, members, keys));
         }),
     );
   }
