@@ -7,10 +7,7 @@ import { buildZones, type SkippedRow } from './build.js';
 import { encodeImage, imageBuffers, type SnapshotImage } from './image.js';
 import { mergeContents } from './partial.js';
 import { writeSnapshotFile } from './snapshot-file.js';
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
-import { readContents } from '../store/sql-store.js';
-import { pgKysely } from '../store/store.js';
+import { contentsReader, type ContentsReader } from '../store/store.js';
 import { toStoreError } from '../store/store-error.js';
 import type { FromBuildThread, RowTable, ToBuildThread } from './build-thread.js';
 
@@ -123,7 +120,7 @@ async function save(): Promise<void> {
 }
 
 /** The thread's own connection to the store (one), made on the first load and again after a failed one. */
-let db: Kysely<Database> | undefined;
+let db: ContentsReader | undefined;
 /** A read of the whole store that takes longer than this is given up (a half-open link), its connection dropped. */
 const LOAD_DEADLINE_MS = 60_000;
 
@@ -133,13 +130,13 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined): Prom
   const started = performance.now();
   try {
     if (!setup.store) throw new Error('the build thread was given no store to read');
-    db ??= pgKysely(setup.store.url, 1);
+    db ??= contentsReader(setup.store.url);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`reading the store took over ${LOAD_DEADLINE_MS / 1000} s`)), LOAD_DEADLINE_MS);
     });
     try {
-      read = await Promise.race([readContents(db, unlessVersion), deadline]);
+      read = await Promise.race([db.read(unlessVersion), deadline]);
     } finally {
       clearTimeout(timer);
     }
@@ -147,7 +144,7 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined): Prom
     // The connection may be the broken part: the next load makes a new one.
     const old = db;
     db = undefined;
-    void old?.destroy().catch(() => undefined);
+    void old?.close().catch(() => undefined);
     post({ op: 'failed', id, error: toStoreError(err, { location: setup.store?.location ?? 'the store' }).message, store: true });
     return;
   }

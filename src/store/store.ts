@@ -11,7 +11,7 @@ import type { MemberSettings, PoolSettings } from '../schema/pool-schema.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
 import type { QUORUM_RULES } from '../schema/pool-constants.js';
 import type { Database } from './schema.js';
-import { SqlStore } from './sql-store.js';
+import { readContents, SqlStore } from './sql-store.js';
 import { toStoreError } from './store-error.js';
 import type { Actor, OverrideChange } from './override-queries.js';
 import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
@@ -415,6 +415,18 @@ export function pgKysely(url: string, max: number, sockets: PgSockets = new PgSo
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', ignoreClientError);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** A connection of its own that reads the whole store (the snapshot build thread's: snapshot/build-worker.ts). */
+export interface ContentsReader {
+  /** Every row the snapshot is built from; undefined when the store's version is still `unlessVersion`. */
+  read(unlessVersion?: number): Promise<StoreContents | undefined>;
+  close(): Promise<void>;
+}
+
+export function contentsReader(url: string): ContentsReader {
+  const db = pgKysely(url, 1);
+  return { read: (unlessVersion) => readContents(db, unlessVersion), close: () => db.destroy() };
 }
 
 /**
