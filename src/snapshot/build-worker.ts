@@ -1,5 +1,7 @@
 // The build thread: holds the newest store rows, builds the zones that changed into a SnapshotImage, writes the snapshot file.
 import { createHash } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import type { DnssecKeyRow, GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
@@ -18,6 +20,23 @@ interface Setup {
 
 const setup = workerData as Setup;
 const port = parentPort!;
+
+/**
+ * This thread runs at the lowest CPU priority (nice 19; on Linux a thread's nice value is its own, set through its
+ * thread id). Reading, fingerprinting and building the whole store and writing the snapshot file take seconds of
+ * CPU; on a machine with as many busy threads as cores, the scheduler otherwise gives it slices of several ms while
+ * a query waits on the answering thread. At nice 19 a waking answering thread takes the core at once, and the
+ * build uses what answering leaves. Elsewhere (no /proc/thread-self, or not allowed) it keeps the process's priority.
+ */
+function lowerPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+  } catch {
+    // Not Linux, or not permitted: the build runs at the process's priority.
+  }
+}
+lowerPriority();
 
 type Staging = { -readonly [K in RowTable]: unknown[] };
 const emptyStaging = (): Staging => ({ zones: [], records: [], pools: [], members: [], geoNetworks: [], dnssecKeys: [] });

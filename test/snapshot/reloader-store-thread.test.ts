@@ -1,6 +1,7 @@
 // Full reloads read by the build thread on its own connection (ReloaderOptions.storeInThread), against a real
 // PostgreSQL: the rows never cross the answering thread, an unchanged store is not read past its version, a store
 // that cannot be read keeps the serving snapshot and says so, and the build thread reconnects once it is back.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AnswerContext } from '../../src/core/answer.js';
 import { respond } from '../../src/core/respond.js';
@@ -30,7 +31,30 @@ beforeEach((ctx) => need(ctx, db.url === undefined ? 'no PostgreSQL on 127.0.0.1
 const ctx: AnswerContext = { nodeName: 't', choose: () => ({ members: [], scope: 0, allDown: true }) } as unknown as AnswerContext;
 const ask = (r: Reloader, name: string): string[] => decodeReply(respond(r.current(), buildQuery({ name }), '127.0.0.1', false, ctx).reply!).answers.map((a: { address: string }) => a.address);
 
+/** Nice values of this process's threads (field 19 of /proc/self/task/<tid>/stat). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 describe('full reloads read by the build thread', () => {
+  it('the build thread runs at nice 19, the rest of the process as it was', async (ctx) => {
+    if (!existsSync('/proc/thread-self')) return ctx.skip('no /proc/thread-self: thread priorities are Linux only');
+    const before = threadNices();
+    expect(before).not.toContain(19);
+    const r = new Reloader({ load: async () => store!.loadContents(), debounceMs: 10, log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
+    try {
+      await r.reload();
+      const after = threadNices();
+      expect(after.filter((n) => n === 19)).toHaveLength(1);
+      expect(after.filter((n) => n !== 19).every((n) => n === before[0])).toBe(true);
+    } finally {
+      r.stop();
+    }
+  });
+
   it('loads the store, skips an unchanged one, picks up an edit, and keeps serving through an unreadable store', async () => {
     const reads: boolean[] = [];
     const metrics = createMetrics({ defaultMetrics: false });
