@@ -138,6 +138,13 @@ async function save(): Promise<void> {
   writing = false;
 }
 
+/** The whole store's rows become the newest (a full load, from the answering thread or read here). */
+function takeWhole(c: StoreContents): void {
+  contents = c;
+  refingerprint(c);
+  geoFp = fingerprint(c.geoNetworks ?? []);
+}
+
 /** The thread's own connection to the store (one), made on the first load and again after a failed one. */
 let db: ContentsReader | undefined;
 /** A read of the whole store that takes longer than this is given up (a half-open link), its connection dropped. */
@@ -149,16 +156,8 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined): Prom
   const started = performance.now();
   try {
     if (!setup.store) throw new Error('the build thread was given no store to read');
-    db ??= contentsReader(setup.store.url);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`reading the store took over ${LOAD_DEADLINE_MS / 1000} s`)), LOAD_DEADLINE_MS);
-    });
-    try {
-      read = await Promise.race([db.read(unlessVersion), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    db ??= contentsReader(setup.store.url, LOAD_DEADLINE_MS);
+    read = await db.read(unlessVersion);
   } catch (err) {
     // The connection may be the broken part: the next load makes a new one.
     const old = db;
@@ -173,10 +172,8 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined): Prom
   }
   try {
     staging = emptyStaging();
-    contents = read;
-    refingerprint(contents);
-    geoFp = fingerprint(contents.geoNetworks ?? []);
-    const { image: out, skipped, rebuilt } = image(contents, false);
+    takeWhole(read);
+    const { image: out, skipped, rebuilt } = image(read, false);
     post({ op: 'built', id, image: out, skipped, rebuilt, ms: performance.now() - started }, imageBuffers(out));
     void save();
   } catch (err) {
@@ -208,11 +205,8 @@ port.on('message', (msg: ToBuildThread) => {
       const rows = staging as unknown as StoreContents;
       const incoming: StoreContents = { version: msg.version, zones: rows.zones, records: rows.records, pools: rows.pools, members: rows.members, geoNetworks: rows.geoNetworks, dnssecKeys: rows.dnssecKeys };
       staging = emptyStaging();
-      if (msg.op === 'full') {
-        contents = incoming;
-        refingerprint(contents);
-        geoFp = fingerprint(contents.geoNetworks ?? []);
-      } else {
+      if (msg.op === 'full') takeWhole(incoming);
+      else {
         if (!contents) throw new Error('a zone reload before any full load');
         contents = mergeContents(contents, incoming, msg.names);
         refingerprint(contents, new Set([...msg.names, ...incoming.zones.map((z) => z.name)]));

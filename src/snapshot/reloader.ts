@@ -180,17 +180,10 @@ export class Reloader {
         loaded = { kind: 'zones', image: built.image };
         this.#swap(await this.#adopt(built));
         this.#partialSinceFull = true;
-      } else if (this.#opts.storeInThread) {
-        // The unchanged check of the branch below, made by the thread before it reads more than the version.
+      } else {
+        // The version the serving snapshot was read at, when a read at the same version would change nothing.
         const unless = this.#loaded && !this.#partialSinceFull && this.#current !== EMPTY_SNAPSHOT ? this.#current.version : undefined;
-        let read: Built | undefined;
-        try {
-          read = await this.#thread.load(unless);
-          this.#opts.onStoreRead?.(true);
-        } catch (err) {
-          if (err instanceof LbdnsError && err.code === 'E_STORE') this.#opts.onStoreRead?.(false);
-          throw err;
-        }
+        const read = await this.#readWhole(unless);
         if (read === undefined) {
           metrics.reloads.labels('unchanged').inc();
           this.#lastSuccess = Date.now();
@@ -198,18 +191,6 @@ export class Reloader {
           return;
         }
         built = read;
-        loaded = { kind: 'full', image: built.image };
-        this.#swap(await this.#adopt(built));
-        this.#partialSinceFull = false;
-      } else {
-        const contents = await this.#opts.load();
-        if (this.#loaded && !this.#partialSinceFull && contents.version === this.#current.version && this.#current !== EMPTY_SNAPSHOT) {
-          metrics.reloads.labels('unchanged').inc();
-          this.#lastSuccess = Date.now();
-          this.#lastError = undefined;
-          return;
-        }
-        built = await this.#thread.full(contents);
         loaded = { kind: 'full', image: built.image };
         this.#swap(await this.#adopt(built));
         this.#partialSinceFull = false;
@@ -246,6 +227,25 @@ export class Reloader {
       log.error({ err: (err as Error).message }, 'snapshot reload failed; still serving the previous one');
       throw err;
     }
+  }
+
+  /**
+   * The whole store built into an image of what changed, or undefined when it is still at `unless`: read by the
+   * build thread itself (storeInThread, the readiness told either way) or here through `load`.
+   */
+  async #readWhole(unless: number | undefined): Promise<Built | undefined> {
+    if (this.#opts.storeInThread) {
+      try {
+        const read = await this.#thread.load(unless);
+        this.#opts.onStoreRead?.(true);
+        return read;
+      } catch (err) {
+        if (err instanceof LbdnsError && err.code === 'E_STORE') this.#opts.onStoreRead?.(false);
+        throw err;
+      }
+    }
+    const contents = await this.#opts.load();
+    return contents.version === unless ? undefined : this.#thread.full(contents);
   }
 
   #swap(snapshot: Snapshot): void {

@@ -79,7 +79,7 @@ function parsePayload(payload: string | undefined): Change | undefined {
 class DeadlineError extends Error {}
 
 /** Rejects with a DeadlineError when `p` has not settled within `ms`; the timer does not keep the process alive. */
-function withDeadline<T>(p: Promise<T>, ms: number | undefined, what: string): Promise<T> {
+export function withDeadline<T>(p: Promise<T>, ms: number | undefined, what: string): Promise<T> {
   if (ms === undefined) return p;
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer in ${ms} ms`)), ms);

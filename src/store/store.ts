@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Logger } from 'pino';
 import { redactUrl, type Config } from '../config.js';
 import type { ParsedZone } from '../zonefile/parse.js';
-import type { Change, FeedStatus, WatchOptions } from './change-feed.js';
+import { withDeadline, type Change, type FeedStatus, type WatchOptions } from './change-feed.js';
 import { passwordFile, readEmbeddedInfo, startEmbedded, withPassword } from './embedded.js';
 import type { MemberSettings, PoolSettings } from '../schema/pool-schema.js';
 import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
@@ -419,14 +419,17 @@ export function pgKysely(url: string, max: number, sockets: PgSockets = new PgSo
 
 /** A connection of its own that reads the whole store (the snapshot build thread's: snapshot/build-worker.ts). */
 export interface ContentsReader {
-  /** Every row the snapshot is built from; undefined when the store's version is still `unlessVersion`. */
+  /**
+   * Every row the snapshot is built from; undefined when the store's version is still `unlessVersion`. A read
+   * that takes longer than `deadlineMs` (a half-open link) is given up.
+   */
   read(unlessVersion?: number): Promise<StoreContents | undefined>;
   close(): Promise<void>;
 }
 
-export function contentsReader(url: string): ContentsReader {
+export function contentsReader(url: string, deadlineMs: number): ContentsReader {
   const db = pgKysely(url, 1);
-  return { read: (unlessVersion) => readContents(db, unlessVersion), close: () => db.destroy() };
+  return { read: (unlessVersion) => withDeadline(readContents(db, unlessVersion), deadlineMs, 'reading the store'), close: () => db.destroy() };
 }
 
 /**
