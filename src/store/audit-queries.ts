@@ -168,7 +168,7 @@ export async function history(db: Db, filter: HistoryFilter): Promise<AuditHisto
         and (new ->> 'pool_id' in (select id from pool_ids) or old ->> 'pool_id' in (select id from pool_ids))),
     hits as (${hits}),
     tx as (select txid, count(*) as total, max(id) as last from hits group by txid order by last desc limit ${limit}),
-    shown as (select h.*, row_number() over (partition by h.txid order by h.id) as rn from hits h where h.txid in (select txid from tx))
+    shown as (select h.*, row_number() over (partition by h.txid order by h.id, h.part) as rn from hits h where h.txid in (select txid from tx))
     select s.id, s.txid, extract(epoch from s.at)::float8 * 1000 as at_ms, s.actor, s.application_name, s.table_name, s.op,
            s.row_key, s.name, s.old, s.new, tx.total,
            case s.table_name
@@ -178,7 +178,7 @@ export async function history(db: Db, filter: HistoryFilter): Promise<AuditHisto
            end as context
       from shown s join tx on tx.txid = s.txid
      where s.rn <= ${per}
-     order by tx.last desc, s.id`.execute(db);
+     order by tx.last desc, s.id, s.part`.execute(db);
   const byTx = new Map<string, { tx: Omit<AuditTransaction, 'changes'>; changes: AuditChange[] }>();
   for (const row of r.rows) {
     let t = byTx.get(row.txid);
@@ -277,7 +277,7 @@ export async function transitionHistory(db: Db, filter: TransitionFilter): Promi
 
 /** Deletes rows older than the cut-offs in batches of PRUNE_BATCH (rows another node is deleting are skipped). */
 export async function pruneHistory(db: Db, cutoffs: { readonly auditBefore: number; readonly healthBefore: number }): Promise<PruneResult> {
-  const prune = async (table: 'audit_log' | 'member_transitions', before: number): Promise<number> => {
+  const prune = async (table: 'audit_entries' | 'member_transitions', before: number): Promise<number> => {
     let total = 0;
     for (let i = 0; i < PRUNE_MAX_BATCHES; i++) {
       const r = await sql`
@@ -289,5 +289,5 @@ export async function pruneHistory(db: Db, cutoffs: { readonly auditBefore: numb
     }
     return total;
   };
-  return Object.freeze({ audit: await prune('audit_log', cutoffs.auditBefore), health: await prune('member_transitions', cutoffs.healthBefore) });
+  return Object.freeze({ audit: await prune('audit_entries', cutoffs.auditBefore), health: await prune('member_transitions', cutoffs.healthBefore) });
 }

@@ -66,7 +66,7 @@ describe('history', () => {
       '  insert pool web.hist.test',
     ]);
     const [newest, , , oldest] = txids(await ok(['history', 'hist.test', '--limit', '4']));
-    await psql.query(`update audit_log set at = at - interval '3 hours' where txid <= $1`, [oldest]);
+    await psql.query(`update audit_entries set at = at - interval '3 hours' where txid <= $1`, [oldest]);
     expect(txids(await ok(['history', 'hist.test', '--since', '2h']))).toHaveLength(3);
     expect(txids(await ok(['history', 'hist.test', '--since', new Date(Date.now() - 4 * 3_600_000).toISOString()]))).toHaveLength(6);
     const json = JSON.parse(await ok(['history', 'web.hist.test', '--json', '--limit', '1']));

@@ -77,3 +77,17 @@ export function sqlUrl(db: TestDatabase): string {
   url.password = encodeURIComponent(readFileSync(join(db.dataDir, 'embedded-password'), 'utf8').trim());
   return url.toString();
 }
+
+/** Runs the statements in one transaction on `client` and returns its txid (rolled back, and the error thrown, if one fails). */
+export async function txidOf(client: pg.Client, ...statements: string[]): Promise<number> {
+  await client.query('begin');
+  try {
+    for (const s of statements) await client.query(s);
+    const t = Number((await client.query('select txid_current() as t')).rows[0].t);
+    await client.query('commit');
+    return t;
+  } catch (err) {
+    await client.query('rollback');
+    throw err;
+  }
+}

@@ -103,9 +103,12 @@ describe('health history', () => {
 describe('retention', () => {
   it('deletes only rows older than their retention, in batches, and leaves the rest', async () => {
     await store.addZone({ name: 'prune.test' });
+    // One audit entry per row (not one bulk entry for the statement, migration 0017), so that pruning takes batches.
+    await psql.query(`set lbdns.audit_bulk_rows = 1000000`);
     await psql.query(`insert into records (zone_id, name, type, content) select z.id, 'p' || i || '.prune.test', 'TXT', '"x"' from zones z, generate_series(1, ${PRUNE_BATCH * 2 + 100}) i where z.name = 'prune.test'`);
+    await psql.query(`reset lbdns.audit_bulk_rows`);
     await store.addRecord({ name: 'kept.prune.test', type: 'A', content: '192.0.2.1' });
-    await psql.query(`update audit_log set at = now() - interval '100 days' where name like 'p%.prune.test%'`);
+    await psql.query(`update audit_entries set at = now() - interval '100 days' where name like 'p%.prune.test%'`);
     await psql.query(`update member_transitions set at = now() - interval '20 days' where member_id <= 1000`);
     const audit = await count('audit_log');
     const health = await count('member_transitions');

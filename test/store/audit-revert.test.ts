@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/store.js';
-import { createTestDatabase, sqlUrl, storeConfig, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, sqlUrl, storeConfig, type TestDatabase, txidOf } from '../helpers/db.js';
 
 let db: TestDatabase;
 let store: Store;
@@ -36,18 +36,7 @@ async function everything(): Promise<Record<string, unknown[]>> {
 /** The txid of the last transaction the log holds. */
 const lastTxid = async (): Promise<number> => Number((await psql.query('select txid from audit_log order by id desc limit 1')).rows[0].txid);
 
-async function inTx(...statements: string[]): Promise<number> {
-  await psql.query('begin');
-  try {
-    for (const s of statements) await psql.query(s);
-    const t = Number((await psql.query('select txid_current() as t')).rows[0].t);
-    await psql.query('commit');
-    return t;
-  } catch (err) {
-    await psql.query('rollback');
-    throw err;
-  }
-}
+const inTx = (...statements: string[]): Promise<number> => txidOf(psql, ...statements);
 
 /** A refused revert: the one-line reason, and nothing changed anywhere (the audit log included). */
 async function refused(txid: number, code: string, message: string | RegExp): Promise<void> {

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LbdnsError } from '../../src/errors.js';
 import { openStore, sessionConnection, type AuditTransaction, type Store } from '../../src/store/store.js';
-import { createTestDatabase, sqlUrl, storeConfig, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, sqlUrl, storeConfig, type TestDatabase, txidOf } from '../helpers/db.js';
 
 let db: TestDatabase;
 let store: Store;
@@ -27,18 +27,7 @@ afterAll(async () => {
 });
 
 /** Runs `statements` in one transaction of the psql session; returns its txid. */
-async function inTx(...statements: string[]): Promise<number> {
-  await psql.query('begin');
-  try {
-    for (const s of statements) await psql.query(s);
-    const t = Number((await psql.query('select txid_current() as t')).rows[0].t);
-    await psql.query('commit');
-    return t;
-  } catch (err) {
-    await psql.query('rollback');
-    throw err;
-  }
-}
+const inTx = (...statements: string[]): Promise<number> => txidOf(psql, ...statements);
 
 async function transaction(txid: number): Promise<AuditTransaction> {
   const h = await store.history({ limit: 1000, perTransaction: 100_000 });
@@ -196,7 +185,7 @@ describe('history', () => {
     await store.removePool('gone.one.test');
     // A transaction two hours old.
     old = await inTx(`update records set ttl = 99 where name = 'a.one.test'`);
-    await psql.query(`update audit_log set at = at - interval '2 hours' where txid = $1`, [old]);
+    await psql.query(`update audit_entries set at = at - interval '2 hours' where txid = $1`, [old]);
   });
 
   it('narrows to a zone: its row, records, pools and members, removed ones included; newest first', async () => {
