@@ -73,6 +73,8 @@ export async function startProbeAgent(config: Config, opts: AgentOptions, log: L
           const { snapshot } = buildSnapshot(contents);
           version = contents.version;
           agreement.setPools(snapshot.pools);
+          // No start-up to protect here (src/health/monitor.ts begin()): members resumed from the last run are probed now.
+          monitor.probeResumed();
           const members = snapshot.pools.reduce((n, p) => n + p.members.length, 0);
           log.info({ version, pools: snapshot.pools.length, members }, 'pools loaded');
         }

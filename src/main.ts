@@ -311,6 +311,8 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     // Last: an API write is answered from a snapshot that is already served (fastify is loaded only when asked for).
     if (config.api) api = await (await import('./api/api-server.js')).startApi({ ...config.api, store, explain, log: log.child({ component: 'api' }) });
     log.info({ addresses: dns.addresses }, 'dns listening');
+    // Serving: the members resumed from the previous run's votes are probed now (held back while the start-up ran).
+    monitor.probeResumed();
     log.info({ port: http.port, host: config.http.listen.host }, 'ops http listening');
   } catch (err) {
     stopRole?.();

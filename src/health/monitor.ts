@@ -129,7 +129,7 @@ export class HealthMonitor {
   /**
    * Before the first setPools: results this vantage point's previous run voted (HealthAgreement: a restart within a
    * few heartbeats). Those members start decided and need no result of this run before the first round is over;
-   * they are probed at once all the same, like every member.
+   * their first probes wait for probeResumed() (see begin()).
    */
   resume(votes: ReadonlyMap<number, boolean>, ageSeconds: number): void {
     if (!this.started) this.resumed = { votes, ageSeconds };
@@ -196,7 +196,7 @@ export class HealthMonitor {
       fresh.lastUp = this.tracker.state(id)?.status === 'up' ? 1 : 0;
       this.metrics?.memberUp.set({ pool: fresh.poolName, member: fresh.address }, fresh.lastUp);
       this.jobs.set(id, fresh);
-      this.begin(fresh);
+      this.begin(fresh, resumedUp !== undefined);
     }
     if (!this.started) {
       this.started = true;
@@ -294,11 +294,25 @@ export class HealthMonitor {
     this.finishFirst();
   }
 
-  private begin(job: Job): void {
+  /**
+   * The first probe now, then one per interval at the member's phase. A member resumed from the previous run's votes
+   * (at most 3 heartbeats old) is held back until probeResumed() (or its phase, if that comes first): 80,000 probes
+   * at once take both cores for ~20 s at scale, the seconds in which the start-up builds the snapshot and hands it to
+   * the DNS workers, while those members already answer as resumed.
+   */
+  private begin(job: Job, resumed = false): void {
     job.anchor = performance.now() + probePhase(job.memberId, Math.max(1, job.check.intervalMs));
     job.slot = 0;
-    this.run(job);
+    if (resumed) this.heldBack.add(job);
+    else this.run(job);
     this.arm(job);
+  }
+
+  /** Probes now every resumed member not probed yet (main.ts: once the DNS sockets are open). */
+  probeResumed(): void {
+    const held = [...this.heldBack];
+    this.heldBack.clear();
+    for (const job of held) if (this.jobs.get(job.memberId) === job) this.run(job);
   }
 
   private arm(job: Job): void {
@@ -306,6 +320,7 @@ export class HealthMonitor {
   }
 
   private tick(job: Job): void {
+    this.heldBack.delete(job);
     if (this.stopped || this.jobs.get(job.memberId) !== job) return;
     this.run(job);
     const interval = Math.max(1, job.check.intervalMs);
@@ -317,6 +332,8 @@ export class HealthMonitor {
   static readonly MAX_IN_FLIGHT = MAX_PROBES_IN_FLIGHT;
   private running = 0;
   private readonly waiting = new Set<Job>();
+  /** Resumed members whose first probe waits for probeResumed() or their phase. */
+  private readonly heldBack = new Set<Job>();
 
   private run(job: Job): void {
     if (job.inFlight || this.stopped) return;
@@ -391,6 +408,7 @@ export class HealthMonitor {
 
   private cancel(job: Job): void {
     this.waiting.delete(job);
+    this.heldBack.delete(job);
     this.queue.cancel(job);
     job.inFlight?.abort();
     job.inFlight = undefined;

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/obs/log.js';
 import { createMetrics } from '../../src/obs/metrics.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { BuildThread } from '../../src/snapshot/build-thread.js';
-import { adoptImage } from '../../src/snapshot/image.js';
+import { adoptImage, type SnapshotImage } from '../../src/snapshot/image.js';
 import { Reloader } from '../../src/snapshot/reloader.js';
 import type { PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../../src/store/rows.js';
 import { buildQuery, decodeReply } from '../helpers/wire.js';
@@ -91,6 +91,33 @@ describe('snapshot images from the build thread', () => {
     const complete = await thread.complete();
     const fresh = await adoptImage(complete.image, EMPTY_SNAPSHOT);
     for (const [name, t] of questions(12)) expect(reply(fresh, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
+  });
+
+  it('hands a starting DNS worker the first load itself, and a new complete image only once a reload lent zones', async () => {
+    let loads: { loaded: SnapshotImage }[] = [];
+    let version = 1;
+    const reloader = new Reloader({
+      load: async () => (version === 1 ? contents(1, 6, 20) : { ...contents(version, 6, 20), zones: contents(version, 6, 20).zones.map((z) => (z.name === 'z2.test' ? { ...z, serial: version } : z)) }),
+      debounceMs: 5,
+      log: createLogger('silent'),
+      metrics: createMetrics({ defaultMetrics: false }),
+      onLoaded: (l) => loads.push({ loaded: l.image }),
+    });
+    reloaders.push(reloader);
+    await reloader.reload();
+    // Every zone was built for the first load: that image is the complete one, not built again.
+    expect(await reloader.completeImage()).toBe(loads[0].loaded);
+    version = 2;
+    loads = [];
+    await reloader.reload();
+    expect(loads[0].loaded.chunks.length).toBeGreaterThan(0);
+    // The reload held z2 only; a worker with nothing needs every zone, built for it.
+    const complete = await reloader.completeImage();
+    expect(complete).not.toBe(loads[0].loaded);
+    expect(complete.version).toBe(2);
+    const adopted = await adoptImage(complete, EMPTY_SNAPSHOT);
+    expect(adopted.zones.size).toBe(6);
+    for (const [name, t] of questions(6)) expect(reply(adopted, name, t), `${name} ${t}`).toBe(reply(reloader.current(), name, t));
   });
 
   it('keeps the old snapshot serving when a reload throws (in the build thread, or reading the store)', async () => {
