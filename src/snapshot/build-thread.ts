@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { LbdnsError } from '../errors.js';
-import type { StoreContents } from '../store/rows.js';
+import type { GeoNetworkRow, StoreContents } from '../store/rows.js';
 import type { SkippedRow } from './build.js';
 import type { SnapshotImage } from './image.js';
 import { yieldToLoop } from './image.js';
@@ -24,9 +24,11 @@ export type ToBuildThread =
    * The thread reads the whole store itself (its own connection) and builds what changed, saving the file; with
    * `unlessVersion`, nothing is read past the version when the store is still at it.
    */
-  | { readonly op: 'load'; readonly id: number; readonly unlessVersion?: number }
+  | { readonly op: 'load'; readonly id: number; readonly unlessVersion?: number; readonly unlessStamp?: string }
   /** The last image was not adopted: the next one leaves nothing out. */
-  | { readonly op: 'forget' };
+  | { readonly op: 'forget' }
+  /** The receivers adopted an image built elsewhere (the image file): the next image leaves out its zones. */
+  | { readonly op: 'hold'; readonly zones: SnapshotImage['zones']; readonly geoNetworks: readonly GeoNetworkRow[] };
 
 export type FromBuildThread =
   | { readonly op: 'built'; readonly id: number; readonly image: SnapshotImage; readonly skipped: readonly SkippedRow[]; readonly rebuilt: number; readonly ms: number }
@@ -118,8 +120,8 @@ export class BuildThread {
    * The thread reads the whole store itself and builds an image of what changed: the rows never cross this thread.
    * Undefined when the store is still at `unlessVersion`; a read that fails rejects with E_STORE.
    */
-  load(unlessVersion?: number): Promise<Built | undefined> {
-    return this.#call(undefined, (id) => ({ op: 'load', id, ...(unlessVersion === undefined ? {} : { unlessVersion }) }));
+  load(unlessVersion?: number, unlessStamp?: string): Promise<Built | undefined> {
+    return this.#call(undefined, (id) => ({ op: 'load', id, ...(unlessVersion === undefined ? {} : { unlessVersion }), ...(unlessStamp === undefined ? {} : { unlessStamp }) }));
   }
 
   /** Sends the rows of the `names` zones and builds an image of them. */
@@ -130,6 +132,11 @@ export class BuildThread {
   /** An image holding every zone of the newest rows. */
   complete(): Promise<Built> {
     return this.#call(undefined, (id) => ({ op: 'complete', id })) as Promise<Built>;
+  }
+
+  /** The receivers hold `image` (adopted from the image file): the next image leaves out what it holds. */
+  hold(image: SnapshotImage): void {
+    if (!this.#dead) this.#worker.postMessage({ op: 'hold', zones: image.zones, geoNetworks: image.geoNetworks ?? [] } satisfies ToBuildThread);
   }
 
   /** The receiver did not adopt the last image: the next one must be whole. */

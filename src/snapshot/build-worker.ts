@@ -7,6 +7,7 @@ import { buildNetworkIndex } from '../geo/network-index.js';
 import type { DnssecKeyRow, GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
 import { buildZones, type SkippedRow } from './build.js';
 import { encodeImage, imageBuffers, type SnapshotImage } from './image.js';
+import { encodeImageFile, imageFilePath, writeImageFile } from './image-file.js';
 import { mergeContents } from './partial.js';
 import { writeSnapshotFile } from './snapshot-file.js';
 import { contentsReader, type ContentsReader } from '../store/store.js';
@@ -151,13 +152,13 @@ let db: ContentsReader | undefined;
 const LOAD_DEADLINE_MS = 60_000;
 
 /** Reads the whole store here and builds what changed: the rows never pass through the answering thread. */
-async function loadAndBuild(id: number, unlessVersion: number | undefined): Promise<void> {
+async function loadAndBuild(id: number, unlessVersion: number | undefined, unlessStamp: string | undefined): Promise<void> {
   let read: StoreContents | undefined;
   const started = performance.now();
   try {
     if (!setup.store) throw new Error('the build thread was given no store to read');
     db ??= contentsReader(setup.store.url, LOAD_DEADLINE_MS);
-    read = await db.read(unlessVersion);
+    read = await db.read(unlessVersion, unlessStamp);
   } catch (err) {
     // The connection may be the broken part: the next load makes a new one.
     const old = db;
@@ -174,7 +175,7 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined): Prom
     staging = emptyStaging();
     takeWhole(read);
     const { image: out, skipped, rebuilt } = image(read, false);
-    post({ op: 'built', id, image: out, skipped, rebuilt, ms: performance.now() - started }, imageBuffers(out));
+    postBuilt(id, out, skipped, rebuilt, performance.now() - started);
     void save();
   } catch (err) {
     post({ op: 'failed', id, error: (err as Error).message });
@@ -183,6 +184,39 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined): Prom
 
 function post(msg: FromBuildThread, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
+}
+
+/** The newest complete image waiting to be written to the image file (a burst writes only the last). */
+let imagePending: Buffer | undefined;
+let imageWriting = false;
+
+/**
+ * Hands an image over (its buffers transferred). A complete one (every zone built, the geo networks in it) is also
+ * encoded for the image file first, and written after: what the next start adopts when the store is still at its
+ * version (src/snapshot/image-file.ts). A failed write is one line in the log of the receiving side, nothing more.
+ */
+function postBuilt(id: number, out: SnapshotImage, skipped: SkippedRow[], rebuilt: number, ms: number): void {
+  // Rows without a stamp (never read from a store) give no image file: nothing could tell later whether it is current.
+  const stamp = contents?.stamp;
+  const complete = setup.file !== undefined && stamp !== undefined && rebuilt === out.zones.length && out.geoNetworks !== null;
+  if (complete) imagePending = encodeImageFile(out, stamp);
+  post({ op: 'built', id, image: out, skipped, rebuilt, ms }, imageBuffers(out));
+  if (complete) void writeImage();
+}
+
+async function writeImage(): Promise<void> {
+  if (imageWriting || !setup.file) return;
+  imageWriting = true;
+  while (imagePending) {
+    const encoded = imagePending;
+    imagePending = undefined;
+    try {
+      await writeImageFile(imageFilePath(setup.file.path), encoded);
+    } catch (err) {
+      post({ op: 'save-failed', error: `image file: ${(err as Error).message}` });
+    }
+  }
+  imageWriting = false;
 }
 
 port.on('message', (msg: ToBuildThread) => {
@@ -195,8 +229,14 @@ port.on('message', (msg: ToBuildThread) => {
     heldGeo = undefined;
     return;
   }
+  if (msg.op === 'hold') {
+    // The receivers adopted an image from the file: the next image leaves out what it holds, as after a build here.
+    held = new Map(msg.zones);
+    heldGeo = fingerprint(msg.geoNetworks);
+    return;
+  }
   if (msg.op === 'load') {
-    void loadAndBuild(msg.id, msg.unlessVersion);
+    void loadAndBuild(msg.id, msg.unlessVersion, msg.unlessStamp);
     return;
   }
   const started = performance.now();
@@ -214,7 +254,7 @@ port.on('message', (msg: ToBuildThread) => {
     }
     if (!contents) throw new Error('no store contents loaded yet');
     const { image: out, skipped, rebuilt } = image(contents, msg.op === 'complete');
-    post({ op: 'built', id: msg.id, image: out, skipped, rebuilt, ms: performance.now() - started }, imageBuffers(out));
+    postBuilt(msg.id, out, skipped, rebuilt, performance.now() - started);
     if (msg.op === 'zones' || (msg.op === 'full' && msg.save)) void save();
   } catch (err) {
     staging = emptyStaging();

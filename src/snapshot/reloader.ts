@@ -11,6 +11,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { StoreContents } from '../store/rows.js';
 import { BuildThread, type Built } from './build-thread.js';
 import { adoptImage, imageBytes, type SnapshotImage } from './image.js';
+import { imageFilePath, readImageFile } from './image-file.js';
 
 /** What a successful load changed (everything, or a few zones), as the image every DNS worker adopts too. */
 export interface Loaded {
@@ -102,6 +103,36 @@ export class Reloader {
     this.#keepIfComplete(built);
   }
 
+  /** The image file of the last run (src/snapshot/image-file.ts), or undefined: none, or unusable (said once, here). */
+  async #savedImage(): Promise<{ image: SnapshotImage; stamp: string } | undefined> {
+    if (!this.#opts.file) return undefined;
+    const path = imageFilePath(this.#opts.file.path);
+    const r = await readImageFile(path);
+    if ('image' in r) return r;
+    if (r.unusable !== 'none') this.#opts.log.warn({ file: path, reason: r.unusable }, 'image file not used: reading the store');
+    return undefined;
+  }
+
+  /**
+   * Serves the last run's image (the store is at its version): it is the complete image for DNS workers, the build
+   * thread is told what the receivers hold, and, as the thread holds no rows, the next reload reads the whole store.
+   * False when it cannot be adopted (a damaged file): the caller reads the store.
+   */
+  async #adoptSaved(image: SnapshotImage): Promise<boolean> {
+    let snapshot: Snapshot;
+    try {
+      snapshot = await adoptImage(image, this.#current);
+    } catch (err) {
+      this.#opts.log.warn({ file: imageFilePath(this.#opts.file!.path), err: (err as Error).message }, 'image file not used: reading the store');
+      return false;
+    }
+    this.#swap(snapshot);
+    this.#complete = { snapshot, image: Promise.resolve(image) };
+    this.#thread.hold(image);
+    this.#pendingFull = true;
+    return true;
+  }
+
   /**
    * A build that lent nothing from the serving snapshot (the first load, a start from the file) is already the image
    * a starting DNS worker needs: kept for completeImage, which would otherwise have the thread build it all again
@@ -183,9 +214,10 @@ export class Reloader {
       // Nothing was named since the last reload (a plain schedule()): still a full check.
     }
     const end = metrics.reloadDuration.startTimer();
+    let fromFile = false;
     try {
-      let built: Built;
-      let loaded: Loaded;
+      let built!: Built;
+      let loaded!: Loaded;
       if (partial) {
         const part = await this.#opts.loadZones!(zones);
         built = await this.#thread.zones(part, zones);
@@ -195,17 +227,28 @@ export class Reloader {
       } else {
         // The version the serving snapshot was read at, when a read at the same version would change nothing.
         const unless = this.#loaded && !this.#partialSinceFull && this.#current !== EMPTY_SNAPSHOT ? this.#current.version : undefined;
-        const read = await this.#readWhole(unless);
-        if (read === undefined) {
-          metrics.reloads.labels('unchanged').inc();
-          this.#lastSuccess = Date.now();
-          this.#lastError = undefined;
-          return;
+        // The first load of a run: the image the last run wrote, if the store is still at its version.
+        const saved = unless === undefined && !this.#loaded ? await this.#savedImage() : undefined;
+        let read = await this.#readWhole(unless ?? saved?.image.version, unless === undefined ? saved?.stamp : undefined);
+        if (read === undefined && saved !== undefined && unless === undefined) {
+          if (await this.#adoptSaved(saved.image)) {
+            fromFile = true;
+            built = { image: saved.image, skipped: [], rebuilt: 0, ms: 0 };
+            loaded = { kind: 'full', image: saved.image };
+          } else read = await this.#readWhole(undefined);
         }
-        built = read;
-        loaded = { kind: 'full', image: built.image };
-        this.#swap(await this.#adopt(built));
-        this.#keepIfComplete(built);
+        if (!fromFile) {
+          if (read === undefined) {
+            metrics.reloads.labels('unchanged').inc();
+            this.#lastSuccess = Date.now();
+            this.#lastError = undefined;
+            return;
+          }
+          built = read;
+          loaded = { kind: 'full', image: built.image };
+          this.#swap(await this.#adopt(built));
+          this.#keepIfComplete(built);
+        }
         this.#partialSinceFull = false;
       }
       const skipped = built.skipped;
@@ -223,6 +266,7 @@ export class Reloader {
           version: snapshot.version,
           zones: snapshot.zones.size,
           reloaded: partial ? zones : 'all',
+          ...(fromFile ? { from: 'image file' } : {}),
           rebuiltZones: built.rebuilt,
           skipped: skipped.length,
           buildMs: Math.round(built.ms),
@@ -246,10 +290,10 @@ export class Reloader {
    * The whole store built into an image of what changed, or undefined when it is still at `unless`: read by the
    * build thread itself (storeInThread, the readiness told either way) or here through `load`.
    */
-  async #readWhole(unless: number | undefined): Promise<Built | undefined> {
+  async #readWhole(unless: number | undefined, stamp?: string): Promise<Built | undefined> {
     if (this.#opts.storeInThread) {
       try {
-        const read = await this.#thread.load(unless);
+        const read = await this.#thread.load(unless, stamp);
         this.#opts.onStoreRead?.(true);
         return read;
       } catch (err) {
@@ -258,7 +302,7 @@ export class Reloader {
       }
     }
     const contents = await this.#opts.load();
-    return contents.version === unless ? undefined : this.#thread.full(contents);
+    return contents.version === unless && (stamp === undefined || contents.stamp === stamp) ? undefined : this.#thread.full(contents);
   }
 
   #swap(snapshot: Snapshot): void {

@@ -34,16 +34,13 @@ function keyRowsFromFile(rows: unknown): DnssecKeyRow[] | undefined {
   }));
 }
 
-/** Writes atomically: a temp file in the same folder, fsync, then rename over the old one. */
-export async function writeSnapshotFile(path: string, contents: StoreContents, node: string): Promise<void> {
+/** Writes atomically: a temp file in the same folder (mode 0600: the node's own), fsync, then rename over the old one. */
+export async function writeFileAtomically(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  // The private keys stay sealed on disk as in the store; the file is the node's own (mode 0600).
-  const keys = contents.dnssecKeys?.map((k): SavedKeyRow => ({ ...k, publicKey: toBase64(k.publicKey), privateKey: toBase64(k.privateKey) }));
-  const body = { format: FORMAT, savedAt: new Date().toISOString(), node, contents: keys === undefined ? contents : { ...contents, dnssecKeys: keys } };
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(JSON.stringify(body));
+    await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
@@ -54,6 +51,13 @@ export async function writeSnapshotFile(path: string, contents: StoreContents, n
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+export async function writeSnapshotFile(path: string, contents: StoreContents, node: string): Promise<void> {
+  // The private keys stay sealed on disk as in the store.
+  const keys = contents.dnssecKeys?.map((k): SavedKeyRow => ({ ...k, publicKey: toBase64(k.publicKey), privateKey: toBase64(k.privateKey) }));
+  const body = { format: FORMAT, savedAt: new Date().toISOString(), node, contents: keys === undefined ? contents : { ...contents, dnssecKeys: keys } };
+  await writeFileAtomically(path, JSON.stringify(body));
 }
 
 export interface SavedSnapshot {

@@ -24,6 +24,11 @@ export interface DnssecKeyRow {
 export interface StoreContents {
   /** The config version counter at the time of reading. */
   readonly version: number;
+  /**
+   * The config_version row's xmin when read from the store: with the version, which database this is (a database
+   * made anew reaches the same version in other transactions). Absent in rows not read from a store.
+   */
+  readonly stamp?: string;
   readonly zones: readonly ZoneRow[];
   readonly records: readonly RecordRow[];
   readonly pools?: readonly PoolRow[];

@@ -80,13 +80,13 @@ const toRecord = (r: RecordSelect): RecordRow =>
  * is still `unlessVersion` (nothing more is read then). The server's build thread reads through this too, on a
  * connection of its own (snapshot/build-worker.ts), so that the rows never pass through the answering thread.
  */
-export async function readContents(db: Kysely<Database>, unlessVersion?: number): Promise<StoreContents | undefined> {
+export async function readContents(db: Kysely<Database>, unlessVersion?: number, unlessStamp?: string): Promise<StoreContents | undefined> {
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
     .execute(async (trx) => {
-      const v = await trx.selectFrom('config_version').select('version').executeTakeFirstOrThrow();
-      if (unlessVersion !== undefined && Number(v.version) === unlessVersion) return undefined;
+      const v = await trx.selectFrom('config_version').select(['version', sql<string>`xmin::text`.as('stamp')]).executeTakeFirstOrThrow();
+      if (unlessVersion !== undefined && Number(v.version) === unlessVersion && (unlessStamp === undefined || unlessStamp === v.stamp)) return undefined;
       const zones = await trx.selectFrom('zones').select(ZONE_COLUMNS).orderBy('name').execute();
       const records = await trx.selectFrom('records').select(RECORD_COLUMNS).orderBy('id').execute();
       const poolRows = await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute();
@@ -95,6 +95,7 @@ export async function readContents(db: Kysely<Database>, unlessVersion?: number)
       const keys = await dnssec.selectKeyRows(trx);
       return Object.freeze({
         ...(await shapeContents(trx, v.version, zones, records, poolRows, members, keys)),
+        stamp: v.stamp,
         geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
       });
     });

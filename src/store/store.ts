@@ -420,16 +420,16 @@ export function pgKysely(url: string, max: number, sockets: PgSockets = new PgSo
 /** A connection of its own that reads the whole store (the snapshot build thread's: snapshot/build-worker.ts). */
 export interface ContentsReader {
   /**
-   * Every row the snapshot is built from; undefined when the store's version is still `unlessVersion`. A read
-   * that takes longer than `deadlineMs` (a half-open link) is given up.
+   * Every row the snapshot is built from; undefined when the store's version is still `unlessVersion` (and, given
+   * `unlessStamp`, its StoreContents.stamp too). A read that takes longer than `deadlineMs` (a half-open link) is given up.
    */
-  read(unlessVersion?: number): Promise<StoreContents | undefined>;
+  read(unlessVersion?: number, unlessStamp?: string): Promise<StoreContents | undefined>;
   close(): Promise<void>;
 }
 
 export function contentsReader(url: string, deadlineMs: number): ContentsReader {
   const db = pgKysely(url, 1);
-  return { read: (unlessVersion) => withDeadline(readContents(db, unlessVersion), deadlineMs, 'reading the store'), close: () => db.destroy() };
+  return { read: (unlessVersion, unlessStamp) => withDeadline(readContents(db, unlessVersion, unlessStamp), deadlineMs, 'reading the store'), close: () => db.destroy() };
 }
 
 /**
