@@ -259,7 +259,9 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
           log.info({ zones: seeded, pools }, 'seeded an empty store from the zones directory');
         }
       }
-      // Before the first snapshot: which members this node probes depends on the live vantage points.
+      // Before the first snapshot: which members this node probes depends on the live vantage points. The first
+      // load is read and built meanwhile; it is swapped in (and the pools handed to the agreement) after.
+      reloader.prefetch();
       await agreement.start();
       agreementStarted = true;
       await reloader.reload();

@@ -120,6 +120,32 @@ describe('snapshot images from the build thread', () => {
     for (const [name, t] of questions(6)) expect(reply(adopted, name, t), `${name} ${t}`).toBe(reply(reloader.current(), name, t));
   });
 
+  it('takes the first load started by prefetch(), read once, and the next reload sees what changed meanwhile', async () => {
+    let reads = 0;
+    let version = 1;
+    const reloader = new Reloader({
+      load: async () => {
+        reads++;
+        return contents(version, 4, 10, version);
+      },
+      debounceMs: 5,
+      log: createLogger('silent'),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    reloaders.push(reloader);
+    reloader.prefetch();
+    reloader.prefetch();
+    expect(reloader.loaded).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    // Read, not yet served: the swap waits for reload() (main.ts: after the vote agreement has started).
+    expect([reads, reloader.current().zones.size]).toEqual([1, 0]);
+    version = 2;
+    await reloader.reload();
+    expect([reads, reloader.current().version, reloader.current().zones.size]).toEqual([1, 1, 4]);
+    await reloader.reload();
+    expect([reads, reloader.current().version]).toEqual([2, 2]);
+  });
+
   it('keeps the old snapshot serving when a reload throws (in the build thread, or reading the store)', async () => {
     const logs: { msg: string }[] = [];
     const log = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line)) } as never);
