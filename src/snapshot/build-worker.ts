@@ -118,25 +118,38 @@ function image(c: StoreContents, complete: boolean): { image: SnapshotImage; ski
   return { image: out, skipped, rebuilt: built.zones.size };
 }
 
-/** The snapshot file, one write at a time; a burst of changes writes only the newest rows. */
-let writing = false;
-let dirty = false;
-async function save(): Promise<void> {
-  if (!setup.file) return;
-  dirty = true;
-  if (writing) return;
-  writing = true;
-  while (dirty && contents) {
-    dirty = false;
-    const started = performance.now();
-    try {
-      await writeSnapshotFile(setup.file.path, contents, setup.file.node);
-      post({ op: 'saved', ms: performance.now() - started });
-    } catch (err) {
-      post({ op: 'save-failed', error: (err as Error).message });
-    }
+/** One write at a time; a value arriving while one is written replaces any still waiting (a burst writes the newest). */
+function newestWriter<T>(write: (value: T) => Promise<void>): (value: T) => void {
+  let waiting: { value: T } | undefined;
+  let busy = false;
+  return (value) => {
+    waiting = { value };
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      while (waiting) {
+        const { value: next } = waiting;
+        waiting = undefined;
+        await write(next);
+      }
+      busy = false;
+    })();
+  };
+}
+
+/** The snapshot file: the newest rows. */
+const saveContents = newestWriter(async (c: StoreContents) => {
+  const started = performance.now();
+  try {
+    await writeSnapshotFile(setup.file!.path, c, setup.file!.node);
+    post({ op: 'saved', ms: performance.now() - started });
+  } catch (err) {
+    post({ op: 'save-failed', error: (err as Error).message });
   }
-  writing = false;
+});
+
+function save(): void {
+  if (setup.file && contents) saveContents(contents);
 }
 
 /** The whole store's rows become the newest (a full load, from the answering thread or read here). */
@@ -176,7 +189,7 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined, unles
     takeWhole(read);
     const { image: out, skipped, rebuilt } = image(read, false);
     postBuilt(id, out, skipped, rebuilt, performance.now() - started);
-    void save();
+    save();
   } catch (err) {
     post({ op: 'failed', id, error: (err as Error).message });
   }
@@ -185,10 +198,6 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined, unles
 function post(msg: FromBuildThread, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
-
-/** The newest complete image waiting to be written to the image file (a burst writes only the last). */
-let imagePending: Buffer | undefined;
-let imageWriting = false;
 
 /**
  * Hands an image over (its buffers transferred). A complete one (every zone built, the geo networks in it) is also
@@ -199,25 +208,20 @@ function postBuilt(id: number, out: SnapshotImage, skipped: SkippedRow[], rebuil
   // Rows without a stamp (never read from a store) give no image file: nothing could tell later whether it is current.
   const stamp = contents?.stamp;
   const complete = setup.file !== undefined && stamp !== undefined && rebuilt === out.zones.length && out.geoNetworks !== null;
-  if (complete) imagePending = encodeImageFile(out, stamp);
+  // Encoded before the buffers are transferred away.
+  const encoded = complete ? encodeImageFile(out, stamp) : undefined;
   post({ op: 'built', id, image: out, skipped, rebuilt, ms }, imageBuffers(out));
-  if (complete) void writeImage();
+  if (encoded) saveImage(encoded);
 }
 
-async function writeImage(): Promise<void> {
-  if (imageWriting || !setup.file) return;
-  imageWriting = true;
-  while (imagePending) {
-    const encoded = imagePending;
-    imagePending = undefined;
-    try {
-      await writeImageFile(imageFilePath(setup.file.path), encoded);
-    } catch (err) {
-      post({ op: 'save-failed', error: `image file: ${(err as Error).message}` });
-    }
+/** The image file: the newest complete image. */
+const saveImage = newestWriter(async (encoded: Buffer) => {
+  try {
+    await writeImageFile(imageFilePath(setup.file!.path), encoded);
+  } catch (err) {
+    post({ op: 'save-failed', error: `image file: ${(err as Error).message}` });
   }
-  imageWriting = false;
-}
+});
 
 port.on('message', (msg: ToBuildThread) => {
   if (msg.op === 'rows') {
@@ -255,7 +259,7 @@ port.on('message', (msg: ToBuildThread) => {
     if (!contents) throw new Error('no store contents loaded yet');
     const { image: out, skipped, rebuilt } = image(contents, msg.op === 'complete');
     postBuilt(msg.id, out, skipped, rebuilt, performance.now() - started);
-    if (msg.op === 'zones' || (msg.op === 'full' && msg.save)) void save();
+    if (msg.op === 'zones' || (msg.op === 'full' && msg.save)) save();
   } catch (err) {
     staging = emptyStaging();
     post({ op: 'failed', id: msg.id, error: (err as Error).message });

@@ -251,7 +251,7 @@ export class Reloader {
         const unless = this.#loaded && !this.#partialSinceFull && this.#current !== EMPTY_SNAPSHOT ? this.#current.version : undefined;
         let read: Built | undefined;
         let saved: SavedImage | undefined;
-        if (unless === undefined && !this.#loaded) {
+        if (!this.#loaded) {
           // The first load of a run (started early by prefetch(), or now).
           const first = this.#first ?? this.#firstRead();
           this.#first = undefined;
