@@ -5,8 +5,8 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import type { DnssecKeyRow, GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
-import { buildZones, type SkippedRow } from './build.js';
-import { encodeImage, imageBuffers, type SnapshotImage } from './image.js';
+import { buildZones, zoneHead, type SkippedRow } from './build.js';
+import { bodyOf, encodeImage, HEAD_END, imageBuffers, type SnapshotImage, type ZoneHead } from './image.js';
 import { encodeImageFile, imageFilePath, writeImageFile } from './image-file.js';
 import { mergeContents } from './partial.js';
 import { writeSnapshotFile } from './snapshot-file.js';
@@ -92,30 +92,51 @@ function refingerprint(c: StoreContents, names?: ReadonlySet<string>): void {
     const zp = pools.get(z.id) ?? [];
     // A key is part of its zone: enabling, disabling or replacing one must reach receivers that hold the zone.
     const zk = (keys.get(z.id) ?? []).map((k) => ({ ...k, publicKey: Buffer.from(k.publicKey).toString('base64'), privateKey: Buffer.from(k.privateKey).toString('base64') }));
-    zoneFps.set(z.name, fingerprint([z, records.get(z.id) ?? [], zp, zp.map((p) => members.get(p.id) ?? []), ...(zk.length ? [zk] : [])]));
+    // Head and body apart (HEAD_FIELDS): a zone whose body is unchanged is sent as its head alone.
+    const { serial, refresh, retry, expire, minimum, mname, rname, ...rest } = z;
+    const head = fingerprint([serial, refresh, retry, expire, minimum, mname, rname]);
+    const body = fingerprint([rest, records.get(z.id) ?? [], zp, zp.map((p) => members.get(p.id) ?? []), ...(zk.length ? [zk] : [])]);
+    zoneFps.set(z.name, `${head}${HEAD_END}${body}`);
   }
 }
 
+/*
+ * A zone's fingerprint is its head's (the SOA fields of its row, which nothing but the SOA is built from) and its
+ * body's (the rest of the row, its records, pools, members and key), joined by HEAD_END. The pool serials move a
+ * zone's serial whenever an answerable set changes, so a load balancer that went down in every zone had every zone
+ * rebuilt and adopted again (100,000 names at --scale: stalls of hundreds of ms); now only the heads are sent, and
+ * the receivers keep the nodes and pools they serve (image.ts, restamp).
+ */
+
 /** Builds every zone whose fingerprint the receivers do not hold; `complete`: all of them, for a receiver with none. */
-function image(c: StoreContents, complete: boolean): { image: SnapshotImage; skipped: SkippedRow[]; rebuilt: number } {
+function image(c: StoreContents, complete: boolean): { image: SnapshotImage; skipped: SkippedRow[]; rebuilt: number; restamped: number } {
   const skipped: SkippedRow[] = [];
   const order = c.zones.map((z) => [z.name, zoneFps.get(z.name)!] as const);
   const changed = complete ? c.zones : c.zones.filter((z) => held.get(z.name) !== zoneFps.get(z.name));
-  const built = buildZones(rowsOf(c, changed), skipped);
+  // Zones whose body the receivers hold: their heads only (an unusable SOA is built in full, and skipped there).
+  const heads: ZoneHead[] = [];
+  const whole: ZoneRow[] = [];
+  for (const z of changed) {
+    const had = complete ? undefined : held.get(z.name);
+    const head = had !== undefined && bodyOf(had) === bodyOf(zoneFps.get(z.name)!) ? zoneHead(z) : undefined;
+    if (head === undefined || typeof head === 'string') whole.push(z);
+    else heads.push({ name: z.name, ...head });
+  }
+  const built = buildZones(rowsOf(c, whole), skipped);
   let geo: readonly GeoNetworkRow[] | null = null;
   if (complete || heldGeo !== geoFp) {
     geo = c.geoNetworks ?? [];
     for (const { row, reason } of buildNetworkIndex(geo).skipped) skipped.push({ table: 'geo_networks', key: `${row.id} ${row.network}`, reason });
   }
   // Zones built with an unusable SOA are not served: they leave the order too.
-  const rebuilt = new Set(changed.map((z) => z.name));
+  const rebuilt = new Set(whole.map((z) => z.name));
   const served = order.filter(([name]) => built.zones.has(name) || !rebuilt.has(name));
-  const out = encodeImage({ version: c.version, builtAt: Date.now(), zones: built.zones, pools: built.pools }, served, geo);
+  const out = encodeImage({ version: c.version, builtAt: Date.now(), zones: built.zones, pools: built.pools }, served, geo, heads);
   if (!complete) {
     held = new Map(served);
     heldGeo = geoFp;
   }
-  return { image: out, skipped, rebuilt: built.zones.size };
+  return { image: out, skipped, rebuilt: built.zones.size, restamped: heads.length };
 }
 
 /** One write at a time; a value arriving while one is written replaces any still waiting (a burst writes the newest). */
@@ -187,8 +208,8 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined, unles
   try {
     staging = emptyStaging();
     takeWhole(read);
-    const { image: out, skipped, rebuilt } = image(read, false);
-    postBuilt(id, out, skipped, rebuilt, performance.now() - started);
+    const { image: out, skipped, rebuilt, restamped } = image(read, false);
+    postBuilt(id, out, skipped, rebuilt, restamped, performance.now() - started);
     save();
   } catch (err) {
     post({ op: 'failed', id, error: (err as Error).message });
@@ -204,13 +225,13 @@ function post(msg: FromBuildThread, transfer: ArrayBuffer[] = []): void {
  * encoded for the image file first, and written after: what the next start adopts when the store is still at its
  * version (src/snapshot/image-file.ts). A failed write is one line in the log of the receiving side, nothing more.
  */
-function postBuilt(id: number, out: SnapshotImage, skipped: SkippedRow[], rebuilt: number, ms: number): void {
+function postBuilt(id: number, out: SnapshotImage, skipped: SkippedRow[], rebuilt: number, restamped: number, ms: number): void {
   // Rows without a stamp (never read from a store) give no image file: nothing could tell later whether it is current.
   const stamp = contents?.stamp;
   const complete = setup.file !== undefined && stamp !== undefined && rebuilt === out.zones.length && out.geoNetworks !== null;
   // Encoded before the buffers are transferred away.
   const encoded = complete ? encodeImageFile(out, stamp) : undefined;
-  post({ op: 'built', id, image: out, skipped, rebuilt, ms }, imageBuffers(out));
+  post({ op: 'built', id, image: out, skipped, rebuilt, restamped, ms }, imageBuffers(out));
   if (encoded) saveImage(encoded);
 }
 
@@ -257,8 +278,8 @@ port.on('message', (msg: ToBuildThread) => {
       }
     }
     if (!contents) throw new Error('no store contents loaded yet');
-    const { image: out, skipped, rebuilt } = image(contents, msg.op === 'complete');
-    postBuilt(msg.id, out, skipped, rebuilt, performance.now() - started);
+    const { image: out, skipped, rebuilt, restamped } = image(contents, msg.op === 'complete');
+    postBuilt(msg.id, out, skipped, rebuilt, restamped, performance.now() - started);
     if (msg.op === 'zones' || (msg.op === 'full' && msg.save)) save();
   } catch (err) {
     staging = emptyStaging();

@@ -55,6 +55,15 @@ function validSoa(z: ZoneRow): string | undefined {
   return undefined;
 }
 
+/**
+ * A zone's head: what its row alone gives (serial, SOA, negative TTL), for a zone whose records, pools, keys and
+ * default TTL are unchanged (a serial moved by the pool serials, an SOA timer edited): the receivers keep the rest of
+ * the zone they serve (image.ts). A string: the SOA cannot be served (the zone is then built, and skipped, in full).
+ */
+export function zoneHead(z: ZoneRow): { readonly serial: number; readonly soa: RRset; readonly negativeTtl: number } | string {
+  return validSoa(z) ?? { serial: z.serial, soa: soaSet(z), negativeTtl: Math.min(z.ttl, z.minimum) };
+}
+
 const NO_TARGETS: string[] = Object.freeze([]) as unknown as string[];
 
 interface MutableNode {

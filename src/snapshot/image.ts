@@ -29,6 +29,22 @@ export interface SnapshotImage {
   readonly chunks: readonly Uint8Array[];
 }
 
+/**
+ * A zone sent as its head only: the receiver serves the zone's body (every node but the apex's SOA, its pools, cuts,
+ * empty non-terminals and key) at the body fingerprint the image lists, and keeps it. See build-worker.ts.
+ */
+export interface ZoneHead {
+  readonly name: string;
+  readonly serial: number;
+  readonly soa: RRset;
+  readonly negativeTtl: number;
+}
+
+/** A zone's fingerprint is `head:body` (build-worker.ts says why); base64 has no ':'. */
+export const HEAD_END = ':';
+/** The body part of a zone's fingerprint. */
+export const bodyOf = (fingerprint: string): string => fingerprint.slice(fingerprint.indexOf(HEAD_END) + 1);
+
 /** Sized so that adopting one chunk takes about a millisecond (measured: ~1 µs per name at 100,000 names). */
 const NODES_PER_CHUNK = 1000;
 const POOLS_PER_CHUNK = 150;
@@ -80,6 +96,8 @@ type Chunk =
   | { readonly t: 'pools'; readonly pools: PoolColumns; readonly bytes: Uint8Array }
   /** `key`: the signed zone's key, private part still sealed; null: unsigned. */
   | { readonly t: 'zone'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number; readonly ents: readonly string[]; readonly cuts: readonly string[]; readonly key: ZoneKey | null }
+  /** A zone whose body the receiver holds: its new SOA and serial (ZoneHead). */
+  | { readonly t: 'head'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number }
   /** Per node: pool index (-1: none), set count; per set: type, ttl, rdata count, target count, each rdata's length. */
   | { readonly t: 'nodes'; readonly zone: string; readonly names: readonly string[]; readonly meta: readonly number[]; readonly bytes: Uint8Array; readonly targets: readonly string[] };
 
@@ -121,6 +139,7 @@ export function encodeImage(
   built: { readonly version: number; readonly builtAt: number; readonly zones: ReadonlyMap<string, Zone>; readonly pools: readonly Pool[] },
   order: readonly (readonly [string, string])[],
   geoNetworks: readonly GeoNetworkRow[] | null,
+  heads: readonly ZoneHead[] = [],
 ): SnapshotImage {
   const snapshot = built;
   const chunks: Uint8Array[] = [];
@@ -194,6 +213,7 @@ export function encodeImage(
     }
     flush();
   }
+  for (const h of heads) chunks.push(pack({ t: 'head', name: h.name, serial: h.serial, soaTtl: h.soa.ttl, soa: new Uint8Array(h.soa.rdata[0]), negativeTtl: h.negativeTtl }));
   return { version: snapshot.version, builtAt: snapshot.builtAt, zones: order, geoNetworks, chunks };
 }
 
@@ -269,6 +289,30 @@ export function heldZones(snapshot: Snapshot): ReadonlyMap<string, string> {
 }
 
 /**
+ * A zone from its new head and the body `current` serves at the fingerprint the image lists: the same nodes, cuts,
+ * empty non-terminals and key, and a new apex node whose SOA is the head's. One Map copy (~0.1 ms per 1,000 names)
+ * instead of every node made again.
+ */
+function restamp(head: Extract<Chunk, { t: 'head' }>, current: Snapshot, held: ReadonlyMap<string, string>, listed: ReadonlyMap<string, string>): Zone {
+  const old = current.zones.get(head.name);
+  const had = held.get(head.name);
+  const fp = listed.get(head.name);
+  if (old === undefined || had === undefined || fp === undefined || bodyOf(had) !== bodyOf(fp)) {
+    throw new Error(`snapshot image needs the body of zone ${head.name}, which the serving snapshot does not hold`);
+  }
+  const soa: RRset = { type: QTYPE.SOA, ttl: head.soaTtl, rdata: [head.soa], targets: NO_TARGETS };
+  const nodes = new Map(old.nodes);
+  const apex = old.nodes.get(head.name);
+  if (apex !== undefined) {
+    const sets: RRset[] = [];
+    for (const set of apex.rrsets.values()) sets.push(set.type === QTYPE.SOA ? soa : set);
+    nodes.set(head.name, Object.freeze({ name: apex.name, rrsets: new RRsetList(sets), pool: apex.pool }));
+  }
+  const dnssec = old.dnssec ? { dnssec: old.dnssec } : {};
+  return Object.freeze({ name: head.name, serial: head.serial, soa, negativeTtl: head.negativeTtl, nodes, emptyNonTerminals: old.emptyNonTerminals, cuts: old.cuts, ...dnssec });
+}
+
+/**
  * Turns an image back into a Snapshot, one chunk per turn of the event loop (`pause` between chunks). Zones the
  * image leaves out are taken from `current` (with their pools) when it holds them at the same fingerprint; an image
  * that needs a zone `current` does not hold is refused (it was made for another receiver). The result has the
@@ -276,8 +320,11 @@ export function heldZones(snapshot: Snapshot): ReadonlyMap<string, string> {
  */
 export async function adoptImage(image: SnapshotImage, current: Snapshot, pause: () => Promise<void> = yieldToLoop): Promise<Snapshot> {
   const held = heldZones(current);
+  const listed = new Map(image.zones);
   const pools: Pool[] = [];
   const built = new Map<string, Zone>();
+  /** Zones built here from a head and the body `current` serves: their pools are `current`'s. */
+  const restamped = new Set<string>();
   let zone: { head: Extract<Chunk, { t: 'zone' }>; nodes: Map<string, ZoneNode> } | undefined;
   const finishZone = (): void => {
     if (!zone) return;
@@ -292,6 +339,10 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
     const chunk = deserialize(image.chunks[i]) as Chunk;
     if (chunk.t === 'pools') {
       adoptPools(chunk.pools, chunk.bytes, pools);
+    } else if (chunk.t === 'head') {
+      finishZone();
+      built.set(chunk.name, restamp(chunk, current, held, listed));
+      restamped.add(chunk.name);
     } else if (chunk.t === 'zone') {
       finishZone();
       zone = { head: chunk, nodes: new Map() };
@@ -333,13 +384,13 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
     return by;
   };
   const newPools = poolsOf(pools);
-  const oldPools = built.size === image.zones.length ? new Map<string, Pool[]>() : poolsOf(current.pools);
+  const oldPools = built.size === image.zones.length && restamped.size === 0 ? new Map<string, Pool[]>() : poolsOf(current.pools);
   const zones = new Map<string, Zone>();
   const allPools: Pool[] = [];
   const fps = new Map<string, string>();
   for (const [name, fp] of image.zones) {
     let z = built.get(name);
-    let zonePools = newPools.get(name);
+    let zonePools = restamped.has(name) ? oldPools.get(name) : newPools.get(name);
     if (z === undefined) {
       z = current.zones.get(name);
       if (z === undefined || held.get(name) !== fp) throw new Error(`snapshot image needs zone ${name}, which the serving snapshot does not hold`);

@@ -260,7 +260,7 @@ export class Reloader {
         if (read === undefined && saved !== undefined) {
           if (await this.#adoptSaved(saved.image)) {
             fromFile = true;
-            built = { image: saved.image, skipped: [], rebuilt: 0, ms: 0 };
+            built = { image: saved.image, skipped: [], rebuilt: 0, restamped: 0, ms: 0 };
             loaded = { kind: 'full', image: saved.image };
           } else read = await this.#readWhole(undefined);
         }
@@ -295,6 +295,7 @@ export class Reloader {
           reloaded: partial ? zones : 'all',
           ...(fromFile ? { from: 'image file' } : {}),
           rebuiltZones: built.rebuilt,
+          restampedZones: built.restamped,
           skipped: skipped.length,
           buildMs: Math.round(built.ms),
           imageBytes: imageBytes(built.image),

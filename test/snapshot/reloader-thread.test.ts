@@ -78,7 +78,9 @@ describe('snapshot images from the build thread', () => {
     // One zone's serial changes and a geo_networks row moves: only that zone is rebuilt, the rest is lent.
     const second = { ...contents(2, 12, 50), zones: contents(2, 12, 50).zones.map((z) => (z.name === 'z3.test' ? { ...z, serial: 9 } : z)), geoNetworks: [] };
     const next = await thread.full(second);
-    expect(next.rebuilt).toBe(1);
+    // Only its head: the serial is the zone row's alone.
+    expect(next.rebuilt).toBe(0);
+    expect(next.restamped).toBe(1);
     const adopted2 = await adoptImage(next.image, adopted);
     expect(adopted2.zones.get('z4.test')).toBe(adopted.zones.get('z4.test'));
     expect(adopted2.zones.get('z3.test')).not.toBe(adopted.zones.get('z3.test'));
@@ -91,6 +93,56 @@ describe('snapshot images from the build thread', () => {
     const complete = await thread.complete();
     const fresh = await adoptImage(complete.image, EMPTY_SNAPSHOT);
     for (const [name, t] of questions(12)) expect(reply(fresh, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
+  });
+
+  it('sends a zone whose SOA fields alone changed as its head: nodes and pools kept, answers as a build in place', async () => {
+    const thread = new BuildThread();
+    threads.push(thread);
+    const first = contents(1, 12, 50);
+    const adopted = await adoptImage((await thread.full(first)).image, EMPTY_SNAPSHOT);
+
+    // Every zone's serial and SOA timers move (the pool serials, an operator's SOA edit): no zone is built again.
+    const soaEdited = (version: number, c: StoreContents): StoreContents => ({ ...c, version, zones: c.zones.map((z) => ({ ...z, serial: z.serial + 5, refresh: 7200, minimum: 30, rname: `hostmaster.${z.name}` })) });
+    const second = soaEdited(2, first);
+    const next = await thread.full(second);
+    expect({ rebuilt: next.rebuilt, restamped: next.restamped }).toEqual({ rebuilt: 0, restamped: 12 });
+    const adopted2 = await adoptImage(next.image, adopted);
+    const direct2 = buildSnapshot(second).snapshot;
+    for (const [name, t] of questions(12)) expect(reply(adopted2, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
+    expect(adopted2.zones.get('z3.test')!.serial).toBe(6);
+    expect(adopted2.zones.get('z3.test')!.negativeTtl).toBe(30);
+    // The same node and pool objects (the health monitor, the vote agreement and the transfers see no pool change); a new apex.
+    expect(adopted2.pools.length).toBe(12);
+    adopted2.pools.forEach((p, i) => expect(p).toBe(adopted.pools[i]));
+    expect(adopted2.zones.get('z3.test')!.nodes.get('h7.z3.test')).toBe(adopted.zones.get('z3.test')!.nodes.get('h7.z3.test'));
+    expect(adopted2.zones.get('z3.test')!.nodes.get('lb.z3.test')!.pool).toBe(adopted.zones.get('z3.test')!.nodes.get('lb.z3.test')!.pool);
+    expect(adopted2.zones.get('z3.test')!.nodes.get('z3.test')).not.toBe(adopted.zones.get('z3.test')!.nodes.get('z3.test'));
+    expect(adopted2.zones.get('z3.test')!.nodes.get('z3.test')!.rrsets.get(2)).toBe(adopted.zones.get('z3.test')!.nodes.get('z3.test')!.rrsets.get(2));
+    // The old snapshot is untouched (it may still be answering).
+    expect(adopted.zones.get('z3.test')!.serial).toBe(1);
+    for (const [name, t] of questions(12)) expect(reply(adopted, name, t), `${name} ${t}`).toBe(reply(buildSnapshot(first).snapshot, name, t));
+
+    // A serial with a record, or the zone's default TTL (the TTL of records without one): that zone in full; an unusable SOA: not served.
+    const third = soaEdited(3, second);
+    const z5 = third.zones.findIndex((z) => z.name === 'z5.test');
+    const z6 = third.zones.findIndex((z) => z.name === 'z6.test');
+    const z7 = third.zones.findIndex((z) => z.name === 'z7.test');
+    third.zones[z6] = { ...third.zones[z6], ttl: 900 };
+    third.zones[z7] = { ...third.zones[z7], mname: 'not a name' };
+    third.records = third.records.map((r) => (r.name === 'h3.z5.test' && r.type === 'A' ? { ...r, content: '10.99.99.99' } : r));
+    const skippedZones: string[] = [];
+    const after = await thread.full(third);
+    for (const s of after.skipped) if (s.table === 'zones') skippedZones.push(s.key);
+    expect({ rebuilt: after.rebuilt, restamped: after.restamped, skippedZones }).toEqual({ rebuilt: 2, restamped: 9, skippedZones: ['z7.test'] });
+    const adopted3 = await adoptImage(after.image, adopted2);
+    const direct3 = buildSnapshot(third).snapshot;
+    expect(adopted3.zones.has('z7.test')).toBe(false);
+    for (const [name, t] of questions(12)) expect(reply(adopted3, name, t), `${name} ${t}`).toBe(reply(direct3, name, t));
+    expect(reply(adopted3, 'h3.z5.test', 1)).toBe(reply(direct3, 'h3.z5.test', 1));
+    expect(decodeReply(respond(adopted3, buildQuery({ name: 'ns1.z6.test', qtype: 1, edns: {} }), '127.0.0.1', false, ctx).reply!).answers[0].ttl).toBe(900);
+
+    // A receiver without the body (a worker that just started) refuses a head, and gets a complete image instead.
+    await expect(adoptImage(next.image, EMPTY_SNAPSHOT)).rejects.toThrow(/needs the body of zone/);
   });
 
   it('hands a starting DNS worker the first load itself, and a new complete image only once a reload lent zones', async () => {
