@@ -210,8 +210,8 @@ export class SqlStore implements Store {
     }
   }
 
-  transferSettings(zone?: string): Promise<readonly transfers.ZoneTransferSettings[]> {
-    return this.run(() => transfers.transferSettings(this.db, zone === undefined ? undefined : zoneName(zone)));
+  transferSettings(zone?: string, opts: { readonly poolSet?: boolean } = {}): Promise<readonly transfers.ZoneTransferSettings[]> {
+    return this.run(() => transfers.transferSettings(this.db, zone === undefined ? undefined : zoneName(zone), opts.poolSet !== false));
   }
 
   setTransferSettings(zone: string, change: transfers.TransferSettingsChange): Promise<transfers.ZoneTransferSettings> {
@@ -659,8 +659,8 @@ export class SqlStore implements Store {
     return this.run(() => vantage.listVantages(this.db));
   }
 
-  readVotes(sinceSeconds?: number): Promise<readonly VoteRow[]> {
-    return this.run(() => vantage.readVotes(this.db, sinceSeconds));
+  readVotes(sinceSeconds?: number, exceptVantage?: string): Promise<readonly VoteRow[]> {
+    return this.run(() => vantage.readVotes(this.db, sinceSeconds, exceptVantage));
   }
 
   clearVotes(name: string): Promise<number> {

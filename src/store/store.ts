@@ -230,7 +230,7 @@ export interface Store {
   beatVantage(name: string, kind: VantageKind, intervalSeconds: number, clockMs: number): Promise<readonly VantageRow[]>;
   listVantages(): Promise<readonly VantageRow[]>;
   /** Every vote (member_health row) in the store; with `sinceSeconds`, those written within that many seconds. */
-  readVotes(sinceSeconds?: number): Promise<readonly VoteRow[]>;
+  readVotes(sinceSeconds?: number, exceptVantage?: string): Promise<readonly VoteRow[]>;
   /** Deletes every vote of one vantage point. */
   clearVotes(name: string): Promise<number>;
   /** Deletes every vote of one vantage point and returns them (a restart resuming from its previous run's). */
@@ -243,8 +243,11 @@ export interface Store {
   retireVantage(name: string, by: string | null): Promise<VantageRow>;
   /** Deletes a vantage point and its votes; throws E_NOT_FOUND for an unknown name. */
   forgetVantage(name: string): Promise<{ readonly votes: number }>;
-  /** Transfer ACLs and NOTIFY targets of every zone, or of one (empty when it does not exist). */
-  transferSettings(zone?: string): Promise<readonly ZoneTransferSettings[]>;
+  /**
+   * Transfer ACLs and NOTIFY targets of every zone, or of one (empty when it does not exist). `poolSet: false`
+   * leaves out the pool records last written (poolSet undefined): hundreds of lines a zone that NOTIFY does not need.
+   */
+  transferSettings(zone?: string, opts?: { readonly poolSet?: boolean }): Promise<readonly ZoneTransferSettings[]>;
   /** Throws E_NOT_FOUND for an unknown zone, E_INPUT for a bad network or an unknown key. */
   setTransferSettings(zone: string, change: TransferSettingsChange): Promise<ZoneTransferSettings>;
   tsigKeys(): Promise<readonly TsigKey[]>;

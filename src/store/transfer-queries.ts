@@ -66,10 +66,10 @@ const toSettings = (r: SettingsRow): ZoneTransferSettings =>
 
 type Db = Kysely<Database>;
 
-export async function transferSettings(db: Db, zone?: string): Promise<readonly ZoneTransferSettings[]> {
+export async function transferSettings(db: Db, zone?: string, poolSet = true): Promise<readonly ZoneTransferSettings[]> {
   const rows = await sql<SettingsRow>`
     select name, serial, allow_transfer::text[] as allow_transfer, transfer_keys, also_notify,
-           case when pool_fingerprint is null then null else pool_set end as pool_set from zones
+           ${poolSet ? sql`case when pool_fingerprint is null then null else pool_set end` : sql`null::text[]`} as pool_set from zones
      where ${zone === undefined ? sql`true` : sql`name = ${zone}`} order by name`.execute(db);
   return rows.rows.map(toSettings);
 }

@@ -97,13 +97,14 @@ export async function listVantages(db: Db): Promise<readonly VantageRow[]> {
  * again), those of names without a vantage_points row are kept (the reader counts them as ignored). `ahead`: how far
  * the vote's probe time lies past the moment it was written (its clock's lead), stable across reads.
  */
-export async function readVotes(db: Db, sinceSeconds?: number): Promise<readonly VoteRow[]> {
+export async function readVotes(db: Db, sinceSeconds?: number, exceptVantage?: string): Promise<readonly VoteRow[]> {
   const recent = sinceSeconds === undefined ? sql`true` : sql`h.heartbeat_at > now() - make_interval(secs => ${sinceSeconds}::float8)`;
+  const others = exceptVantage === undefined ? sql`true` : sql`h.node <> ${exceptVantage}`;
   const r = await sql<{ member_id: number; node: string; up: boolean; ahead: number }>`
     select h.member_id, h.node, h.up,
            least(999999, greatest(0, coalesce(floor(extract(epoch from h.last_check - h.heartbeat_at)), 0)))::integer as ahead
       from member_health h left join vantage_points v on v.name = h.node
-     where (v.name is null or v.heartbeat_at > now() - interval '1 hour') and ${recent}`.execute(db);
+     where (v.name is null or v.heartbeat_at > now() - interval '1 hour') and ${recent} and ${others}`.execute(db);
   return r.rows.map((v) => ({ memberId: v.member_id, vantage: v.node, up: v.up, ahead: Number(v.ahead) }));
 }
 

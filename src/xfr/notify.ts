@@ -80,12 +80,13 @@ export class NotifySender {
     let keys: readonly TsigKey[];
     try {
       settings = await this.#opts.settings(zone.name);
+      // The keys only for a zone with somebody to tell (most have nobody).
+      if (!settings || settings.notify.length === 0) return;
       keys = await this.#opts.keys();
     } catch (err) {
       log.warn({ zone: zone.name, err: (err as Error).message }, 'NOTIFY not sent: store unavailable');
       return;
     }
-    if (!settings || settings.notify.length === 0) return;
     const key = keys.find((k) => settings.keys[0] === k.name);
     await Promise.all(settings.notify.map((t) => this.#send(zone, t, key)));
   }

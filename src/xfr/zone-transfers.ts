@@ -37,7 +37,8 @@ export class ZoneTransfers {
     const settings = async (zone: string) => (await opts.store.transferSettings(zone))[0];
     const keys = () => opts.store.tsigKeys();
     this.service = new TransferService({ snapshot: opts.snapshot, health: opts.health, settings, keys, journal: storeJournal(opts.store), metrics: opts.metrics, log: opts.log });
-    this.#notify = new NotifySender({ settings, keys, metrics: opts.metrics, log: opts.log });
+    // NOTIFY reads no pool set: an edit of every zone sends 100s of them, each parsed on the answering thread.
+    this.#notify = new NotifySender({ settings: async (zone) => (await opts.store.transferSettings(zone, { poolSet: false }))[0], keys, metrics: opts.metrics, log: opts.log });
     this.#signed = new SignedQueries({ load: keys, log: opts.log, onKeys: (k) => opts.onKeys?.(k) });
     this.#poolSerial = new PoolSerial({
       snapshot: opts.snapshot,

@@ -123,13 +123,12 @@ describe('snapshot images from the build thread', () => {
     for (const [name, t] of questions(12)) expect(reply(adopted, name, t), `${name} ${t}`).toBe(reply(buildSnapshot(first).snapshot, name, t));
 
     // A serial with a record, or the zone's default TTL (the TTL of records without one): that zone in full; an unusable SOA: not served.
-    const third = soaEdited(3, second);
-    const z5 = third.zones.findIndex((z) => z.name === 'z5.test');
-    const z6 = third.zones.findIndex((z) => z.name === 'z6.test');
-    const z7 = third.zones.findIndex((z) => z.name === 'z7.test');
-    third.zones[z6] = { ...third.zones[z6], ttl: 900 };
-    third.zones[z7] = { ...third.zones[z7], mname: 'not a name' };
-    third.records = third.records.map((r) => (r.name === 'h3.z5.test' && r.type === 'A' ? { ...r, content: '10.99.99.99' } : r));
+    const soa3 = soaEdited(3, second);
+    const third: StoreContents = {
+      ...soa3,
+      zones: soa3.zones.map((z) => (z.name === 'z6.test' ? { ...z, ttl: 900 } : z.name === 'z7.test' ? { ...z, mname: 'not a name' } : z)),
+      records: soa3.records.map((r) => (r.name === 'h3.z5.test' && r.type === 'A' ? { ...r, content: '10.99.99.99' } : r)),
+    };
     const skippedZones: string[] = [];
     const after = await thread.full(third);
     for (const s of after.skipped) if (s.table === 'zones') skippedZones.push(s.key);

@@ -175,6 +175,17 @@ describe('NOTIFY lbdns_votes', () => {
     expect(await notified(() => store.withdrawVotes('node-a', [a]))).toEqual([]);
   });
 
+  it('readVotes leaves out the votes of the vantage point named (a node knows its own), and only those', async () => {
+    const [a, b] = await newMembers(2);
+    await store.reportHealth('node-own', [report(a, true), report(b, false)]);
+    await store.reportHealth('node-peer', [report(a, false)]);
+    const mine = (rows: readonly { memberId: number }[]) => rows.filter((v) => [a, b].includes(v.memberId));
+    expect(mine(await store.readVotes()).length).toBe(3);
+    expect(mine(await store.readVotes(undefined, 'node-own'))).toEqual([{ memberId: a, vantage: 'node-peer', up: false, ahead: 0 }]);
+    expect(mine(await store.readVotes(60, 'node-own'))).toEqual([{ memberId: a, vantage: 'node-peer', up: false, ahead: 0 }]);
+    expect(mine(await store.readVotes(60, 'node-peer')).map((v) => v.memberId).sort()).toEqual([a, b].sort());
+  });
+
   it('takeVotes deletes every vote of one vantage point and returns them (notified as withdrawn); the others stay', async () => {
     const [a, b] = await newMembers(2);
     await store.reportHealth('node-t', [report(a, true), report(b, false)]);
