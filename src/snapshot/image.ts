@@ -40,6 +40,15 @@ export interface ZoneHead {
   readonly negativeTtl: number;
 }
 
+/** Pool fingerprints for encodeImage: each built pool's, and what the receivers hold (a pool held at its fingerprint is lent). */
+export interface PoolPrints {
+  readonly of: (pool: Pool) => string;
+  readonly held: ReadonlyMap<number, string>;
+}
+
+/** The fingerprint each adopted pool was built from: what a later image may lend. */
+const poolPrints = new WeakMap<Pool, string>();
+
 /** A zone's fingerprint is `head:body` (build-worker.ts says why); base64 has no ':'. */
 export const HEAD_END = ':';
 /** The body part of a zone's fingerprint. */
@@ -67,6 +76,8 @@ interface PoolColumns {
   /** The hash policy's prefix lengths, v4 and v6; -1: absent (the policy's defaults). */
   readonly hashV4: number[];
   readonly hashV6: number[];
+  /** The fingerprint of the rows the pool was built from ('' when unknown): a later image may lend it by this. */
+  readonly fp: string[];
   readonly m: {
     readonly id: number[];
     readonly address: string[];
@@ -87,7 +98,7 @@ interface PoolColumns {
 
 function poolColumns(): PoolColumns {
   return {
-    id: [], name: [], zone: [], policy: [], ttl: [], count: [], allDown: [], check: [], members: [], hashV4: [], hashV6: [],
+    id: [], name: [], zone: [], policy: [], ttl: [], count: [], allDown: [], check: [], members: [], hashV4: [], hashV6: [], fp: [],
     m: { id: [], address: [], probeAddress: [], family: [], weight: [], priority: [], enabled: [], country: [], continent: [], region: [], latitude: [], longitude: [], timed: [] },
   };
 }
@@ -140,6 +151,7 @@ export function encodeImage(
   order: readonly (readonly [string, string])[],
   geoNetworks: readonly GeoNetworkRow[] | null,
   heads: readonly ZoneHead[] = [],
+  pools?: PoolPrints,
 ): SnapshotImage {
   const snapshot = built;
   const chunks: Uint8Array[] = [];
@@ -154,7 +166,26 @@ export function encodeImage(
   for (const pool of snapshot.pools) {
     poolIndex.set(pool, poolIndex.size);
     const b = batch;
+    const fp = pools?.of(pool) ?? '';
+    if (fp !== '' && pools?.held.get(pool.id) === fp) {
+      // Lent: the receiver serves this pool built from the same rows (members -1: no member columns follow).
+      b.id.push(pool.id);
+      b.fp.push(fp);
+      b.members.push(-1);
+      b.name.push(pool.name);
+      b.zone.push(pool.zone);
+      b.policy.push('');
+      b.ttl.push(0);
+      b.count.push(0);
+      b.allDown.push(pool.allDown);
+      b.check.push('');
+      b.hashV4.push(-1);
+      b.hashV6.push(-1);
+      if (b.id.length >= POOLS_PER_CHUNK) flushPools();
+      continue;
+    }
     b.id.push(pool.id);
+    b.fp.push(fp);
     b.name.push(pool.name);
     b.zone.push(pool.zone);
     b.policy.push(pool.policy);
@@ -243,12 +274,16 @@ function timedState(json: string | null): Pick<PoolMember, 'override' | 'mainten
   };
 }
 
-function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[]): void {
+function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[], lent: (id: number, fp: string) => Pool): void {
   const checks = new Map<string, HealthCheck>();
   const m = c.m;
   let j = 0;
   let o = 0;
   for (let i = 0; i < c.id.length; i++) {
+    if (c.members[i] < 0) {
+      out.push(lent(c.id[i], c.fp[i]));
+      continue;
+    }
     const members: PoolMember[] = [];
     for (const end = j + c.members[i]; j < end; j++) {
       const family = m.family[j];
@@ -274,9 +309,9 @@ function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[]): void {
       checks.set(c.check[i], check);
     }
     const hashPrefix = c.hashV4[i] < 0 ? {} : { hashPrefix: Object.freeze({ v4: c.hashV4[i], v6: c.hashV6[i] }) };
-    out.push(
-      Object.freeze({ id: c.id[i], name: c.name[i], zone: c.zone[i], policy: c.policy[i], ttl: c.ttl[i], count: c.count[i], allDown: c.allDown[i], check, members: Object.freeze(members), ...hashPrefix }),
-    );
+    const pool: Pool = Object.freeze({ id: c.id[i], name: c.name[i], zone: c.zone[i], policy: c.policy[i], ttl: c.ttl[i], count: c.count[i], allDown: c.allDown[i], check, members: Object.freeze(members), ...hashPrefix });
+    if (c.fp[i]) poolPrints.set(pool, c.fp[i]);
+    out.push(pool);
   }
 }
 
@@ -325,6 +360,14 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
   const built = new Map<string, Zone>();
   /** Zones built here from a head and the body `current` serves: their pools are `current`'s. */
   const restamped = new Set<string>();
+  // A pool the image lends: `current`'s, built from the same rows (found by id once the first one is asked for).
+  let currentPools: Map<number, Pool> | undefined;
+  const lend = (id: number, fp: string): Pool => {
+    currentPools ??= new Map(current.pools.map((p) => [p.id, p] as [number, Pool]));
+    const p = currentPools.get(id);
+    if (p === undefined || poolPrints.get(p) !== fp) throw new Error(`snapshot image lends pool ${id}, which the serving snapshot does not hold as built from the same rows`);
+    return p;
+  };
   let zone: { head: Extract<Chunk, { t: 'zone' }>; nodes: Map<string, ZoneNode> } | undefined;
   const finishZone = (): void => {
     if (!zone) return;
@@ -338,7 +381,7 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
     if (i > 0) await pause();
     const chunk = deserialize(image.chunks[i]) as Chunk;
     if (chunk.t === 'pools') {
-      adoptPools(chunk.pools, chunk.bytes, pools);
+      adoptPools(chunk.pools, chunk.bytes, pools, lend);
     } else if (chunk.t === 'head') {
       finishZone();
       built.set(chunk.name, restamp(chunk, current, held, listed));

@@ -144,6 +144,39 @@ describe('snapshot images from the build thread', () => {
     await expect(adoptImage(next.image, EMPTY_SNAPSHOT)).rejects.toThrow(/needs the body of zone/);
   });
 
+  it('lends the unchanged pools of a rebuilt zone: the same Pool objects, a changed one anew, answers as a build in place', async () => {
+    const thread = new BuildThread();
+    threads.push(thread);
+    const first = contents(1, 12, 50);
+    const adopted = await adoptImage((await thread.full(first)).image, EMPTY_SNAPSHOT);
+    // A worker that starts gets a complete image: what it adopts can be lent to as well.
+    const worker = await adoptImage((await thread.complete()).image, EMPTY_SNAPSHOT);
+
+    // A record in every zone, and one member's weight in z2's pool: every zone is rebuilt, 11 pools are lent.
+    const second: StoreContents = {
+      ...first,
+      version: 2,
+      records: first.records.map((r) => (r.name.startsWith('h1.') && r.type === 'A' ? { ...r, ttl: 301 } : r)),
+      members: first.members!.map((m) => (m.poolId === 3 && m.address.endsWith('.9') ? { ...m, weight: 5 } : m)),
+    };
+    const next = await thread.full(second);
+    expect(next.rebuilt).toBe(12);
+    const direct = buildSnapshot(second).snapshot;
+    for (const receiver of [adopted, worker]) {
+      const after = await adoptImage(next.image, receiver);
+      for (const [name, t] of questions(12)) expect(reply(after, name, t), `${name} ${t}`).toBe(reply(direct, name, t));
+      expect(after.pools.map((p) => p.id)).toEqual(receiver.pools.map((p) => p.id));
+      after.pools.forEach((p, i) => (p.id === 3 ? expect(p).not.toBe(receiver.pools[i]) : expect(p).toBe(receiver.pools[i])));
+      expect(after.pools.find((p) => p.id === 3)!.members.find((m) => m.address.endsWith('.9'))!.weight).toBe(5);
+      expect(after.zones.get('z5.test')!.nodes.get('lb.z5.test')!.pool).toBe(receiver.pools.find((p) => p.id === 6));
+      expect(after.zones.get('z5.test')).not.toBe(receiver.zones.get('z5.test'));
+    }
+    // A receiver that does not hold them refuses the image (and is sent a complete one).
+    await expect(adoptImage(next.image, EMPTY_SNAPSHOT)).rejects.toThrow(/lends pool/);
+    const fresh = await adoptImage((await thread.complete()).image, EMPTY_SNAPSHOT);
+    for (const [name, t] of questions(12)) expect(reply(fresh, name, t), `${name} ${t}`).toBe(reply(direct, name, t));
+  });
+
   it('hands a starting DNS worker the first load itself, and a new complete image only once a reload lent zones', async () => {
     let loads: { loaded: SnapshotImage }[] = [];
     let version = 1;
