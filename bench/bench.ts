@@ -364,7 +364,7 @@ const RELOAD_EVERY_MS = 2500;
  * RELOAD_EVERY_MS take, each edit forcing a full reload of the 100k/10k data set: a geo_networks edit (a change no
  * zone owns) or an SOA timer of every zone (so every zone is rebuilt and adopted, the worst case).
  */
-async function measureReloads(databaseUrl: string, big: LbdnsProcess, label: string, edit: (c: pg.Client, i: number) => Promise<unknown>): Promise<ReloadPhase> {
+async function measureReloads(databaseUrl: string, big: LbdnsProcess, label: string, edit: ((c: pg.Client, i: number) => Promise<unknown>) | undefined): Promise<ReloadPhase> {
   const queries = [...lightQueries(SCALE_ROWS[2]), ...lightQueries(SCALE_ROWS[3])];
   const before = big.snapshotMs.length;
   const seconds = Math.ceil(((RELOADS + 1) * RELOAD_EVERY_MS) / 1000) + 2;
@@ -374,14 +374,14 @@ async function measureReloads(databaseUrl: string, big: LbdnsProcess, label: str
   try {
     for (let i = 0; i < RELOADS; i++) {
       await sleep(RELOAD_EVERY_MS);
-      await edit(c, i);
+      await edit?.(c, i);
     }
   } finally {
     await c.end();
   }
   const result = await load;
   const deadline = Date.now() + 30_000;
-  while (big.snapshotMs.length - before < RELOADS && Date.now() < deadline) await sleep(100);
+  while (edit && big.snapshotMs.length - before < RELOADS && Date.now() < deadline) await sleep(100);
   const reloadMs = big.snapshotMs.slice(before);
   return { label, reloads: reloadMs.length, reloadMs, sent: result.sent, lost: result.sent - result.answered, p99Ms: result.p99Ms, maxMs: result.maxMs };
 }
@@ -453,13 +453,24 @@ async function measureScale(dir: string, databaseUrl: string, probePort: number)
   await warmUp(dir, SCALE_ROWS, big.dnsPort);
   const set = await measureSet(dir, SCALE_ROWS, big, undefined);
   const memoryAfter = treeMemory(big.id.pid);
-  log(`full reloads under ${LIGHT_RATE} queries/s: ${RELOADS} geo_networks edits, then ${RELOADS} edits of every zone's SOA`);
+  log(`full reloads under ${LIGHT_RATE} queries/s: none, then ${RELOADS} geo_networks edits, ${RELOADS} edits of every zone's SOA, ${RELOADS} of a record in every zone`);
   const reloadPhases = [
+    // The same load with no edit: what the answers see without a reload, in this run (the client, the machine).
+    await measureReloads(databaseUrl, big, 'no edit (baseline, not a target)', undefined),
     await measureReloads(databaseUrl, big, 'geo_networks edit (no zone changed)', (c, i) =>
       c.query(`update geo_networks set region = $1 where network = '100.64.4.0/24'`, [i % 2 === 0 ? 'bench-reload' : null]),
     ),
-    await measureReloads(databaseUrl, big, 'every zone\'s SOA edited (all rebuilt)', (c) => c.query(`update zones set refresh = refresh + 1 where name like '%.scale.test'`)),
+    // SOA fields only (what the pool serials do when a member shared by every zone changes): heads sent, bodies kept.
+    await measureReloads(databaseUrl, big, 'every zone\'s SOA edited (heads only)', (c) => c.query(`update zones set refresh = refresh + 1 where name like '%.scale.test'`)),
+    // A record of every zone: every zone built and adopted again, pools included (the worst case).
+    await measureReloads(databaseUrl, big, 'a record in every zone (all rebuilt)', (c) =>
+      c.query(
+        `update records set ttl = coalesce(ttl, 300) + 1
+          where id in (select min(r.id) from records r join zones z on z.id = r.zone_id where z.name like '%.scale.test' group by r.zone_id)`,
+      ),
+    ),
   ];
+  const edited = reloadPhases.slice(1);
   for (const r of reloadPhases) log(`${r.label}: ${r.reloads} reloads (${r.reloadMs.join('/')} ms), ${r.lost} of ${r.sent} queries lost, p99 ${fmt(r.p99Ms, 2)} ms, max ${fmt(r.maxMs, 1)} ms`);
   await big.stop();
   const rssMax = Math.max(...memoryAfter.map((m) => m.rssMb), ...memoryAtReady.map((m) => m.rssMb));
@@ -487,8 +498,8 @@ async function measureScale(dir: string, databaseUrl: string, probePort: number)
       targets: {
         snapshotUnder2s: { value: snapshotMax, met: snapshotMax < 2000 },
         rssUnder400MbPerProcess: { value: rssMax, met: rssMax < 400 },
-        reloadsLoseNothing: { value: Math.max(...reloadPhases.map((r) => r.lost)), met: reloadPhases.every((r) => r.lost === 0) },
-        reloadP99AtMost5Ms: { value: Math.max(...reloadPhases.map((r) => r.p99Ms)), met: reloadPhases.every((r) => r.p99Ms <= 5) },
+        reloadsLoseNothing: { value: Math.max(...edited.map((r) => r.lost)), met: edited.every((r) => r.lost === 0) },
+        reloadP99AtMost5Ms: { value: Math.max(...edited.map((r) => r.p99Ms)), met: edited.every((r) => r.p99Ms <= 5) },
       },
     },
   };
@@ -755,7 +766,8 @@ async function main(): Promise<number> {
     if (scale.ready) {
       console.log(`\n  Full reloads under ${LIGHT_RATE} queries/s (target: 0 lost, p99 ≤ 5 ms)`);
       for (const r of scale.reloadsUnderLoad as ReloadPhase[]) {
-        console.log(`  ${r.label.padEnd(40)} ${r.reloads} reloads (${r.reloadMs.join(' / ')} ms): ${r.lost} of ${r.sent} lost, p99 ${fmt(r.p99Ms, 2)} ms, max ${fmt(r.maxMs, 1)} ms`);
+        const verdict = r.label.startsWith('no edit') ? '' : `   (${r.lost === 0 && r.p99Ms <= 5 ? 'met' : 'MISSED'})`;
+        console.log(`  ${r.label.padEnd(40)} ${r.reloads} reloads (${r.reloadMs.join(' / ')} ms): ${r.lost} of ${r.sent} lost, p99 ${fmt(r.p99Ms, 2)} ms, max ${fmt(r.maxMs, 1)} ms${verdict}`);
       }
     }
     const h = scale.probeTransitions as { membersUp: number; membersDown: number };
