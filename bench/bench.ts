@@ -24,7 +24,7 @@ import { counts, createDatabase, ECS_SUBNETS, ecsHex, ecsOption, fillBase, fillS
 import { ask, lightLoad } from './lib/dns-client.js';
 import { ensureDnsperf } from './lib/dnsperf.js';
 import { dnsperf } from './lib/dnsperf-run.js';
-import { ROOT, SERVE_FLAGS, freePort, startLbdns, type LbdnsProcess } from './lib/lbdns-server.js';
+import { ROOT, freePort, startLbdns, type LbdnsProcess } from './lib/lbdns-server.js';
 import { startNsd, type NsdProcess } from './lib/nsd.js';
 import { cpuTimes, ksoftirqdSeconds, openFds, parseCpuList, treeCpuSeconds, treeMemory } from './lib/proc.js';
 import { fmt, median, medianOf, table } from './lib/report.js';
@@ -550,8 +550,7 @@ async function measureChurn(): Promise<ChurnRow[]> {
   for (let i = 0; i < RUNS; i++) {
     for (const mb of CHURN_CACHE_MB) {
       log(`run ${i + 1}/${RUNS}: signature cache churn, ${CHURN_RRSETS.toLocaleString('en-US')} distinct RRsets, ${mb} MiB cache`);
-      // With the server's own node flags: what is measured is the server's answering, young generation included.
-      const node = [process.execPath, ...SERVE_FLAGS, '--import', 'tsx', join(ROOT, 'bench/dnssec-churn.ts'), '--json', '--rrsets', String(CHURN_RRSETS), '--cache-mb', String(mb)];
+      const node = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/dnssec-churn.ts'), '--json', '--rrsets', String(CHURN_RRSETS), '--cache-mb', String(mb)];
       const [cmd, argv] = SERVER_CPUS ? ['taskset', ['-c', SERVER_CPUS, ...node]] : [node[0], node.slice(1)];
       // Bounded: a run takes about a minute per million RRsets on one core; the kill is only for a hang.
       const running = run(cmd, argv, { cwd: ROOT, maxBuffer: 16 << 20, timeout: 1800_000, killSignal: 'SIGKILL' });

@@ -24,12 +24,6 @@ export async function freePort(): Promise<number> {
   throw new Error('no free loopback port for UDP and TCP');
 }
 
-/**
- * The node flags lbdns is shipped to run with (package.json's start script, the Dockerfile, deploy/lbdns.service;
- * test/runtime/runtime.test.ts holds them to this): the benchmarks start it the same way.
- */
-export const SERVE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
-
 export interface LbdnsOptions {
   readonly databaseUrl: string;
   readonly dataDir: string;
@@ -79,7 +73,7 @@ export async function startLbdns(o: LbdnsOptions): Promise<LbdnsProcess> {
     LBDNS_LOG_LEVEL: 'info',
   };
   if (o.workers !== undefined) env.LBDNS_WORKERS = o.workers;
-  const node = [process.execPath, ...SERVE_FLAGS, ...(o.nodeFlags ?? []), join(ROOT, 'bin/lbdns.js'), 'serve'];
+  const node = [process.execPath, ...(o.nodeFlags ?? []), join(ROOT, 'bin/lbdns.js'), 'serve'];
   const [cmd, argv] = o.cpus ? ['taskset', ['-c', o.cpus, ...node]] : [node[0], node.slice(1)];
   const started = performance.now();
   const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });

@@ -10,7 +10,6 @@ import { usableCpus } from '../../src/config.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from '../helpers/db.js';
 import { dig } from '../helpers/dig.js';
 import { ROOT, startChild } from '../helpers/server.js';
-import { SERVE_FLAGS } from '../../bench/lib/lbdns-server.js';
 
 const havePg = await pgAvailable();
 // The serve checks below skip visibly without PostgreSQL on a developer's machine; CI must run them.
@@ -77,19 +76,6 @@ describe('the real build', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^usage:\n {2}lbdns serve \[--seed DIR\]\n/);
     expect(readdirSync(join(ROOT, 'dist/cli'))).toContain('main.js');
-  });
-});
-
-describe('the node flags lbdns is shipped with', () => {
-  it('are the same in the start script, the Dockerfile, the systemd unit and the benchmarks', () => {
-    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
-    const docker = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('CMD ['))!;
-    const unit = readFileSync(join(ROOT, 'deploy/lbdns.service'), 'utf8').split('\n').find((l) => l.startsWith('ExecStart='))!;
-    expect(SERVE_FLAGS.length).toBeGreaterThan(0);
-    const between = (line: string, from: string, to: string) => line.slice(line.indexOf(from) + from.length, line.indexOf(to)).trim();
-    expect(between(start, 'node ', 'bin/lbdns.js').split(/\s+/)).toEqual([...SERVE_FLAGS]);
-    expect(JSON.parse(docker.slice(4))).toEqual(['node', ...SERVE_FLAGS, 'bin/lbdns.js', 'serve']);
-    expect(between(unit, '/usr/bin/node ', '/opt/lbdns/bin/lbdns.js').split(/\s+/)).toEqual([...SERVE_FLAGS]);
   });
 });
 
