@@ -13,6 +13,7 @@
 //   own clock (their age at the last read plus the time since): never a vote older than the bound.
 import { samePoolForHealth } from './same-pool.js';
 import type { Pool } from '../core/snapshot.js';
+import { yieldToLoop } from '../snapshot/image.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { VantageKind, VantageRow, VoteRow } from '../store/store.js';
@@ -709,7 +710,7 @@ export class HealthAgreement {
     const ids = [...this.#members.keys()];
     for (let i = 0; i < ids.length; i += RECOMPUTE_SLICE) {
       if (i > 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToLoop();
         if (this.#stopped) return;
       }
       const end = Math.min(ids.length, i + RECOMPUTE_SLICE);

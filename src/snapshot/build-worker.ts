@@ -7,7 +7,7 @@ import { buildNetworkIndex } from '../geo/network-index.js';
 import type { Pool } from '../core/snapshot.js';
 import type { DnssecKeyRow, GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from '../store/rows.js';
 import { buildZones, zoneHead, type SkippedRow } from './build.js';
-import { bodyOf, encodeImage, HEAD_END, imageBuffers, type SnapshotImage, type ZoneHead } from './image.js';
+import { bodyOf, encodeImage, imageBuffers, zoneFingerprint, type SnapshotImage, type ZoneHead } from './image.js';
 import { encodeImageFile, imageFilePath, writeImageFile } from './image-file.js';
 import { mergeContents } from './partial.js';
 import { writeSnapshotFile } from './snapshot-file.js';
@@ -105,21 +105,16 @@ function refingerprint(c: StoreContents, names?: ReadonlySet<string>): void {
     for (const p of zp) poolFps.set(p.id, fingerprint([z.name, p, members.get(p.id) ?? []]));
     // A key is part of its zone: enabling, disabling or replacing one must reach receivers that hold the zone.
     const zk = (keys.get(z.id) ?? []).map((k) => ({ ...k, publicKey: Buffer.from(k.publicKey).toString('base64'), privateKey: Buffer.from(k.privateKey).toString('base64') }));
-    // Head and body apart (HEAD_FIELDS): a zone whose body is unchanged is sent as its head alone.
+    // The head: the SOA fields, which nothing but the SOA is built from. The body: the rest of the row, the records,
+    // pools, members and key. The pool serials move a zone's serial whenever an answerable set changes, so a member
+    // that went down in every zone had every zone rebuilt and adopted again (100,000 names at --scale: stalls of
+    // hundreds of ms); a zone whose body the receivers hold is now sent as its head (image.ts, restamp).
     const { serial, refresh, retry, expire, minimum, mname, rname, ...rest } = z;
     const head = fingerprint([serial, refresh, retry, expire, minimum, mname, rname]);
     const body = fingerprint([rest, records.get(z.id) ?? [], zp, zp.map((p) => members.get(p.id) ?? []), ...(zk.length ? [zk] : [])]);
-    zoneFps.set(z.name, `${head}${HEAD_END}${body}`);
+    zoneFps.set(z.name, zoneFingerprint(head, body));
   }
 }
-
-/*
- * A zone's fingerprint is its head's (the SOA fields of its row, which nothing but the SOA is built from) and its
- * body's (the rest of the row, its records, pools, members and key), joined by HEAD_END. The pool serials move a
- * zone's serial whenever an answerable set changes, so a load balancer that went down in every zone had every zone
- * rebuilt and adopted again (100,000 names at --scale: stalls of hundreds of ms); now only the heads are sent, and
- * the receivers keep the nodes and pools they serve (image.ts, restamp).
- */
 
 /** Builds every zone whose fingerprint the receivers do not hold; `complete`: all of them, for a receiver with none. */
 function image(c: StoreContents, complete: boolean): { image: SnapshotImage; skipped: SkippedRow[]; rebuilt: number; restamped: number } {
@@ -274,7 +269,7 @@ port.on('message', (msg: ToBuildThread) => {
     // The receivers adopted an image from the file: the next image leaves out what it holds, as after a build here.
     held = new Map(msg.zones);
     heldGeo = fingerprint(msg.geoNetworks);
-    // Pools adopted from the file carry fingerprints of an earlier run's rows: none is lent until rebuilt once.
+    // The thread holds no rows (nor pool fingerprints) until its next full read: no pool is lent until then.
     heldPools = new Map();
     return;
   }

@@ -50,7 +50,8 @@ export interface PoolPrints {
 const poolPrints = new WeakMap<Pool, string>();
 
 /** A zone's fingerprint is `head:body` (build-worker.ts says why); base64 has no ':'. */
-export const HEAD_END = ':';
+const HEAD_END = ':';
+export const zoneFingerprint = (head: string, body: string): string => `${head}${HEAD_END}${body}`;
 /** The body part of a zone's fingerprint. */
 export const bodyOf = (fingerprint: string): string => fingerprint.slice(fingerprint.indexOf(HEAD_END) + 1);
 
@@ -167,23 +168,8 @@ export function encodeImage(
     poolIndex.set(pool, poolIndex.size);
     const b = batch;
     const fp = pools?.of(pool) ?? '';
-    if (fp !== '' && pools?.held.get(pool.id) === fp) {
-      // Lent: the receiver serves this pool built from the same rows (members -1: no member columns follow).
-      b.id.push(pool.id);
-      b.fp.push(fp);
-      b.members.push(-1);
-      b.name.push(pool.name);
-      b.zone.push(pool.zone);
-      b.policy.push('');
-      b.ttl.push(0);
-      b.count.push(0);
-      b.allDown.push(pool.allDown);
-      b.check.push('');
-      b.hashV4.push(-1);
-      b.hashV6.push(-1);
-      if (b.id.length >= POOLS_PER_CHUNK) flushPools();
-      continue;
-    }
+    // Lent: the receiver serves this pool built from the same rows (members -1: no member columns follow).
+    const lent = fp !== '' && pools?.held.get(pool.id) === fp;
     b.id.push(pool.id);
     b.fp.push(fp);
     b.name.push(pool.name);
@@ -193,10 +179,10 @@ export function encodeImage(
     b.count.push(pool.count);
     b.allDown.push(pool.allDown);
     b.check.push(JSON.stringify(pool.check));
-    b.members.push(pool.members.length);
+    b.members.push(lent ? -1 : pool.members.length);
     b.hashV4.push(pool.hashPrefix?.v4 ?? -1);
     b.hashV6.push(pool.hashPrefix?.v6 ?? -1);
-    for (const m of pool.members) {
+    for (const m of lent ? [] : pool.members) {
       b.m.id.push(m.id);
       b.m.address.push(m.address);
       b.m.probeAddress.push(m.probeAddress);
