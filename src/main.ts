@@ -31,6 +31,7 @@ import { TransitionHistory } from './health/transition-history.js';
 import { OverrideWatch } from './pools/override-watch.js';
 import { ZoneTransfers } from './xfr/zone-transfers.js';
 import { UpdateService } from './xfr/update-service.js';
+import { tuneHeapForServing } from './serving-heap.js';
 
 export interface Running {
   /** The DNS sockets: served here, or by worker processes (LBDNS_WORKERS > 1 under `serve`). */
@@ -359,6 +360,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
 
 /** `lbdns serve`: runs until SIGINT/SIGTERM. A worker process (forked by the primary) only answers DNS. */
 export async function serve(config: Config): Promise<void> {
+  tuneHeapForServing();
   if (cluster.isWorker) {
     const log = createLogger(config.log.level).child({ component: 'dns', worker: cluster.worker?.id });
     return runWorker(config, config.dns.workers, log);

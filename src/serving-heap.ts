@@ -1,0 +1,22 @@
+// V8 settings for a process that answers DNS (lbdns serve, its DNS workers), set once before it loads anything.
+import v8 from 'node:v8';
+
+/**
+ * Turns off V8's allocation-site pretenuring. V8 watches which allocation sites make objects that survive young
+ * collections and, past a threshold, allocates everything those sites make straight into the old generation. At
+ * start-up lbdns has long-lived allocations at sites that later make only short-lived objects: the first probe round
+ * keeps ~512 HTTP probes in flight for up to a timeout each, and the vote agreement's first full decision ran across
+ * many event-loop turns. Those sites were then pretenured for the life of the process, so every later probe and
+ * decision left old-generation garbage pointing into the young generation, and each scavenge of the answering thread
+ * had to walk and copy far more than it would have: at 100,000 records and 80,000 members (`npm run bench --
+ * --scale`) an idle server's scavenges took 18-39 ms with the flag and 8-9 ms without it, and the reload phases'
+ * p99 fell (docs/performance.md). The cost is throughput for code whose objects really are long-lived, which the
+ * answer path's are not.
+ *
+ * A runtime setting rather than a node flag, so that it applies however lbdns is started (npm start, the Dockerfile,
+ * the systemd unit, a bare `node bin/lbdns.js serve`); V8 reads it at every collection, so it takes effect from the
+ * first one after this call. Worker threads share the process's flags.
+ */
+export function tuneHeapForServing(): void {
+  v8.setFlagsFromString('--no-allocation-site-pretenuring');
+}
