@@ -24,6 +24,7 @@ import { counts, createDatabase, ECS_SUBNETS, ecsHex, ecsOption, fillBase, fillS
 import { ask, lightLoad } from './lib/dns-client.js';
 import { ensureDnsperf } from './lib/dnsperf.js';
 import { dnsperf } from './lib/dnsperf-run.js';
+import { bundleScript } from './lib/bundle.js';
 import { ROOT, freePort, startLbdns, type LbdnsProcess } from './lib/lbdns-server.js';
 import { startNsd, type NsdProcess } from './lib/nsd.js';
 import { cpuTimes, ksoftirqdSeconds, openFds, parseCpuList, treeCpuSeconds, treeMemory } from './lib/proc.js';
@@ -543,14 +544,16 @@ interface ChurnRow {
 
 /**
  * The churn row: bench/dnssec-churn.ts in its own process on the server's cores (nothing else of the benchmark runs
- * then), --runs times for each --churn-cache-mb, the sizes taking turns so that each sees the same machine.
+ * then), --runs times for each --churn-cache-mb, the sizes taking turns so that each sees the same machine. It runs
+ * bundled, as the server runs dist/ (bench/lib/bundle.ts: under tsx a loader thread's collections shared the core).
  */
 async function measureChurn(): Promise<ChurnRow[]> {
   const runs = new Map<number, ChurnRun[]>(CHURN_CACHE_MB.map((mb) => [mb, []]));
+  const script = await bundleScript('bench/dnssec-churn.ts');
   for (let i = 0; i < RUNS; i++) {
     for (const mb of CHURN_CACHE_MB) {
       log(`run ${i + 1}/${RUNS}: signature cache churn, ${CHURN_RRSETS.toLocaleString('en-US')} distinct RRsets, ${mb} MiB cache`);
-      const node = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/dnssec-churn.ts'), '--json', '--rrsets', String(CHURN_RRSETS), '--cache-mb', String(mb)];
+      const node = [process.execPath, script, '--json', '--rrsets', String(CHURN_RRSETS), '--cache-mb', String(mb)];
       const [cmd, argv] = SERVER_CPUS ? ['taskset', ['-c', SERVER_CPUS, ...node]] : [node[0], node.slice(1)];
       // Bounded: a run takes about a minute per million RRsets on one core; the kill is only for a hang.
       const running = run(cmd, argv, { cwd: ROOT, maxBuffer: 16 << 20, timeout: 1800_000, killSignal: 'SIGKILL' });
