@@ -7,6 +7,7 @@ import { HealthMonitor } from '../../src/health/monitor.js';
 import type { ProbeFn } from '../../src/health/probes.js';
 import { probersOf, proberSet } from '../../src/health/quorum.js';
 import { createLogger } from '../../src/obs/log.js';
+import { createMetrics, type Metrics } from '../../src/obs/metrics.js';
 import type { VantageKind, VantageRow, VoteRow } from '../../src/store/store.js';
 import { CHECK, member, pool } from '../policies/pool-fixture.js';
 import { until } from './servers.js';
@@ -108,7 +109,7 @@ class FakeVoteStore implements VoteStore {
 
 type Scripted = 'up' | 'down' | 'silent';
 
-function setup(opts: { self?: string; heartbeatMs?: number } = {}) {
+function setup(opts: { self?: string; heartbeatMs?: number; metrics?: Metrics } = {}) {
   const self = opts.self ?? 'n1';
   const lines: any[] = [];
   const stream = new Writable({
@@ -137,6 +138,7 @@ function setup(opts: { self?: string; heartbeatMs?: number } = {}) {
     store,
     log,
     heartbeatMs: opts.heartbeatMs ?? 200,
+    metrics: opts.metrics,
     onWithdrawn: (ids) => {
       withdrawnHere.push([...ids].sort((a, b) => a - b));
     },
@@ -186,6 +188,34 @@ describe('HealthAgreement: counting votes', () => {
     h.agreement.votesNotified('n3 11:0:0');
     expect(h.state(11)).toBe('down');
     expect(h.agreement.describe(11)).toMatchObject({ state: 'down', ups: 1, downs: 2 });
+  });
+
+  it('lbdns_member_vote follows the counted votes: a vote that flips, a vote withdrawn, and nothing else moved by a full read', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const h = setup({ metrics });
+    const votes = async (): Promise<string[]> =>
+      ((await metrics.memberVote.get()).values as { labels: Record<string, string>; value: number }[]).map((v) => `${v.labels.vantage}=${v.value}`).sort();
+    h.store.vantage('n2');
+    h.store.vantage('n3');
+    h.store.vote('n2', 11, true);
+    h.store.vote('n3', 11, true);
+    h.script.set(addr(11), 'down');
+    await h.agreement.start();
+    h.agreement.setPools([poolOf([11], { quorum: 'majority' })]);
+    expect(await until(() => h.monitor.memberStatus(11) === 'down', 3000)).toBe(true);
+    expect(await until(async () => (await votes()).length === 3, 3000)).toBe(true);
+    expect(await votes()).toEqual(['n1=0', 'n2=1', 'n3=1']);
+    h.store.vote('n3', 11, false);
+    h.agreement.votesNotified('n3 11:0:0');
+    expect(await votes()).toEqual(['n1=0', 'n2=1', 'n3=0']);
+    // The full read decides every member again from the same ballots: the gauges stay as they are.
+    await h.agreement.resync();
+    expect(await votes()).toEqual(['n1=0', 'n2=1', 'n3=0']);
+    h.store.votes = h.store.votes.filter((v) => v.vantage !== 'n3');
+    h.agreement.votesNotified('n3 11:-:0');
+    expect(await votes()).toEqual(['n1=0', 'n2=1']);
+    // One up, one down: a majority tie counts as up.
+    expect((await metrics.memberAgreedUp.get()).values.map((v) => v.value)).toEqual([1]);
   });
 
   it(`others' votes stop counting once their heartbeat is older than ${LIVE_HEARTBEATS} of their intervals: own view only`, async () => {
