@@ -47,6 +47,34 @@ export function canonicalRdata(rdatas: readonly Uint8Array[]): Uint8Array[] {
   return out;
 }
 
+/**
+ * Where the data a signature covers is written (RFC 4034 §3.1.8.1: the RRSIG RDATA without the signature, then each
+ * RR of the RRset in canonical form), reused by every signature and grown when an RRset needs more. Written in place
+ * rather than assembled from a Buffer per part: under a flood of distinct names every answer is a signature made,
+ * and each of those Buffers was an object (often an ArrayBuffer too) for the young generation's collections to sweep.
+ */
+let signedData = Buffer.allocUnsafeSlow(2048);
+
+/** Writes a name in wire form (uncompressed, labels as written, as nameToWire) at `at`; returns the offset after it. */
+function writeName(out: Buffer, at: number, name: string): number {
+  if (name === '' || name === '.') {
+    out[at] = 0;
+    return at + 1;
+  }
+  let label = at;
+  let o = at + 1;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 46) {
+      out[label] = o - label - 1;
+      label = o++;
+    } else out[o++] = c & 0xff;
+  }
+  out[label] = o - label - 1;
+  out[o] = 0;
+  return o + 1;
+}
+
 /** The RRSIG RDATA for one RRset; `wildcardOf`: the closest encloser when the RRset was synthesised from "*.<it>". */
 export function rrsigRdata(
   signer: ZoneSigner,
@@ -61,31 +89,36 @@ export function rrsigRdata(
   const signedOwner = wildcardOf !== undefined ? (wildcardOf === '' ? '*' : `*.${wildcardOf}`) : owner;
   // RFC 4034 §3.1.3: labels of the owner, the root and a leading "*" not counted.
   const labels = signedOwner === '*' || signedOwner.startsWith('*.') ? labelCount(signedOwner) - 1 : labelCount(signedOwner);
-  const signerName = nameToWire(signer.zone);
-  const head = Buffer.alloc(18 + signerName.length);
-  head.writeUInt16BE(type, 0);
-  head[2] = signer.algorithm;
-  head[3] = labels;
-  head.writeUInt32BE(ttl >>> 0, 4);
-  head.writeUInt32BE(expiration >>> 0, 8);
-  head.writeUInt32BE(inception >>> 0, 12);
-  head.writeUInt16BE(signer.keyTag, 16);
-  head.set(signerName, 18);
-  const ownerWire = nameToWire(signedOwner);
-  const parts: Uint8Array[] = [head];
-  const fixed = Buffer.alloc(10);
-  fixed.writeUInt16BE(type, 0);
-  fixed.writeUInt16BE(QCLASS.IN, 2);
-  fixed.writeUInt32BE(ttl >>> 0, 4);
-  for (const r of canonicalRdata(rdatas)) {
-    const f = Buffer.from(fixed);
-    f.writeUInt16BE(r.length, 8);
-    parts.push(ownerWire, f, r);
+  // Names take at most their length + 2 octets in wire form.
+  let size = 18 + signer.zone.length + 2;
+  for (const r of rdatas) size += signedOwner.length + 2 + 10 + r.length;
+  if (size > signedData.length) signedData = Buffer.allocUnsafeSlow(Math.max(size, 2 * signedData.length));
+  const out = signedData;
+  out.writeUInt16BE(type, 0);
+  out[2] = signer.algorithm;
+  out[3] = labels;
+  out.writeUInt32BE(ttl >>> 0, 4);
+  out.writeUInt32BE(expiration >>> 0, 8);
+  out.writeUInt32BE(inception >>> 0, 12);
+  out.writeUInt16BE(signer.keyTag, 16);
+  const headLength = writeName(out, 18, signer.zone);
+  let at = headLength;
+  for (const r of rdatas.length > 1 ? canonicalRdata(rdatas) : rdatas) {
+    at = writeName(out, at, signedOwner);
+    out.writeUInt16BE(type, at);
+    out.writeUInt16BE(QCLASS.IN, at + 2);
+    out.writeUInt32BE(ttl >>> 0, at + 4);
+    out.writeUInt16BE(r.length, at + 8);
+    out.set(r, at + 10);
+    at += 10 + r.length;
   }
-  const data = Buffer.concat(parts);
+  const data = out.subarray(0, at);
   const signature =
     signer.algorithm === 13 ? crypto.sign('sha256', data, { key: signer.key, dsaEncoding: 'ieee-p1363' }) : crypto.sign(null, data, signer.key);
-  return Buffer.concat([head, signature]);
+  const rdata = Buffer.allocUnsafe(headLength + signature.length);
+  out.copy(rdata, 0, 0, headLength);
+  rdata.set(signature, headLength);
+  return rdata;
 }
 
 /** NSEC RDATA (RFC 4034 §4.1): the next name, then the type bitmap in windows. */
