@@ -14,9 +14,10 @@ import { policies } from '../src/policies/registry.js';
  * export writes each pool's definition beside its records; store sits above zonefile because it imports parsed zone files.
  * agent (the probe agent) composes health, store and the ops server, as main does for a serving node. api (the HTTP API)
  * sits just below main, which starts it, and never imports the CLI: what both show (status, exported pools) lives below.
+ * serving-heap (the V8 settings main applies to a serving process) imports nothing of lbdns, so it sits at the bottom.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['core', 'errors'],
+  ['core', 'errors', 'serving-heap'],
   ['records', 'obs'],
   ['geo'],
   ['config'],
