@@ -9,8 +9,8 @@ import v8 from 'node:v8';
  * many event-loop turns. Those sites were then pretenured for the life of the process, so every later probe and
  * decision left old-generation garbage pointing into the young generation, and each scavenge of the answering thread
  * had to walk and copy far more than it would have: at 100,000 records and 80,000 members (`npm run bench --
- * --scale`) an idle server's scavenges took 18-39 ms with the flag and 8-9 ms without it, and the reload phases'
- * p99 fell (docs/performance.md). The cost is where objects do live long: under a flood of distinct signed names
+ * --scale`) an idle server's scavenges took 18-39 ms with pretenuring and 8-13 ms without it, and the reload
+ * phases' p99 fell (docs/performance.md). The cost is where objects do live long: under a flood of distinct signed names
  * node:crypto's per-signature objects were pretenured and then cost the scavenges nothing; without pretenuring
  * `bench/dnssec-churn.ts` has scavenges of 8-11 ms instead of 5-6 (its worst gaps were over 10 ms either way).
  * Turning it back on once start-up is over was measured too: the reload phases were worse again in the second round
