@@ -25,15 +25,29 @@ export function labelCount(name: string): number {
  * never holds escaped dots inside labels.
  */
 export function nameToWire(name: string): Buffer {
-  if (name === '' || name === '.') return Buffer.from([0]);
-  const labels = name.split('.');
   const out = Buffer.alloc(name.length + 2);
-  let o = 0;
-  for (const label of labels) {
-    const n = out.write(label, o + 1, 'latin1');
-    out[o] = n;
-    o += n + 1;
+  return out.subarray(0, writeName(out, 0, name));
+}
+
+/**
+ * Writes a name in wire form, as nameToWire, into `out` at `at` (room for name.length + 2 octets); returns the offset
+ * after it. For callers that assemble a message in a buffer of their own.
+ */
+export function writeName(out: Uint8Array, at: number, name: string): number {
+  if (name === '' || name === '.') {
+    out[at] = 0;
+    return at + 1;
   }
+  let label = at;
+  let o = at + 1;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 46) {
+      out[label] = o - label - 1;
+      label = o++;
+    } else out[o++] = c & 0xff;
+  }
+  out[label] = o - label - 1;
   out[o] = 0;
-  return out;
+  return o + 1;
 }

@@ -19,7 +19,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import type { Answer, RR } from '../core/answer.js';
 import { QCLASS, QTYPE, RCODE } from '../core/constants.js';
-import { isAtOrBelow, labelCount, nameToWire } from '../core/names.js';
+import { isAtOrBelow, labelCount, nameToWire, writeName } from '../core/names.js';
 import type { Query } from '../core/query.js';
 import { findZone, type Snapshot, type Zone } from '../core/snapshot.js';
 
@@ -54,26 +54,6 @@ export function canonicalRdata(rdatas: readonly Uint8Array[]): Uint8Array[] {
  * and each of those Buffers was an object (often an ArrayBuffer too) for the young generation's collections to sweep.
  */
 let signedData = Buffer.allocUnsafeSlow(2048);
-
-/** Writes a name in wire form (uncompressed, labels as written, as nameToWire) at `at`; returns the offset after it. */
-function writeName(out: Buffer, at: number, name: string): number {
-  if (name === '' || name === '.') {
-    out[at] = 0;
-    return at + 1;
-  }
-  let label = at;
-  let o = at + 1;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 46) {
-      out[label] = o - label - 1;
-      label = o++;
-    } else out[o++] = c & 0xff;
-  }
-  out[label] = o - label - 1;
-  out[o] = 0;
-  return o + 1;
-}
 
 /** The RRSIG RDATA for one RRset; `wildcardOf`: the closest encloser when the RRset was synthesised from "*.<it>". */
 export function rrsigRdata(

@@ -167,17 +167,22 @@ function poolOf(ids: readonly number[], check: Partial<Pool['check']>): Pool {
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+/** Member 11 under majority: n2 and n3 live and voting up, this node's own probes down (its first result in). */
+async function majorityOf3On11(h: ReturnType<typeof setup>): Promise<void> {
+  h.store.vantage('n2');
+  h.store.vantage('n3');
+  h.store.vote('n2', 11, true);
+  h.store.vote('n3', 11, true);
+  h.script.set(addr(11), 'down');
+  await h.agreement.start();
+  h.agreement.setPools([poolOf([11], { quorum: 'majority' })]);
+  expect(await until(() => h.monitor.memberStatus(11) === 'down', 3000)).toBe(true);
+}
+
 describe('HealthAgreement: counting votes', () => {
   it('majority: this node down and two live others up is up; one of them turning down makes it down', async () => {
     const h = setup();
-    h.store.vantage('n2');
-    h.store.vantage('n3');
-    h.store.vote('n2', 11, true);
-    h.store.vote('n3', 11, true);
-    h.script.set(addr(11), 'down');
-    await h.agreement.start();
-    h.agreement.setPools([poolOf([11], { quorum: 'majority' })]);
-    expect(await until(() => h.monitor.memberStatus(11) === 'down', 3000)).toBe(true);
+    await majorityOf3On11(h);
     expect(h.state(11)).toBe('up');
     const d = h.agreement.describe(11)!;
     expect(d).toMatchObject({ rule: 'majority', state: 'up', ups: 2, downs: 1, probedHere: true, probers: null });
@@ -195,14 +200,7 @@ describe('HealthAgreement: counting votes', () => {
     const h = setup({ metrics });
     const votes = async (): Promise<string[]> =>
       ((await metrics.memberVote.get()).values as { labels: Record<string, string>; value: number }[]).map((v) => `${v.labels.vantage}=${v.value}`).sort();
-    h.store.vantage('n2');
-    h.store.vantage('n3');
-    h.store.vote('n2', 11, true);
-    h.store.vote('n3', 11, true);
-    h.script.set(addr(11), 'down');
-    await h.agreement.start();
-    h.agreement.setPools([poolOf([11], { quorum: 'majority' })]);
-    expect(await until(() => h.monitor.memberStatus(11) === 'down', 3000)).toBe(true);
+    await majorityOf3On11(h);
     expect(await until(() => h.agreement.describe(11)?.votes.filter((v) => v.counted).length === 3, 3000)).toBe(true);
     expect(await votes()).toEqual(['n1=0', 'n2=1', 'n3=1']);
     h.store.vote('n3', 11, false);
