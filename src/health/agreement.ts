@@ -163,6 +163,12 @@ function sameBallots(labels: VoteLabels, counted: readonly Ballot[]): boolean {
   return true;
 }
 
+/** A member's answered address, looked up in its pool (a handful of members) when a log line or a metric needs it. */
+function addressIn(pool: Pool, memberId: number): string {
+  for (const m of pool.members) if (m.id === memberId) return m.address;
+  return '';
+}
+
 const stateOf = (up: boolean | undefined): AgreedState => (up === undefined ? 'unknown' : up ? 'up' : 'down');
 
 export class HealthAgreement {
@@ -175,7 +181,9 @@ export class HealthAgreement {
   readonly #votesBy = new Map<string, number>();
   /** Votes not taken because their clock is far ahead, by vantage point. */
   readonly #ahead = new Map<string, Set<number>>();
-  readonly #members = new Map<number, { readonly pool: Pool; readonly address: string }>();
+  // A member's pool, by member id (enabled members only). The pool, not an object per member: at 80,000 members an
+  // entry object each was 80,000 long-lived objects more for the collector, made again at every change of pools.
+  readonly #members = new Map<number, Pool>();
   /** Members of pools with probers: the vantage points assigned to each. */
   readonly #assigned = new Map<number, ReadonlySet<string>>();
   /** Members this node probes, and those of them it probes only until a new prober has voted. */
@@ -254,8 +262,16 @@ export class HealthAgreement {
     this.#havePools = true;
     this.#pools = pools;
     this.#poolsChanged = true;
-    this.#members.clear();
-    for (const pool of pools) for (const m of pool.members) if (m.enabled) this.#members.set(m.id, { pool, address: m.address });
+    // Only the pools that are not the same object as before are walked (a reload that lends its pools changes none).
+    const now = new Map(pools.map((p) => [p.id, p] as [number, Pool]));
+    for (const [id, old] of before) {
+      if (now.get(id) === old) continue;
+      for (const m of old.members) if (this.#members.get(m.id) === old) this.#members.delete(m.id);
+    }
+    for (const pool of pools) {
+      if (before.get(pool.id) === pool) continue;
+      for (const m of pool.members) if (m.enabled) this.#members.set(m.id, pool);
+    }
     for (const id of [...this.#effective.keys()]) if (!this.#members.has(id)) this.#drop(id);
     const moved = this.#reassign();
     // Only what this change can have moved: the members of pools that are new or changed (samePoolForHealth: the
@@ -385,9 +401,8 @@ export class HealthAgreement {
 
   /** Which votes decided a member's state, as explain and /status show them. */
   describe(memberId: number): MemberAgreement | undefined {
-    const entry = this.#members.get(memberId);
-    if (!entry) return undefined;
-    const { pool } = entry;
+    const pool = this.#members.get(memberId);
+    if (!pool) return undefined;
     const d = this.#decide(memberId, pool, this.#rule(pool));
     const now = performance.now();
     const assigned = this.#assigned.get(memberId);
@@ -736,33 +751,33 @@ export class HealthAgreement {
   }
 
   #recompute(memberId: number): void {
-    const entry = this.#members.get(memberId);
-    if (!entry) return;
-    const rule = this.#rule(entry.pool);
+    const pool = this.#members.get(memberId);
+    if (!pool) return;
+    const rule = this.#rule(pool);
     const before = this.#effective.get(memberId);
     // Under `local` (no probers, no agents: the common case) a member whose state stands is decided without making
     // an object: the full read decides every member each minute, and at 80,000 members the decisions' objects (a
     // few hundred bytes each) were the answering thread's largest allocation when idle, long-lived enough across the
     // read's slices for V8 to allocate them straight into the old generation, where they made every scavenge slower.
     if (rule === 'local') {
-      if (this.#voteLabels.has(memberId)) this.#setVoteMetrics(memberId, entry.pool.name, entry.address, []);
+      if (this.#voteLabels.has(memberId)) this.#setVoteMetrics(memberId, pool.name, addressIn(pool, memberId), []);
       if (this.#own(memberId) === before) return;
     }
-    const d = this.#decide(memberId, entry.pool, rule);
-    if (d.rule !== 'local') this.#setVoteMetrics(memberId, entry.pool.name, entry.address, d.counted);
+    const d = this.#decide(memberId, pool, rule);
+    const address = addressIn(pool, memberId);
+    if (d.rule !== 'local') this.#setVoteMetrics(memberId, pool.name, address, d.counted);
     if (d.up === before) return;
     if (d.up === undefined) this.#effective.delete(memberId);
     else this.#effective.set(memberId, d.up);
     this.#dirty = true;
-    const labels = { pool: entry.pool.name, member: entry.address };
     if (d.rule !== 'local') {
-      if (d.up === undefined) this.#o.metrics?.memberAgreedUp.remove(labels);
-      else this.#o.metrics?.memberAgreedUp.set(labels, d.up ? 1 : 0);
+      if (d.up === undefined) this.#o.metrics?.memberAgreedUp.remove(memberId);
+      else this.#o.metrics?.memberAgreedUp.set(memberId, pool.name, address, d.up ? 1 : 0);
     }
     const votes: Record<string, 'up' | 'down'> = {};
     for (const b of d.counted) votes[b.vantage] = b.up ? 'up' : 'down';
     const reason = this.#reasons.get(memberId);
-    const t: AgreedTransition = { memberId, poolName: entry.pool.name, address: entry.address, from: stateOf(before), to: stateOf(d.up), rule: d.rule, votes, ...(reason === undefined ? {} : { reason }) };
+    const t: AgreedTransition = { memberId, poolName: pool.name, address, from: stateOf(before), to: stateOf(d.up), rule: d.rule, votes, ...(reason === undefined ? {} : { reason }) };
     // Under `local` the monitor has logged the change already (its own probes are the whole story).
     if (d.rule !== 'local') {
       const line = { pool: t.poolName, member: t.address, from: t.from, to: t.to, rule: t.rule, votes };
@@ -800,10 +815,8 @@ export class HealthAgreement {
     const was = this.#effective.delete(memberId);
     if (was) this.#dirty = true;
     const labels = this.#voteLabels.get(memberId);
-    if (labels && this.#o.metrics) {
-      for (const v of labels.vantages) this.#o.metrics.memberVote.remove({ pool: labels.pool, member: labels.member, vantage: v });
-      this.#o.metrics.memberAgreedUp.remove({ pool: labels.pool, member: labels.member });
-    }
+    if (labels && this.#o.metrics) for (const v of labels.vantages) this.#o.metrics.memberVote.remove({ pool: labels.pool, member: labels.member, vantage: v });
+    this.#o.metrics?.memberAgreedUp.remove(memberId);
     this.#voteLabels.delete(memberId);
   }
 }

@@ -176,7 +176,7 @@ export class HealthMonitor {
       this.cancel(job);
       this.jobs.delete(id);
       this.tracker.forget(id);
-      this.metrics?.memberUp.remove({ pool: job.poolName, member: job.address });
+      this.metrics?.memberUp.remove(id);
       this.settleFirst(id);
     }
     for (const [id, fresh] of wanted) {
@@ -186,15 +186,13 @@ export class HealthMonitor {
         this.cancel(old);
         // Another machine behind the same member: what we knew about the old one no longer applies.
         if (old.target !== fresh.target) this.tracker.forget(id);
-        if (old.poolName !== fresh.poolName || old.address !== fresh.address) this.metrics?.memberUp.remove({ pool: old.poolName, member: old.address });
       }
       this.tracker.track({ memberId: id, poolName: fresh.poolName, address: fresh.address, rise: fresh.check.rise, fall: fresh.check.fall });
       const resumedUp = this.started ? undefined : this.resumed?.votes.get(id);
       if (resumedUp !== undefined) this.tracker.resume(id, resumedUp);
-      // Set by labels, not through a child kept per job: a prom-client child is five bound functions per member.
       // 0 until a probe says up: a member without a result is not handed out (policies/candidates.ts).
       fresh.lastUp = this.tracker.state(id)?.status === 'up' ? 1 : 0;
-      this.metrics?.memberUp.set({ pool: fresh.poolName, member: fresh.address }, fresh.lastUp);
+      this.metrics?.memberUp.set(id, fresh.poolName, fresh.address, fresh.lastUp);
       this.jobs.set(id, fresh);
       this.begin(fresh, resumedUp !== undefined);
     }
@@ -379,7 +377,7 @@ export class HealthMonitor {
       duration.observe(result.latencyMs / 1000);
       const up = state.up ? 1 : 0;
       // Written only when it changes: a label lookup per probe result adds up at 80,000 members.
-      if (up !== job.lastUp) this.metrics.memberUp.set({ pool: job.poolName, member: job.address }, up);
+      if (up !== job.lastUp) this.metrics.memberUp.set(job.memberId, job.poolName, job.address, up);
       job.lastUp = up;
     }
     if (transition) {

@@ -1,6 +1,7 @@
 // Every metric lbdns exports, in one place: lbdns_<subsystem>_<name>_<unit>, bounded labels only.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { typeName } from '../core/constants.js';
+import { MemberGauge } from './member-gauge.js';
 
 const KNOWN_QTYPES = new Set(['A', 'NS', 'CNAME', 'SOA', 'PTR', 'MX', 'TXT', 'AAAA', 'SRV', 'DS', 'ANY', 'CAA', 'AXFR', 'IXFR', 'HINFO']);
 const RCODES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
@@ -139,11 +140,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const latencyTcp = latency.labels('tcp');
 
   // Health-aware pools. Member labels are answered addresses: bounded by configuration, never by clients.
-  const memberUp = new Gauge({
+  const memberUp = new MemberGauge({
     name: 'lbdns_member_up',
     help: 'Whether this node sees a pool member up (1) or down (0) by its own probes; 1 before its first result',
-    labelNames: ['pool', 'member'] as const,
-    aggregator: 'max', registers: [registry],
+    registry,
   });
   // Votes (src/health/agreement.ts): only for pools whose rule counts votes; lbdns_member_up stays this node's own view.
   const memberVote = new Gauge({
@@ -152,11 +152,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     labelNames: ['pool', 'member', 'vantage'] as const,
     aggregator: 'max', registers: [registry],
   });
-  const memberAgreedUp = new Gauge({
+  const memberAgreedUp = new MemberGauge({
     name: 'lbdns_member_agreed_up',
     help: 'The state answers use for a pool member, decided by its pool\'s quorum rule: 1 up, 0 down (absent: unknown)',
-    labelNames: ['pool', 'member'] as const,
-    aggregator: 'max', registers: [registry],
+    registry,
   });
   const votesIgnored = new Gauge({
     name: 'lbdns_votes_ignored',
