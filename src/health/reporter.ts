@@ -26,16 +26,55 @@ export interface HealthReporterOptions {
   readonly random?: () => number;
 }
 
-interface Tracked {
-  report: HealthReport;
-  /** When the row was last written (undefined: never), and when the last probe result came. */
-  writtenAt: number | undefined;
-  receivedAt: number;
+/**
+ * Every member's state as columns indexed by a slot (a member keeps its slot while it is reported), not an object per
+ * member: at 80,000 members an object for the member and one for its last report, each with its times boxed as heap
+ * numbers, were ~750,000 long-lived objects for the collector to mark, made again at every probe result.
+ */
+class Columns {
+  capacity = 0;
+  /** Absent times and values are NaN. */
+  since: Float64Array = new Float64Array(0);
+  lastCheck: Float64Array = new Float64Array(0);
+  latencyMs: Float64Array = new Float64Array(0);
+  heartbeatSeconds: Float64Array = new Float64Array(0);
+  /** When the row was last written (NaN: never), and when the last probe result came. */
+  writtenAt: Float64Array = new Float64Array(0);
+  receivedAt: Float64Array = new Float64Array(0);
   /** Time between the last two results: the probe interval as seen here. */
-  gap: number;
-  /** A heartbeat is scheduled for the last write; false when it found no newer result (see #collectHeartbeats). */
-  beating: boolean;
+  gap: Float64Array = new Float64Array(0);
+  transitions: Uint32Array = new Uint32Array(0);
+  /** Bit 1: up; bit 2: a heartbeat is scheduled for the last write (cleared when it found no newer result). */
+  flags: Uint8Array = new Uint8Array(0);
+  lastError: (string | null)[] = [];
+
+  grow(): void {
+    const n = Math.max(1024, this.capacity * 2);
+    const f64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    this.since = f64(this.since);
+    this.lastCheck = f64(this.lastCheck);
+    this.latencyMs = f64(this.latencyMs);
+    this.heartbeatSeconds = f64(this.heartbeatSeconds);
+    this.writtenAt = f64(this.writtenAt);
+    this.receivedAt = f64(this.receivedAt);
+    this.gap = f64(this.gap);
+    const transitions = new Uint32Array(n);
+    transitions.set(this.transitions);
+    this.transitions = transitions;
+    const flags = new Uint8Array(n);
+    flags.set(this.flags);
+    this.flags = flags;
+    this.capacity = n;
+  }
 }
+
+const UP = 1;
+const BEATING = 2;
+const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x);
 
 /** Members without a result for this long (or 10 probe gaps) are forgotten, looked for this often. */
 const FORGET_MS = 3_600_000;
@@ -113,8 +152,12 @@ class HeartbeatHeap {
 }
 
 export class HealthReporter {
-  readonly #members = new Map<number, Tracked>();
-  readonly #transitions = new Map<number, number>();
+  /** A member's slot in the columns. */
+  readonly #members = new Map<number, number>();
+  readonly #c = new Columns();
+  /** Slots given back by forgotten members, used again first. */
+  readonly #free: number[] = [];
+  #used = 0;
   /** Members whose row goes in the next write. */
   readonly #due = new Set<number>();
   // Finding the heartbeats due is a walk from the heap's top, never a scan of the members.
@@ -150,40 +193,63 @@ export class HealthReporter {
   readonly record = (r: ProbeReport): void => {
     const id = r.state.memberId;
     const now = this.#now();
-    if (r.transition) this.#transitions.set(id, (this.#transitions.get(id) ?? 0) + 1);
-    let m = this.#members.get(id);
-    const gap = m ? now - m.receivedAt : 0;
-    const report: HealthReport = {
-      memberId: id,
-      up: r.state.up,
-      since: r.state.since,
-      lastCheck: r.state.lastCheck,
-      latencyMs: r.state.lastLatencyMs,
-      lastError: r.state.lastError,
-      transitions: this.#transitions.get(id) ?? 0,
-      // Probed less often than the heartbeat, the row is written at each result: that is the promise then.
-      heartbeatSeconds: this.#heartbeatMs > 0 ? Math.max(this.#heartbeatMs, gap) / 1000 : undefined,
-    };
-    if (!m) {
-      m = { report, writtenAt: undefined, receivedAt: now, gap, beating: false };
-      this.#members.set(id, m);
-    } else {
-      m.report = report;
-      m.gap = gap;
-      m.receivedAt = now;
+    const c = this.#c;
+    let slot = this.#members.get(id);
+    const first = slot === undefined;
+    if (slot === undefined) {
+      slot = this.#free.pop() ?? this.#used++;
+      if (slot >= c.capacity) c.grow();
+      this.#members.set(id, slot);
+      c.writtenAt[slot] = NaN;
+      c.transitions[slot] = 0;
+      c.flags[slot] = 0;
     }
-    if (r.transition || m.writtenAt === undefined) {
+    const gap = first ? 0 : now - c.receivedAt[slot];
+    if (r.transition) c.transitions[slot]++;
+    c.flags[slot] = (c.flags[slot] & ~UP) | (r.state.up ? UP : 0);
+    c.since[slot] = r.state.since;
+    c.lastCheck[slot] = r.state.lastCheck ?? NaN;
+    c.latencyMs[slot] = r.state.lastLatencyMs ?? NaN;
+    c.lastError[slot] = r.state.lastError;
+    // Probed less often than the heartbeat, the row is written at each result: that is the promise then.
+    c.heartbeatSeconds[slot] = this.#heartbeatMs > 0 ? Math.max(this.#heartbeatMs, gap) / 1000 : NaN;
+    c.gap[slot] = gap;
+    c.receivedAt[slot] = now;
+    const writtenAt = c.writtenAt[slot];
+    if (r.transition || Number.isNaN(writtenAt)) {
       this.#due.add(id);
       this.#urgent ??= setTimeout(() => {
         this.#urgent = undefined;
         void this.flush();
       }, this.#opts.urgentMs ?? 100);
       this.#urgent.unref();
-    } else if (!m.beating && now - m.writtenAt >= this.#heartbeatMs) {
+    } else if ((c.flags[slot] & BEATING) === 0 && now - writtenAt >= this.#heartbeatMs) {
       // Its heartbeat found no newer result and stopped (see #collectHeartbeats): this result restarts it.
       this.#due.add(id);
     }
   };
+
+  /** The row a member's state makes. */
+  #report(id: number, slot: number): HealthReport {
+    const c = this.#c;
+    const hb = c.heartbeatSeconds[slot];
+    return {
+      memberId: id,
+      up: (c.flags[slot] & UP) !== 0,
+      since: c.since[slot],
+      lastCheck: orNull(c.lastCheck[slot]),
+      latencyMs: orNull(c.latencyMs[slot]),
+      lastError: c.lastError[slot],
+      transitions: c.transitions[slot],
+      heartbeatSeconds: Number.isNaN(hb) ? undefined : hb,
+    };
+  }
+
+  #forgetSlot(id: number, slot: number): void {
+    this.#members.delete(id);
+    this.#c.lastError[slot] = null;
+    this.#free.push(slot);
+  }
 
   /**
    * Stops writing these members' rows (this node no longer probes them and is about to delete its votes on them).
@@ -191,8 +257,8 @@ export class HealthReporter {
    */
   async forget(memberIds: readonly number[]): Promise<void> {
     for (const id of memberIds) {
-      this.#members.delete(id);
-      this.#transitions.delete(id);
+      const slot = this.#members.get(id);
+      if (slot !== undefined) this.#forgetSlot(id, slot);
       this.#due.delete(id);
     }
     while (this.#inflight) await this.#inflight.catch(() => undefined);
@@ -203,9 +269,9 @@ export class HealthReporter {
    * (a new run clears its previous run's votes), the results it already has become votes again at once.
    */
   rewriteAll(): void {
-    for (const [id, m] of this.#members) {
-      m.writtenAt = undefined;
-      m.beating = false;
+    for (const [id, slot] of this.#members) {
+      this.#c.writtenAt[slot] = NaN;
+      this.#c.flags[slot] &= ~BEATING;
       this.#due.add(id);
     }
     void this.flush();
@@ -238,21 +304,22 @@ export class HealthReporter {
     this.#due.clear();
     const batch: HealthReport[] = [];
     for (const id of ids) {
-      const m = this.#members.get(id);
-      if (m) batch.push(m.report);
+      const slot = this.#members.get(id);
+      if (slot !== undefined) batch.push(this.#report(id, slot));
     }
     try {
       await this.#opts.write(batch);
       this.#rowsWritten += batch.length;
       const hb = this.#heartbeatMs;
+      const c = this.#c;
       for (const r of batch) {
-        const m = this.#members.get(r.memberId);
-        if (!m) continue;
-        const first = m.writtenAt === undefined;
-        m.writtenAt = now;
+        const slot = this.#members.get(r.memberId);
+        if (slot === undefined) continue;
+        const first = Number.isNaN(c.writtenAt[slot]);
+        c.writtenAt[slot] = now;
         // Heartbeat 0 writes every result as it comes: nothing to rewrite on time.
         if (hb === 0) continue;
-        m.beating = true;
+        c.flags[slot] |= BEATING;
         this.#heartbeats.push(now + hb + (first ? Math.floor(this.#random() * FIRST_SPREAD * hb) : 0), r.memberId, now);
       }
       if (this.#failing) this.#opts.log.info('member health written to the store again');
@@ -268,23 +335,23 @@ export class HealthReporter {
   #collectHeartbeats(now: number): void {
     while (this.#heartbeats.peekDue() <= now) {
       const { id, at } = this.#heartbeats.pop();
-      const m = this.#members.get(id);
+      const slot = this.#members.get(id);
+      const c = this.#c;
       // Written again since (a later entry stands for it), or already going out.
-      if (!m || m.writtenAt !== at || this.#due.has(id)) continue;
+      if (slot === undefined || c.writtenAt[slot] !== at || this.#due.has(id)) continue;
       // Nothing newer than the row: the heartbeat stops until the next result, which is written then.
-      if (m.receivedAt <= at) {
-        m.beating = false;
+      if (c.receivedAt[slot] <= at) {
+        c.flags[slot] &= ~BEATING;
         continue;
       }
       this.#due.add(id);
     }
     if (now - this.#lastPurge >= PURGE_EVERY_MS) {
       this.#lastPurge = now;
-      for (const [id, m] of this.#members) {
-        if (now - m.receivedAt > Math.max(FORGET_MS, 10 * m.gap) && !this.#due.has(id)) {
-          this.#members.delete(id);
-          this.#transitions.delete(id);
-        }
+      const c = this.#c;
+      // (A Map's iteration goes on correctly past the entries deleted during it.)
+      for (const [id, slot] of this.#members) {
+        if (now - c.receivedAt[slot] > Math.max(FORGET_MS, 10 * c.gap[slot]) && !this.#due.has(id)) this.#forgetSlot(id, slot);
       }
     }
   }

@@ -42,15 +42,50 @@ export interface Transition {
   readonly at: number;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 /** Below this many members every change is published at once (a view costs well under a millisecond). */
 export const PUBLISH_THROTTLE_FROM = 1000;
 /** Above it, the least time between two views per member tracked: a rebuild costs about 0.1 µs per member. */
 export const PUBLISH_MS_PER_MEMBER = 0.0025;
 
+const STATUS: readonly MemberStatus[] = ['unknown', 'up', 'down'];
+const UNKNOWN = 0;
+const UP = 1;
+const DOWN = 2;
+const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x);
+
+function f64(a: Float64Array, n: number): Float64Array {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+
+function u32(a: Uint32Array, n: number): Uint32Array {
+  const b = new Uint32Array(n);
+  b.set(a);
+  return b;
+}
+
 export class HealthTracker {
-  private readonly members = new Map<number, Mutable<MemberHealth> & { rise: number; fall: number }>();
+  // Every member's state as columns indexed by a slot, not an object per member: at 80,000 members an object each,
+  // with its four times boxed as heap numbers, was 400,000 long-lived objects for the collector to mark.
+  private readonly members = new Map<number, number>();
+  private readonly free: number[] = [];
+  private used = 0;
+  private capacity = 0;
+  private poolName: string[] = [];
+  private address: string[] = [];
+  private lastError: (string | null)[] = [];
+  private rise: Uint32Array = new Uint32Array(0);
+  private fall: Uint32Array = new Uint32Array(0);
+  private okStreak: Uint32Array = new Uint32Array(0);
+  private failStreak: Uint32Array = new Uint32Array(0);
+  /** UNKNOWN, UP or DOWN. */
+  private statusOf: Uint8Array = new Uint8Array(0);
+  private since: Float64Array = new Float64Array(0);
+  /** NaN: none yet. */
+  private lastCheck: Float64Array = new Float64Array(0);
+  private lastLatencyMs: Float64Array = new Float64Array(0);
+  private lastErrorAt: Float64Array = new Float64Array(0);
   private published: HealthView = EMPTY_HEALTH;
   private dirty = false;
   private nextPublishAt = 0;
@@ -59,30 +94,24 @@ export class HealthTracker {
 
   /** Starts tracking a member (as unknown) or updates its labels and thresholds, keeping its state. */
   track(member: TrackedMember): void {
-    const known = this.members.get(member.memberId);
-    if (known) {
-      known.poolName = member.poolName;
-      known.address = member.address;
-      known.rise = Math.max(1, member.rise);
-      known.fall = Math.max(1, member.fall);
-      return;
+    let slot = this.members.get(member.memberId);
+    if (slot === undefined) {
+      slot = this.free.pop() ?? this.used++;
+      if (slot >= this.capacity) this.grow();
+      this.members.set(member.memberId, slot);
+      this.statusOf[slot] = UNKNOWN;
+      this.since[slot] = this.now();
+      this.okStreak[slot] = 0;
+      this.failStreak[slot] = 0;
+      this.lastCheck[slot] = NaN;
+      this.lastLatencyMs[slot] = NaN;
+      this.lastError[slot] = null;
+      this.lastErrorAt[slot] = NaN;
     }
-    this.members.set(member.memberId, {
-      memberId: member.memberId,
-      poolName: member.poolName,
-      address: member.address,
-      rise: Math.max(1, member.rise),
-      fall: Math.max(1, member.fall),
-      status: 'unknown',
-      up: true,
-      since: this.now(),
-      okStreak: 0,
-      failStreak: 0,
-      lastCheck: null,
-      lastLatencyMs: null,
-      lastError: null,
-      lastErrorAt: null,
-    });
+    this.poolName[slot] = member.poolName;
+    this.address[slot] = member.address;
+    this.rise[slot] = Math.max(1, member.rise);
+    this.fall[slot] = Math.max(1, member.fall);
   }
 
   /**
@@ -90,20 +119,21 @@ export class HealthTracker {
    * (HealthMonitor.resume): as after a first result, with no streak; its next probes move it as usual.
    */
   resume(memberId: number, up: boolean): void {
-    const m = this.members.get(memberId);
-    if (!m || m.status !== 'unknown') return;
-    m.status = up ? 'up' : 'down';
-    m.up = up;
-    m.since = this.now();
+    const slot = this.members.get(memberId);
+    if (slot === undefined || this.statusOf[slot] !== UNKNOWN) return;
+    this.statusOf[slot] = up ? UP : DOWN;
+    this.since[slot] = this.now();
     this.publish();
   }
 
   /** Forgets a member (removed from config); it would start as unknown if it came back. */
   forget(memberId: number): void {
-    const known = this.members.get(memberId);
-    if (!known) return;
+    const slot = this.members.get(memberId);
+    if (slot === undefined) return;
     this.members.delete(memberId);
-    if (known.status !== 'unknown') this.publish();
+    this.free.push(slot);
+    this.lastError[slot] = null;
+    if (this.statusOf[slot] !== UNKNOWN) this.publish();
   }
 
   /** Forgets every member not in `ids`. */
@@ -116,31 +146,30 @@ export class HealthTracker {
    * its first round; afterwards `fall` failures in a row take a member down and `rise` successes bring it up.
    */
   record(memberId: number, result: ProbeResult): Transition | undefined {
-    const m = this.members.get(memberId);
-    if (!m) return undefined;
+    const slot = this.members.get(memberId);
+    if (slot === undefined) return undefined;
     const at = this.now();
-    m.lastCheck = at;
-    m.lastLatencyMs = result.latencyMs;
+    this.lastCheck[slot] = at;
+    this.lastLatencyMs[slot] = result.latencyMs;
     if (result.ok) {
-      m.okStreak++;
-      m.failStreak = 0;
+      this.okStreak[slot]++;
+      this.failStreak[slot] = 0;
     } else {
-      m.failStreak++;
-      m.okStreak = 0;
-      m.lastError = result.reason;
-      m.lastErrorAt = at;
+      this.failStreak[slot]++;
+      this.okStreak[slot] = 0;
+      this.lastError[slot] = result.reason;
+      this.lastErrorAt[slot] = at;
     }
-    const from = m.status;
-    let to: 'up' | 'down' | undefined;
-    if (from === 'unknown') to = result.ok ? 'up' : 'down';
-    else if (from === 'up' && m.failStreak >= m.fall) to = 'down';
-    else if (from === 'down' && m.okStreak >= m.rise) to = 'up';
+    const from = this.statusOf[slot];
+    let to: typeof UP | typeof DOWN | undefined;
+    if (from === UNKNOWN) to = result.ok ? UP : DOWN;
+    else if (from === UP && this.failStreak[slot] >= this.fall[slot]) to = DOWN;
+    else if (from === DOWN && this.okStreak[slot] >= this.rise[slot]) to = UP;
     if (to === undefined) return undefined;
-    m.status = to;
-    m.up = to === 'up';
-    m.since = at;
+    this.statusOf[slot] = to;
+    this.since[slot] = at;
     this.publish();
-    return { memberId, poolName: m.poolName, address: m.address, from, to, reason: result.reason, at };
+    return { memberId, poolName: this.poolName[slot], address: this.address[slot], from: STATUS[from], to: to === UP ? 'up' : 'down', reason: result.reason, at };
   }
 
   /**
@@ -156,7 +185,10 @@ export class HealthTracker {
       if (fresh || now >= this.nextPublishAt) {
         this.dirty = false;
         const next = new Map<number, boolean>();
-        for (const m of this.members.values()) if (m.status !== 'unknown') next.set(m.memberId, m.up);
+        for (const [id, slot] of this.members) {
+          const status = this.statusOf[slot];
+          if (status !== UNKNOWN) next.set(id, status === UP);
+        }
         this.published = freezeView(next);
         if (now > 0) this.nextPublishAt = performance.now() + size * PUBLISH_MS_PER_MEMBER;
       }
@@ -166,25 +198,57 @@ export class HealthTracker {
 
   /** The status alone, without copying the member's state. */
   status(memberId: number): MemberStatus | undefined {
-    return this.members.get(memberId)?.status;
+    const slot = this.members.get(memberId);
+    return slot === undefined ? undefined : STATUS[this.statusOf[slot]];
   }
 
   state(memberId: number): MemberHealth | undefined {
-    const m = this.members.get(memberId);
-    return m && snapshotOf(m);
+    const slot = this.members.get(memberId);
+    return slot === undefined ? undefined : this.stateAt(memberId, slot);
   }
 
   states(): MemberHealth[] {
-    return [...this.members.values()].map(snapshotOf);
+    const out: MemberHealth[] = [];
+    for (const [id, slot] of this.members) out.push(this.stateAt(id, slot));
+    return out;
+  }
+
+  private stateAt(memberId: number, slot: number): MemberHealth {
+    const status = STATUS[this.statusOf[slot]];
+    return Object.freeze({
+      memberId,
+      poolName: this.poolName[slot],
+      address: this.address[slot],
+      status,
+      up: status !== 'down',
+      since: this.since[slot],
+      okStreak: this.okStreak[slot],
+      failStreak: this.failStreak[slot],
+      lastCheck: orNull(this.lastCheck[slot]),
+      lastLatencyMs: orNull(this.lastLatencyMs[slot]),
+      lastError: this.lastError[slot],
+      lastErrorAt: orNull(this.lastErrorAt[slot]),
+    });
+  }
+
+  private grow(): void {
+    const n = Math.max(1024, this.capacity * 2);
+    this.rise = u32(this.rise, n);
+    this.fall = u32(this.fall, n);
+    this.okStreak = u32(this.okStreak, n);
+    this.failStreak = u32(this.failStreak, n);
+    const statusOf = new Uint8Array(n);
+    statusOf.set(this.statusOf);
+    this.statusOf = statusOf;
+    this.since = f64(this.since, n);
+    this.lastCheck = f64(this.lastCheck, n);
+    this.lastLatencyMs = f64(this.lastLatencyMs, n);
+    this.lastErrorAt = f64(this.lastErrorAt, n);
+    this.capacity = n;
   }
 
   /** Marks the view stale; it is rebuilt once on the next view(), not once per change (80,000 first results at start). */
   private publish(): void {
     this.dirty = true;
   }
-}
-
-function snapshotOf(m: MemberHealth & { rise: number; fall: number }): MemberHealth {
-  const { rise: _rise, fall: _fall, ...rest } = m;
-  return Object.freeze(rest);
 }
