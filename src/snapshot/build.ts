@@ -1,7 +1,7 @@
 // Builds an immutable Snapshot from store rows; a row it cannot use is skipped and reported, never fatal.
 import { QTYPE, typeCode } from '../core/constants.js';
 import { isAtOrBelow, nameToWire, parentName } from '../core/names.js';
-import { RRsetList, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
+import { memberLocation, RRsetList, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
 import { cdsRdata, dnskeyRdata, isDnssecAlgorithm, keyTag } from '../dnssec/keys.js';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import { encodeRdata } from '../records/content.js';
@@ -131,7 +131,7 @@ function memberFromRow(m: PoolMemberRow, packer: RdataPacker): PoolMember | unde
     weight: m.weight,
     priority: m.priority,
     enabled: m.enabled,
-    location: Object.freeze({ country: m.country, continent: m.continent, region: m.region, latitude: m.latitude, longitude: m.longitude }),
+    location: memberLocation(m.country, m.continent, m.region, m.latitude, m.longitude),
     // Kept even once expired: the answer path judges expiry at its own clock, status shows what expired.
     ...(m.override ? { override: Object.freeze({ ...m.override }) } : {}),
     ...(m.maintenance?.length ? { maintenance: Object.freeze(m.maintenance.map((w) => Object.freeze({ ...w }))) } : {}),

@@ -14,7 +14,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { QTYPE } from '../core/constants.js';
 import type { MaintenanceWindow, MemberOverride } from '../core/override.js';
-import { RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
+import { memberLocation, RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import type { GeoNetworkRow } from '../store/rows.js';
 
@@ -262,6 +262,16 @@ function timedState(json: string | null): Pick<PoolMember, 'override' | 'mainten
 
 function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[], lent: (id: number, fp: string) => Pool): void {
   const checks = new Map<string, HealthCheck>();
+  // Strings many pools or members repeat (a zone's name, a policy, a shared probe address) arrive as a copy each:
+  // one copy per chunk is kept instead (80,000 probe addresses of the same management host were 80,000 strings).
+  const strings = new Map<string, string>();
+  const one = <T extends string | null>(x: T): T => {
+    if (x === null) return x;
+    const held = strings.get(x);
+    if (held !== undefined) return held as T;
+    strings.set(x, x);
+    return x;
+  };
   const m = c.m;
   let j = 0;
   let o = 0;
@@ -277,13 +287,13 @@ function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[], lent: (id: n
         Object.freeze({
           id: m.id[j],
           address: m.address[j],
-          probeAddress: m.probeAddress[j],
+          probeAddress: one(m.probeAddress[j]),
           family,
           rdata: bytes.subarray(o, (o += family === 6 ? 16 : 4)),
           weight: m.weight[j],
           priority: m.priority[j],
           enabled: m.enabled[j],
-          location: Object.freeze({ country: m.country[j], continent: m.continent[j], region: m.region[j], latitude: m.latitude[j], longitude: m.longitude[j] }),
+          location: memberLocation(m.country[j], m.continent[j], m.region[j], m.latitude[j], m.longitude[j]),
           ...timedState(m.timed[j]),
         }),
       );
@@ -295,7 +305,7 @@ function adoptPools(c: PoolColumns, bytes: Uint8Array, out: Pool[], lent: (id: n
       checks.set(c.check[i], check);
     }
     const hashPrefix = c.hashV4[i] < 0 ? {} : { hashPrefix: Object.freeze({ v4: c.hashV4[i], v6: c.hashV6[i] }) };
-    const pool: Pool = Object.freeze({ id: c.id[i], name: c.name[i], zone: c.zone[i], policy: c.policy[i], ttl: c.ttl[i], count: c.count[i], allDown: c.allDown[i], check, members: Object.freeze(members), ...hashPrefix });
+    const pool: Pool = Object.freeze({ id: c.id[i], name: c.name[i], zone: one(c.zone[i]), policy: one(c.policy[i]), ttl: c.ttl[i], count: c.count[i], allDown: one(c.allDown[i]), check, members: Object.freeze(members), ...hashPrefix });
     if (c.fp[i]) poolPrints.set(pool, c.fp[i]);
     out.push(pool);
   }
@@ -331,6 +341,44 @@ function restamp(head: Extract<Chunk, { t: 'head' }>, current: Snapshot, held: R
   }
   const dnssec = old.dnssec ? { dnssec: old.dnssec } : {};
   return Object.freeze({ name: head.name, serial: head.serial, soa, negativeTtl: head.negativeTtl, nodes, emptyNonTerminals: old.emptyNonTerminals, cuts: old.cuts, ...dnssec });
+}
+
+/**
+ * Whether the node the image describes at `at` (meta[m], its RDATA at bytes[o], its targets at targets[t]) is
+ * `old` again: the same pool object and the same RRsets (types, TTLs, RDATA octets, targets). If so, `at` is moved
+ * past it. An edit of one record in every zone rebuilds every zone, and making all of their nodes
+ * again (100,000 names: ~700,000 objects that survive, copied by each scavenge during the adoption) is what
+ * stalled answering; the unchanged ones are now taken as they are, and only the changed ones are made.
+ */
+const at = { m: 0, o: 0, t: 0 };
+
+function sameNode(old: ZoneNode, meta: ArrayLike<number>, bytes: Uint8Array, targets: readonly string[], pools: readonly Pool[]): boolean {
+  let { m, o, t } = at;
+  const poolAt = meta[m++];
+  if ((poolAt < 0 ? undefined : pools[poolAt]) !== old.pool) return false;
+  const setCount = meta[m++];
+  if (setCount !== old.rrsets.size) return false;
+  for (let s = 0; s < setCount; s++) {
+    const type = meta[m++];
+    const ttl = meta[m++];
+    const rdataCount = meta[m++];
+    const targetCount = meta[m++];
+    const set = old.rrsets.get(type);
+    if (set === undefined || set.ttl !== ttl || set.rdata.length !== rdataCount || set.targets.length !== targetCount) return false;
+    for (let r = 0; r < rdataCount; r++) {
+      const len = meta[m++];
+      const was = set.rdata[r];
+      if (was.length !== len) return false;
+      for (let k = 0; k < len; k++) if (was[k] !== bytes[o + k]) return false;
+      o += len;
+    }
+    for (let k = 0; k < targetCount; k++) if (set.targets[k] !== targets[t + k]) return false;
+    t += targetCount;
+  }
+  at.m = m;
+  at.o = o;
+  at.t = t;
+  return true;
 }
 
 /**
@@ -378,10 +426,24 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
     } else {
       if (!zone || zone.head.name !== chunk.zone) throw new Error(`snapshot image: nodes of ${chunk.zone} outside their zone`);
       const { meta, bytes, targets, names } = chunk;
+      // The node `current` serves under this name, when it holds the zone: kept as it is if the image gives it the
+      // same RRsets and pool (see sameNode).
+      const oldNodes = current.zones.get(chunk.zone)?.nodes;
       let m = 0;
       let o = 0;
       let t = 0;
       for (const name of names) {
+        const old = oldNodes?.get(name);
+        if (old !== undefined) {
+          at.m = m;
+          at.o = o;
+          at.t = t;
+          if (sameNode(old, meta, bytes, targets, pools)) {
+            zone.nodes.set(name, old);
+            ({ m, o, t } = at);
+            continue;
+          }
+        }
         const poolAt = meta[m++];
         const setCount = meta[m++];
         const sets: RRset[] = [];

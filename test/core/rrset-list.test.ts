@@ -29,6 +29,22 @@ describe('RRsetList', () => {
     expect(seen).toEqual([1, 15, 16]);
   });
 
+  it('holds a single RRset (kept without an array) with the same surface', () => {
+    const aaaa = set(28);
+    const list = new RRsetList([aaaa]);
+    expect(list.size).toBe(1);
+    expect(list.get(28)).toBe(aaaa);
+    expect(list.get(1)).toBeUndefined();
+    expect(list.has(28)).toBe(true);
+    expect(list.has(1)).toBe(false);
+    expect([...list.keys()]).toEqual([28]);
+    expect([...list.values()]).toEqual([aaaa]);
+    expect([...list]).toEqual([[28, aaaa]]);
+    const seen: number[] = [];
+    list.forEach((v, k) => seen.push(k, v.type));
+    expect(seen).toEqual([28, 28]);
+  });
+
   it('is empty when built from nothing and cannot be changed afterwards', () => {
     const source = [set(1)];
     const list = new RRsetList(source);

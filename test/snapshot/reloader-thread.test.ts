@@ -95,6 +95,34 @@ describe('snapshot images from the build thread', () => {
     for (const [name, t] of questions(12)) expect(reply(fresh, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
   });
 
+  it('keeps the unchanged nodes of a rebuilt zone as they were, and makes only the changed ones again', async () => {
+    const thread = new BuildThread();
+    threads.push(thread);
+    const first = contents(1, 4, 50);
+    const adopted = await adoptImage((await thread.full(first)).image, EMPTY_SNAPSHOT);
+    // In z1: one address changes, one TTL changes, one name goes; the pools stay (lent).
+    const edit = (c: StoreContents): StoreContents => ({
+      ...c,
+      records: c.records
+        .filter((r) => r.name !== 'h7.z1.test')
+        .map((r) => (r.name === 'h5.z1.test' && r.type === 'A' ? { ...r, content: '10.9.9.9' } : r.name === 'h6.z1.test' ? { ...r, ttl: 301 } : r)),
+    });
+    const second = edit(contents(2, 4, 50));
+    const next = await thread.full(second);
+    expect(next.rebuilt).toBe(1);
+    const adopted2 = await adoptImage(next.image, adopted);
+    const before = adopted.zones.get('z1.test')!.nodes;
+    const after = adopted2.zones.get('z1.test')!.nodes;
+    expect(after).not.toBe(before);
+    for (const name of ['z1.test', 'ns1.z1.test', 'h0.z1.test', 'h10.z1.test', 'alias.z1.test', 'lb.z1.test']) expect(after.get(name), name).toBe(before.get(name));
+    for (const name of ['h5.z1.test', 'h6.z1.test']) expect(after.get(name), name).not.toBe(before.get(name));
+    expect(after.has('h7.z1.test')).toBe(false);
+    const direct2 = buildSnapshot(second).snapshot;
+    for (const [name, t] of [...questions(4), ['h5.z1.test', 1], ['h6.z1.test', 1], ['h7.z1.test', 1]] as [string, number][]) {
+      expect(reply(adopted2, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
+    }
+  });
+
   it('sends a zone whose SOA fields alone changed as its head: nodes and pools kept, answers as a build in place', async () => {
     const thread = new BuildThread();
     threads.push(thread);
