@@ -381,6 +381,22 @@ function sameNode(old: ZoneNode, meta: ArrayLike<number>, bytes: Uint8Array, tar
   return true;
 }
 
+/** Moves `at` past the node it is at. */
+function skipNode(meta: ArrayLike<number>): void {
+  let { m, o, t } = at;
+  m++;
+  const setCount = meta[m++];
+  for (let s = 0; s < setCount; s++) {
+    m += 2;
+    const rdataCount = meta[m++];
+    t += meta[m++];
+    for (let r = 0; r < rdataCount; r++) o += meta[m++];
+  }
+  at.m = m;
+  at.o = o;
+  at.t = t;
+}
+
 /**
  * Turns an image back into a Snapshot, one chunk per turn of the event loop (`pause` between chunks). Zones the
  * image leaves out are taken from `current` (with their pools) when it holds them at the same fingerprint; an image
@@ -426,23 +442,43 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
     } else {
       if (!zone || zone.head.name !== chunk.zone) throw new Error(`snapshot image: nodes of ${chunk.zone} outside their zone`);
       const { meta, bytes, targets, names } = chunk;
-      // The node `current` serves under this name, when it holds the zone: kept as it is if the image gives it the
-      // same RRsets and pool (see sameNode).
+      // The nodes `current` serves under these names are kept as they are when the image gives them the same RRsets
+      // and pool (see sameNode); first which ones, and how many RDATA octets the others have.
       const oldNodes = current.zones.get(chunk.zone)?.nodes;
+      const kept: (ZoneNode | undefined)[] = [];
+      let fresh = 0;
+      at.m = 0;
+      at.o = 0;
+      at.t = 0;
+      for (const name of names) {
+        const old = oldNodes?.get(name);
+        if (old !== undefined && sameNode(old, meta, bytes, targets, pools)) {
+          kept.push(old);
+          continue;
+        }
+        kept.push(undefined);
+        const from = at.o;
+        skipNode(meta);
+        fresh += at.o - from;
+      }
+      // A node's RDATA are views of the octets they came in, which stay in memory while any of them is served: with
+      // some nodes kept, the new ones' octets are copied out, so that no chunk is held for the one node it changed.
+      const octets = fresh === at.o ? bytes : new Uint8Array(fresh);
+      let c = 0;
       let m = 0;
       let o = 0;
       let t = 0;
-      for (const name of names) {
-        const old = oldNodes?.get(name);
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i];
+        const old = kept[i];
         if (old !== undefined) {
+          zone.nodes.set(name, old);
           at.m = m;
           at.o = o;
           at.t = t;
-          if (sameNode(old, meta, bytes, targets, pools)) {
-            zone.nodes.set(name, old);
-            ({ m, o, t } = at);
-            continue;
-          }
+          skipNode(meta);
+          ({ m, o, t } = at);
+          continue;
         }
         const poolAt = meta[m++];
         const setCount = meta[m++];
@@ -455,7 +491,13 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
           const rdata: Uint8Array[] = [];
           for (let r = 0; r < rdataCount; r++) {
             const len = meta[m++];
-            rdata.push(bytes.subarray(o, (o += len)));
+            if (octets === bytes) {
+              rdata.push(bytes.subarray(o, o + len));
+            } else {
+              octets.set(bytes.subarray(o, o + len), c);
+              rdata.push(octets.subarray(c, (c += len)));
+            }
+            o += len;
           }
           sets.push({ type, ttl, rdata, targets: targetCount === 0 ? NO_TARGETS : targets.slice(t, (t += targetCount)) });
         }

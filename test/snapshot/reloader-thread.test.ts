@@ -117,6 +117,11 @@ describe('snapshot images from the build thread', () => {
     for (const name of ['z1.test', 'ns1.z1.test', 'h0.z1.test', 'h10.z1.test', 'alias.z1.test', 'lb.z1.test']) expect(after.get(name), name).toBe(before.get(name));
     for (const name of ['h5.z1.test', 'h6.z1.test']) expect(after.get(name), name).not.toBe(before.get(name));
     expect(after.has('h7.z1.test')).toBe(false);
+    // The new nodes' RDATA are copied out of their chunk: a kept chunk's octets are not held for them.
+    const rdataOf = (nodes: typeof after, name: string) => nodes.get(name)!.rrsets.get(1)!.rdata[0];
+    expect(rdataOf(after, 'h5.z1.test').buffer.byteLength).toBeLessThanOrEqual(8);
+    expect(rdataOf(after, 'h5.z1.test')).toEqual(Uint8Array.of(10, 9, 9, 9));
+    expect(rdataOf(after, 'h0.z1.test').buffer.byteLength).toBeGreaterThan(100);
     const direct2 = buildSnapshot(second).snapshot;
     for (const [name, t] of [...questions(4), ['h5.z1.test', 1], ['h6.z1.test', 1], ['h7.z1.test', 1]] as [string, number][]) {
       expect(reply(adopted2, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
