@@ -472,7 +472,9 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
         const name = names[i];
         const old = kept[i];
         if (old !== undefined) {
-          zone.nodes.set(name, old);
+          // Keyed by the kept node's own name: the image's copy of it then dies young instead of being held (and
+          // copied by scavenges) as the key.
+          zone.nodes.set(old.name, old);
           at.m = m;
           at.o = o;
           at.t = t;
