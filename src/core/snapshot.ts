@@ -36,6 +36,17 @@ export interface MemberLocation {
   readonly longitude: number | null;
 }
 
+/** A snapshot's pools grouped by zone name, each zone's in the order given. */
+export function poolsByZone(pools: readonly Pool[]): Map<string, Pool[]> {
+  const by = new Map<string, Pool[]>();
+  for (const p of pools) {
+    const list = by.get(p.zone);
+    if (list) list.push(p);
+    else by.set(p.zone, [p]);
+  }
+  return by;
+}
+
 const NO_LOCATION: MemberLocation = Object.freeze({ country: null, continent: null, region: null, latitude: null, longitude: null });
 
 /** A member's location; the members without one (most, in a large fleet) share one object instead of one each. */

@@ -14,7 +14,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { QTYPE } from '../core/constants.js';
 import type { MaintenanceWindow, MemberOverride } from '../core/override.js';
-import { memberLocation, RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
+import { memberLocation, poolsByZone, RRsetList, type HealthCheck, type Pool, type PoolMember, type RRset, type Snapshot, type Zone, type ZoneKey, type ZoneNode } from '../core/snapshot.js';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import type { GeoNetworkRow } from '../store/rows.js';
 
@@ -509,17 +509,8 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
   }
   finishZone();
   // Pools in zone order, as build.ts lists them: each zone's from the image or, for a lent zone, from `current`.
-  const poolsOf = (from: readonly Pool[]): Map<string, Pool[]> => {
-    const by = new Map<string, Pool[]>();
-    for (const p of from) {
-      let list = by.get(p.zone);
-      if (!list) by.set(p.zone, (list = []));
-      list.push(p);
-    }
-    return by;
-  };
-  const newPools = poolsOf(pools);
-  const oldPools = built.size === image.zones.length && restamped.size === 0 ? new Map<string, Pool[]>() : poolsOf(current.pools);
+  const newPools = poolsByZone(pools);
+  const oldPools = built.size === image.zones.length && restamped.size === 0 ? new Map<string, Pool[]>() : poolsByZone(current.pools);
   const zones = new Map<string, Zone>();
   const allPools: Pool[] = [];
   const fps = new Map<string, string>();

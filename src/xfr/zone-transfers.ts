@@ -1,6 +1,6 @@
 // The primary's side of zone transfers in one piece for main.ts: serving AXFR/IXFR, NOTIFY on serial changes, pool serials.
 import type { Query } from '../core/query.js';
-import type { Pool, Snapshot } from '../core/snapshot.js';
+import { poolsByZone, type Pool, type Snapshot } from '../core/snapshot.js';
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -19,16 +19,6 @@ export interface ZoneTransfersOptions {
   readonly log: Logger;
   /** The TSIG keys changed (DNS workers need a copy to sign replies). */
   readonly onKeys?: (keys: readonly TsigKey[]) => void;
-}
-
-function poolsByZone(pools: readonly Pool[]): Map<string, Pool[]> {
-  const by = new Map<string, Pool[]>();
-  for (const p of pools) {
-    const list = by.get(p.zone);
-    if (list) list.push(p);
-    else by.set(p.zone, [p]);
-  }
-  return by;
 }
 
 /** The same pool objects in the same order (a snapshot's pools are immutable: the same object is the same pool). */
