@@ -4,16 +4,13 @@ import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { LbdnsError } from '../errors.js';
-import type { GeoNetworkRow, StoreContents } from '../store/rows.js';
+import { CONTENTS_TABLES, type ContentsTable, type GeoNetworkRow, type StoreContents } from '../store/rows.js';
 import type { SkippedRow } from './build.js';
 import type { SnapshotImage } from './image.js';
 import { yieldToLoop } from './image.js';
 
-export const ROW_TABLES = ['zones', 'records', 'pools', 'members', 'geoNetworks', 'dnssecKeys'] as const;
-export type RowTable = (typeof ROW_TABLES)[number];
-
 export type ToBuildThread =
-  | { readonly op: 'rows'; readonly table: RowTable; readonly rows: readonly unknown[] }
+  | { readonly op: 'rows'; readonly table: ContentsTable; readonly rows: readonly unknown[] }
   /** The rows sent since the last build are the whole store at `version` (`save`: write them to the snapshot file). */
   | { readonly op: 'full'; readonly id: number; readonly version: number; readonly save: boolean }
   /** The rows sent since the last build replace those of the `names` zones (a zone missing from them was deleted). */
@@ -22,9 +19,10 @@ export type ToBuildThread =
   | { readonly op: 'complete'; readonly id: number }
   /**
    * The thread reads the whole store itself (its own connection) and builds what changed, saving the file; with
-   * `unlessVersion`, nothing is read past the version when the store is still at it.
+   * `unlessVersion`, nothing is read past the version when the store is still at it. With `tables`, only those are
+   * read again (the thread keeps the rest as it last read them; a thread that holds no rows reads everything).
    */
-  | { readonly op: 'load'; readonly id: number; readonly unlessVersion?: number; readonly unlessStamp?: string }
+  | { readonly op: 'load'; readonly id: number; readonly unlessVersion?: number; readonly unlessStamp?: string; readonly tables?: readonly ContentsTable[] }
   /** The last image was not adopted: the next one leaves nothing out. */
   | { readonly op: 'forget' }
   /** The receivers adopted an image built elsewhere (the image file): the next image leaves out its zones. */
@@ -126,6 +124,14 @@ export class BuildThread {
     return this.#call(undefined, (id) => ({ op: 'load', id, ...(unlessVersion === undefined ? {} : { unlessVersion }), ...(unlessStamp === undefined ? {} : { unlessStamp }) }));
   }
 
+  /**
+   * The thread reads only `tables` again (the change feed named no other since its last read) and builds what
+   * changed; a read that fails rejects with E_STORE.
+   */
+  loadTables(tables: readonly ContentsTable[]): Promise<Built> {
+    return this.#call(undefined, (id) => ({ op: 'load', id, tables })) as Promise<Built>;
+  }
+
   /** Sends the rows of the `names` zones and builds an image of them. */
   zones(part: StoreContents, names: readonly string[]): Promise<Built> {
     return this.#call(part, (id) => ({ op: 'zones', id, version: part.version, names })) as Promise<Built>;
@@ -156,7 +162,7 @@ export class BuildThread {
   async #send(contents: StoreContents | undefined, request: (id: number) => ToBuildThread): Promise<Built | undefined> {
     if (this.#dead) throw this.#dead;
     if (contents) {
-      for (const table of ROW_TABLES) {
+      for (const table of CONTENTS_TABLES) {
         const rows = contents[table] ?? [];
         for (let i = 0; i < rows.length; i += ROWS_PER_SLICE) {
           this.#worker.postMessage({ op: 'rows', table, rows: rows.slice(i, i + ROWS_PER_SLICE) } satisfies ToBuildThread);

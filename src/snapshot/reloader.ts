@@ -8,7 +8,7 @@ import { EMPTY_SNAPSHOT, type Snapshot } from '../core/snapshot.js';
 import { LbdnsError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { StoreContents } from '../store/rows.js';
+import { contentsTablesOf, type ContentsTable, type StoreContents } from '../store/rows.js';
 import { BuildThread, type Built } from './build-thread.js';
 import { adoptImage, imageBytes, type SnapshotImage } from './image.js';
 import { imageFilePath, readImageFile } from './image-file.js';
@@ -66,6 +66,13 @@ export class Reloader {
   /** Zones named by changes since the last reload began; `full` when some change named none. */
   #pendingZones = new Set<string>();
   #pendingFull = true;
+  /**
+   * The tables of StoreContents changes since the last reload began can have altered; `#pendingAll` when one could
+   * have altered any (a change seen by polling, a forced or failed reload): a full reload in the build thread reads
+   * only the named tables again otherwise (an SOA edit of every zone: the zones' rows, not every record).
+   */
+  #pendingTables = new Set<ContentsTable>();
+  #pendingAll = true;
   /** A partial reload moves the version without reading every zone: a full reload must not skip on it. */
   #partialSinceFull = false;
   readonly #opts: ReloaderOptions;
@@ -194,6 +201,9 @@ export class Reloader {
   changed(change: { readonly zone: string | null; readonly table: string }): void {
     if (change.zone !== null && ZONE_TABLES.has(change.table)) this.#pendingZones.add(change.zone);
     else this.#pendingFull = true;
+    const tables = contentsTablesOf(change.table);
+    if (tables === undefined) this.#pendingAll = true;
+    else for (const t of tables) this.#pendingTables.add(t);
     this.schedule();
   }
 
@@ -209,7 +219,10 @@ export class Reloader {
 
   /** Reloads now (everything, unless only zone changes are pending); if one is already running, one more follows it. */
   async reload(full = false): Promise<void> {
-    if (full) this.#pendingFull = true;
+    if (full) {
+      this.#pendingFull = true;
+      this.#pendingAll = true;
+    }
     if (this.#running) {
       this.#again = true;
       return this.#running;
@@ -229,12 +242,13 @@ export class Reloader {
     const zones = [...this.#pendingZones];
     const partial = !this.#pendingFull && this.#loaded && this.#opts.loadZones !== undefined && zones.length > 0 && zones.length <= MAX_PARTIAL_ZONES;
     // Taken now: changes that arrive while this reload runs are kept for the next one.
-    const hadFull = this.#pendingFull;
+    // Only these tables read again, when the feed named each change's table and the thread reads the store.
+    const tables = !this.#pendingAll && this.#pendingTables.size > 0 && this.#loaded && this.#opts.storeInThread !== undefined ? [...this.#pendingTables] : undefined;
     this.#pendingZones = new Set();
     this.#pendingFull = false;
-    if (!partial && !hadFull && zones.length === 0 && this.#loaded) {
-      // Nothing was named since the last reload (a plain schedule()): still a full check.
-    }
+    this.#pendingTables = new Set();
+    this.#pendingAll = false;
+    // Nothing named since the last reload (a plain schedule()): a full check, read unless the version is unchanged.
     const end = metrics.reloadDuration.startTimer();
     let fromFile = false;
     try {
@@ -256,7 +270,8 @@ export class Reloader {
           const first = this.#first ?? this.#firstRead();
           this.#first = undefined;
           ({ read, saved } = await first);
-        } else read = await this.#readWhole(unless);
+        } else if (tables !== undefined) read = await this.#readTables(tables);
+        else read = await this.#readWhole(unless);
         if (read === undefined && saved !== undefined) {
           if (await this.#adoptSaved(saved.image)) {
             fromFile = true;
@@ -276,7 +291,9 @@ export class Reloader {
           this.#swap(await this.#adopt(built));
           this.#keepIfComplete(built);
         }
-        this.#partialSinceFull = false;
+        // Tables read alone may have missed a change to another table committed meanwhile (its notification is then
+        // pending): the version moved past it, so the next full reload must not skip on the version.
+        this.#partialSinceFull = tables !== undefined;
       }
       const skipped = built.skipped;
       for (const s of skipped) {
@@ -293,6 +310,7 @@ export class Reloader {
           version: snapshot.version,
           zones: snapshot.zones.size,
           reloaded: partial ? zones : 'all',
+          ...(tables !== undefined && !partial ? { tablesRead: tables } : {}),
           ...(fromFile ? { from: 'image file' } : {}),
           rebuiltZones: built.rebuilt,
           restampedZones: built.restamped,
@@ -307,6 +325,7 @@ export class Reloader {
       end();
       // Whatever was pending is still pending: the next attempt reads everything to be safe.
       this.#pendingFull = true;
+      this.#pendingAll = true;
       metrics.reloads.labels('error').inc();
       this.#lastError = (err as Error).message;
       log.error({ err: (err as Error).message }, 'snapshot reload failed; still serving the previous one');
@@ -331,6 +350,18 @@ export class Reloader {
     }
     const contents = await this.#opts.load();
     return contents.version === unless && (stamp === undefined || contents.stamp === stamp) ? undefined : this.#thread.full(contents);
+  }
+
+  /** Only `tables` read again by the build thread, which keeps the others as it last read them. */
+  async #readTables(tables: readonly ContentsTable[]): Promise<Built> {
+    try {
+      const read = await this.#thread.loadTables(tables);
+      this.#opts.onStoreRead?.(true);
+      return read;
+    } catch (err) {
+      if (err instanceof LbdnsError && err.code === 'E_STORE') this.#opts.onStoreRead?.(false);
+      throw err;
+    }
   }
 
   #swap(snapshot: Snapshot): void {

@@ -37,3 +37,35 @@ export interface StoreContents {
   /** Absent: read by a version that had no DNSSEC (an older snapshot file); no zone is signed. */
   readonly dnssecKeys?: readonly DnssecKeyRow[];
 }
+
+/** The parts of StoreContents that are tables of rows. */
+export const CONTENTS_TABLES = ['zones', 'records', 'pools', 'members', 'geoNetworks', 'dnssecKeys'] as const;
+export type ContentsTable = (typeof CONTENTS_TABLES)[number];
+
+/** Some tables of StoreContents read again in one transaction, at `version` (the others as they were). */
+export type ContentsPart = Pick<StoreContents, 'version' | 'stamp'> & { readonly [K in ContentsTable]?: StoreContents[K] };
+
+/**
+ * The parts of StoreContents a change to `table` (as the change feed names it: migrations' lbdns_watch_table) can
+ * alter; undefined for a table not listed here (or "*", a change seen by polling): any of them.
+ */
+export function contentsTablesOf(table: string): readonly ContentsTable[] | undefined {
+  switch (table) {
+    case 'zones':
+      return ['zones'];
+    case 'records':
+      return ['records'];
+    case 'pools':
+      return ['pools'];
+    // Windows are read with the members they belong to (maintenance-queries.ts attachWindows).
+    case 'pool_members':
+    case 'maintenance_windows':
+      return ['members'];
+    case 'geo_networks':
+      return ['geoNetworks'];
+    case 'dnssec_keys':
+      return ['dnssecKeys'];
+    default:
+      return undefined;
+  }
+}

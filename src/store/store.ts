@@ -8,10 +8,10 @@ import type { ParsedZone } from '../zonefile/parse.js';
 import { withDeadline, type Change, type FeedStatus, type WatchOptions } from './change-feed.js';
 import { passwordFile, readEmbeddedInfo, startEmbedded, withPassword } from './embedded.js';
 import type { MemberSettings, PoolSettings } from '../schema/pool-schema.js';
-import type { GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
+import type { ContentsPart, ContentsTable, GeoNetworkRow, PoolMemberRow, PoolRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
 import type { QUORUM_RULES } from '../schema/pool-constants.js';
 import type { Database } from './schema.js';
-import { readContents, SqlStore } from './sql-store.js';
+import { readContents, readContentsPart, SqlStore } from './sql-store.js';
 import { toStoreError } from './store-error.js';
 import type { Actor, OverrideChange } from './override-queries.js';
 import type { MaintenanceWindowRow, NewMaintenanceWindow } from './maintenance-queries.js';
@@ -427,12 +427,18 @@ export interface ContentsReader {
    * `unlessStamp`, its StoreContents.stamp too). A read that takes longer than `deadlineMs` (a half-open link) is given up.
    */
   read(unlessVersion?: number, unlessStamp?: string): Promise<StoreContents | undefined>;
+  /** Only these tables, at the version they are at now (readContentsPart), within the same deadline. */
+  readPart(tables: ReadonlySet<ContentsTable>): Promise<ContentsPart>;
   close(): Promise<void>;
 }
 
 export function contentsReader(url: string, deadlineMs: number): ContentsReader {
   const db = pgKysely(url, 1);
-  return { read: (unlessVersion, unlessStamp) => withDeadline(readContents(db, unlessVersion, unlessStamp), deadlineMs, 'reading the store'), close: () => db.destroy() };
+  return {
+    read: (unlessVersion, unlessStamp) => withDeadline(readContents(db, unlessVersion, unlessStamp), deadlineMs, 'reading the store'),
+    readPart: (tables) => withDeadline(readContentsPart(db, tables), deadlineMs, 'reading the store'),
+    close: () => db.destroy(),
+  };
 }
 
 /**

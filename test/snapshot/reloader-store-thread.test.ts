@@ -2,6 +2,7 @@
 // PostgreSQL: the rows never cross the answering thread, an unchanged store is not read past its version, a store
 // that cannot be read keeps the serving snapshot and says so, and the build thread reconnects once it is back.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AnswerContext } from '../../src/core/answer.js';
 import { respond } from '../../src/core/respond.js';
@@ -102,6 +103,61 @@ describe('full reloads read by the build thread', () => {
       expect(dead.loaded).toBe(false);
     } finally {
       dead.stop();
+    }
+  });
+
+  it('reads again only the tables the change feed named, and reads everything at the next full reload', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) } as never);
+    const r = new Reloader({
+      load: async () => {
+        throw new Error('the build thread reads the store');
+      },
+      storeInThread: { url: db.url!, location: 'test store' },
+      // Reloads run when the test says: changed() schedules one too, which must not run on its own in between.
+      debounceMs: 600_000,
+      log,
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    const loaded = () => lines.filter((l) => l.msg === 'snapshot loaded');
+    const soaTimers = (name: string) => {
+      const soa = decodeReply(respond(r.current(), buildQuery({ name, qtype: 6 }), '127.0.0.1', false, ctx).reply!).answers[0] as { refresh: number };
+      return soa.refresh;
+    };
+    try {
+      await r.reload();
+      const refresh = soaTimers('thread.test');
+      // Two edits in plain SQL; the reloader hears of the zones one only.
+      await sql.query(`update zones set refresh = refresh + 7 where name = 'thread.test'`);
+      await sql.query(`update records set content = '192.0.2.99' where name = 'www.thread.test'`);
+      r.changed({ table: 'zones', zone: null });
+      await r.reload();
+      expect(loaded().at(-1)).toMatchObject({ tablesRead: ['zones'] });
+      expect(soaTimers('thread.test')).toBe(refresh + 7);
+      // The records were not read again: the rows the thread holds still say .10.
+      expect(ask(r, 'www.thread.test')).toEqual(['192.0.2.10']);
+      r.changed({ table: 'records', zone: null });
+      await r.reload();
+      expect(loaded().at(-1)).toMatchObject({ tablesRead: ['records'] });
+      expect(ask(r, 'www.thread.test')).toEqual(['192.0.2.99']);
+      // A change whose table is not known (polling says "*") reads everything.
+      await sql.query(`update records set content = '192.0.2.98' where name = 'www.thread.test'`);
+      r.changed({ table: '*', zone: null });
+      await r.reload();
+      expect(loaded().at(-1)).not.toHaveProperty('tablesRead');
+      expect(ask(r, 'www.thread.test')).toEqual(['192.0.2.98']);
+      // After a read of some tables, a full reload reads the store even at the version those tables were read at.
+      await sql.query(`update records set content = '192.0.2.97' where name = 'www.thread.test'`);
+      r.changed({ table: 'zones', zone: null });
+      await r.reload();
+      expect(ask(r, 'www.thread.test')).toEqual(['192.0.2.98']);
+      await r.reload(true);
+      expect(ask(r, 'www.thread.test')).toEqual(['192.0.2.97']);
+    } finally {
+      await sql.end();
+      r.stop();
     }
   });
 });
