@@ -232,8 +232,9 @@ export class SqlStore implements Store {
     }
   }
 
-  transferSettings(zone?: string, opts: { readonly poolSet?: boolean } = {}): Promise<readonly transfers.ZoneTransferSettings[]> {
-    return this.run(() => transfers.transferSettings(this.db, zone === undefined ? undefined : zoneName(zone), opts.poolSet !== false));
+  transferSettings(zone?: string | readonly string[], opts: { readonly poolSet?: boolean } = {}): Promise<readonly transfers.ZoneTransferSettings[]> {
+    const names = zone === undefined ? undefined : typeof zone === 'string' ? zoneName(zone) : zone.map(zoneName);
+    return this.run(() => transfers.transferSettings(this.db, names, opts.poolSet !== false));
   }
 
   setTransferSettings(zone: string, change: transfers.TransferSettingsChange): Promise<transfers.ZoneTransferSettings> {

@@ -244,10 +244,10 @@ export interface Store {
   /** Deletes a vantage point and its votes; throws E_NOT_FOUND for an unknown name. */
   forgetVantage(name: string): Promise<{ readonly votes: number }>;
   /**
-   * Transfer ACLs and NOTIFY targets of every zone, or of one (empty when it does not exist). `poolSet: false`
+   * Transfer ACLs and NOTIFY targets of every zone, or of one or several (none for a zone that does not exist). `poolSet: false`
    * leaves out the pool records last written (poolSet undefined): hundreds of lines a zone that NOTIFY does not need.
    */
-  transferSettings(zone?: string, opts?: { readonly poolSet?: boolean }): Promise<readonly ZoneTransferSettings[]>;
+  transferSettings(zone?: string | readonly string[], opts?: { readonly poolSet?: boolean }): Promise<readonly ZoneTransferSettings[]>;
   /** Throws E_NOT_FOUND for an unknown zone, E_INPUT for a bad network or an unknown key. */
   setTransferSettings(zone: string, change: TransferSettingsChange): Promise<ZoneTransferSettings>;
   tsigKeys(): Promise<readonly TsigKey[]>;

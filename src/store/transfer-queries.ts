@@ -66,11 +66,13 @@ const toSettings = (r: SettingsRow): ZoneTransferSettings =>
 
 type Db = Kysely<Database>;
 
-export async function transferSettings(db: Db, zone?: string, poolSet = true): Promise<readonly ZoneTransferSettings[]> {
+/** Every zone's settings, or those of one zone, or of several (one query for all of them). */
+export async function transferSettings(db: Db, zone?: string | readonly string[], poolSet = true): Promise<readonly ZoneTransferSettings[]> {
+  const where = zone === undefined ? sql`true` : typeof zone === 'string' ? sql`name = ${zone}` : sql`name = any(${[...zone]}::text[])`;
   const rows = await sql<SettingsRow>`
     select name, serial, allow_transfer::text[] as allow_transfer, transfer_keys, also_notify,
            ${poolSet ? sql`case when pool_fingerprint is null then null else pool_set end` : sql`null::text[]`} as pool_set from zones
-     where ${zone === undefined ? sql`true` : sql`name = ${zone}`} order by name`.execute(db);
+     where ${where} order by name`.execute(db);
   return rows.rows.map(toSettings);
 }
 

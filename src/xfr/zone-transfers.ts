@@ -4,7 +4,7 @@ import { poolsByZone, type Pool, type Snapshot } from '../core/snapshot.js';
 import type { HealthView } from '../health/health-view.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { Store, TsigKey } from '../store/store.js';
+import type { Store, TsigKey, ZoneTransferSettings } from '../store/store.js';
 import { storeJournal } from './journal.js';
 import { NotifySender } from './notify.js';
 import { PoolSerial } from './pool-serial.js';
@@ -28,6 +28,29 @@ function samePools(a: readonly Pool[] | undefined, b: readonly Pool[] | undefine
   return x.length === y.length && x.every((p, i) => p === y[i]);
 }
 
+/**
+ * One zone's transfer settings, read in one query with those of every zone asked for in the same turn of the event
+ * loop: a reload that moved every zone's serial asks for 100 at once, which were 100 queries on the answering thread,
+ * all in flight together (their objects surviving its collections).
+ */
+export function batchedSettings(read: (zones: readonly string[]) => Promise<readonly ZoneTransferSettings[]>): (zone: string) => Promise<ZoneTransferSettings | undefined> {
+  let batch: { readonly names: Set<string>; readonly settings: Promise<Map<string, ZoneTransferSettings>> } | undefined;
+  return async (zone) => {
+    if (batch === undefined) {
+      const names = new Set<string>();
+      const settings = new Promise<void>((r) => setImmediate(r)).then(async () => {
+        // Asked for from now on: the next batch.
+        batch = undefined;
+        return new Map((await read([...names])).map((s) => [s.zone, s] as const));
+      });
+      batch = { names, settings };
+    }
+    const mine = batch;
+    mine.names.add(zone);
+    return (await mine.settings).get(zone);
+  };
+}
+
 export class ZoneTransfers {
   readonly service: TransferService;
   readonly #notify: NotifySender;
@@ -45,7 +68,7 @@ export class ZoneTransfers {
     const keys = () => opts.store.tsigKeys();
     this.service = new TransferService({ snapshot: opts.snapshot, health: opts.health, settings, keys, journal: storeJournal(opts.store), metrics: opts.metrics, log: opts.log });
     // NOTIFY reads no pool set: an edit of every zone sends 100s of them, each parsed on the answering thread.
-    this.#notify = new NotifySender({ settings: async (zone) => (await opts.store.transferSettings(zone, { poolSet: false }))[0], keys, metrics: opts.metrics, log: opts.log });
+    this.#notify = new NotifySender({ settings: batchedSettings((zones) => opts.store.transferSettings(zones, { poolSet: false })), keys, metrics: opts.metrics, log: opts.log });
     this.#signed = new SignedQueries({ load: keys, log: opts.log, onKeys: (k) => opts.onKeys?.(k) });
     this.#poolSerial = new PoolSerial({
       snapshot: opts.snapshot,

@@ -80,4 +80,33 @@ describe('ZoneTransfers.swapped', () => {
     transfers.swapped(current);
     await until(() => healthReads > reads);
   });
+
+  it('reads the NOTIFY settings of every zone whose serial moved in one query, and a later move in another', async () => {
+    const asked: (string | readonly string[] | undefined)[] = [];
+    const first = buildSnapshot(contents()).snapshot;
+    transfers = new ZoneTransfers({
+      store: {
+        transferSettings: async (zones?: string | readonly string[]) => {
+          asked.push(zones);
+          return [];
+        },
+        tsigKeys: async () => [],
+        advancePoolSerial: async () => 2,
+        journal: async () => undefined,
+      },
+      snapshot: () => first,
+      health: () => EMPTY_HEALTH,
+      metrics: createMetrics({ defaultMetrics: false }),
+      log: createLogger('silent'),
+    });
+    // The first snapshot announces every zone: one read for both.
+    transfers.swapped(first);
+    await until(() => asked.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(asked).toEqual([['a.test', 'b.test']]);
+    const moved = (s: Snapshot, name: string): Snapshot => ({ ...s, zones: new Map([...s.zones, [name, Object.freeze({ ...s.zones.get(name)!, serial: s.zones.get(name)!.serial + 1 })]]) });
+    transfers.swapped(moved(first, 'b.test'));
+    await until(() => asked.length === 2);
+    expect(asked[1]).toEqual(['b.test']);
+  });
 });
