@@ -308,7 +308,8 @@ export function answerQuery(snapshot: Snapshot, query: Query, client: Client, ct
     if (node.pool && (type === QTYPE.A || type === QTYPE.AAAA)) {
       if (answerPool(d, name, node.pool, type, client, ctx)) return d;
     }
-    const set = type === undefined ? undefined : node.rrsets.get(type);
+    // The SOA from the zone, never from the apex node, whose copy may be older (Zone.soa).
+    const set = type === undefined ? undefined : type === QTYPE.SOA && node.name === zone.name ? zone.soa : node.rrsets.get(type);
     if (!set) {
       negative(d, zone, 'nodata', name);
       return d;

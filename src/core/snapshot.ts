@@ -182,6 +182,10 @@ export interface ZoneKey {
 export interface Zone {
   readonly name: string;
   readonly serial: number;
+  /**
+   * The zone's SOA, the one answered: the apex node's SOA RRset may be an older one (a zone restamped with a new
+   * head shares its nodes with the zone it was made from; src/snapshot/image.ts restamp).
+   */
   readonly soa: RRset;
   /** TTL of the SOA in negative answers: min(SOA TTL, SOA minimum) (RFC 2308 §5). */
   readonly negativeTtl: number;
