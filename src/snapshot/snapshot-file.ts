@@ -34,13 +34,17 @@ function keyRowsFromFile(rows: unknown): DnssecKeyRow[] | undefined {
   }));
 }
 
-/** Writes atomically: a temp file in the same folder (mode 0600: the node's own), fsync, then rename over the old one. */
-export async function writeFileAtomically(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes atomically: a temp file in the same folder (mode 0600: the node's own), fsync, then rename over the old one.
+ * `data` may be the pieces of the file, written one after the other as they are made.
+ */
+export async function writeFileAtomically(path: string, data: string | Uint8Array | Iterable<string>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
+    else for (const piece of data) await fh.write(piece);
     await fh.sync();
   } finally {
     await fh.close();
@@ -53,11 +57,36 @@ export async function writeFileAtomically(path: string, data: string | Uint8Arra
   }
 }
 
+/** Rows per piece of the file: ~50-100 KB of JSON, a young object, where one string of the whole file was ~30 MB. */
+const ROWS_PER_PIECE = 500;
+
+/**
+ * The file's JSON in pieces: at --scale the file is ~30 MB, and one string of it (and its bytes) at every reload went
+ * straight to the build thread's old generation, whose growth set off its major collections (helper threads at the
+ * answering thread's priority). JSON.parse reads the pieces back as one text, as before.
+ */
+function* fileText(body: Omit<FileBody, 'contents'>, contents: Record<string, unknown>): Generator<string> {
+  yield `${JSON.stringify(body).slice(0, -1)},"contents":{`;
+  let first = true;
+  for (const [key, value] of Object.entries(contents)) {
+    if (value === undefined) continue;
+    yield `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    if (!Array.isArray(value)) {
+      yield JSON.stringify(value);
+      continue;
+    }
+    yield '[';
+    for (let i = 0; i < value.length; i += ROWS_PER_PIECE) yield `${i === 0 ? '' : ','}${JSON.stringify(value.slice(i, i + ROWS_PER_PIECE)).slice(1, -1)}`;
+    yield ']';
+  }
+  yield '}}';
+}
+
 export async function writeSnapshotFile(path: string, contents: StoreContents, node: string): Promise<void> {
   // The private keys stay sealed on disk as in the store.
   const keys = contents.dnssecKeys?.map((k): SavedKeyRow => ({ ...k, publicKey: toBase64(k.publicKey), privateKey: toBase64(k.privateKey) }));
-  const body = { format: FORMAT, savedAt: new Date().toISOString(), node, contents: keys === undefined ? contents : { ...contents, dnssecKeys: keys } };
-  await writeFileAtomically(path, JSON.stringify(body));
+  await writeFileAtomically(path, fileText({ format: FORMAT, savedAt: new Date().toISOString(), node }, keys === undefined ? { ...contents } : { ...contents, dnssecKeys: keys }));
 }
 
 export interface SavedSnapshot {

@@ -1,7 +1,8 @@
 // RDATA in shared slabs: same bytes out, equal IPv4 addresses shared, no view spilling into its neighbour.
 import { describe, expect, it } from 'vitest';
 import { encodeRdata } from '../../src/records/content.js';
-import { RdataPacker } from '../../src/snapshot/build.js';
+import { buildSnapshot, RdataPacker } from '../../src/snapshot/build.js';
+import type { RecordRow, ZoneRow } from '../../src/store/rows.js';
 
 describe('RdataPacker', () => {
   it('returns views with the same bytes, sharing one view per distinct IPv4 address', () => {
@@ -31,5 +32,34 @@ describe('RdataPacker', () => {
     expect(big.length).toBe(70_000);
     expect(big.every((x) => x === 7)).toBe(true);
     expect(Buffer.from(views[19_999]).readUInt16BE(14)).toBe(19_999);
+  });
+
+  it('copies every RDATA, equal addresses too, when told not to share', () => {
+    const packer = new RdataPacker(false);
+    const a1 = packer.pack(encodeRdata('A', '192.0.2.1'));
+    const a2 = packer.pack(encodeRdata('A', '192.0.2.1'));
+    expect(a1).not.toBe(a2);
+    expect([...a2]).toEqual([192, 0, 2, 1]);
+    expect(a1.buffer).toBe(a2.buffer);
+  });
+});
+
+describe('building from the same row objects again', () => {
+  it('gives the same answers, and skips an unusable row again with the same reason', () => {
+    const zones: ZoneRow[] = [{ id: 1, name: 'memo.test', mname: 'ns1.memo.test', rname: 'h.memo.test', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 60, ttl: 300 }];
+    const records: RecordRow[] = [
+      Object.freeze({ id: 1, zoneId: 1, name: 'www.memo.test', type: 'A', ttl: null, content: '192.0.2.7' }),
+      Object.freeze({ id: 2, zoneId: 1, name: 'bad.memo.test', type: 'A', ttl: null, content: '192.0.2.300' }),
+    ];
+    const first = buildSnapshot({ version: 1, zones, records });
+    const second = buildSnapshot({ version: 2, zones, records });
+    const rdata = (s: typeof first) => [...s.snapshot.zones.get('memo.test')!.nodes.get('www.memo.test')!.rrsets.get(1)!.rdata[0]];
+    expect(rdata(first)).toEqual([192, 0, 2, 7]);
+    expect(rdata(second)).toEqual([192, 0, 2, 7]);
+    expect(first.skipped).toHaveLength(1);
+    expect(second.skipped).toEqual(first.skipped);
+    // A new row object with other content is encoded anew.
+    const third = buildSnapshot({ version: 3, zones, records: [Object.freeze({ ...records[0], content: '192.0.2.8' })] });
+    expect(rdata(third)).toEqual([192, 0, 2, 8]);
   });
 });
