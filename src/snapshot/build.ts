@@ -120,7 +120,7 @@ export class RdataPacker {
  * object of a row read again unchanged (row-digests.ts), so a zone rebuilt for one changed record encodes that
  * record's content only. At --scale an edit of a record in every zone parsed and encoded all 100,000 records and
  * 80,000 member addresses again, the build thread's largest cost after the read. The octets live in slabs of their
- * own (no ArrayBuffer per row for the collector to sweep); each build still copies them into its own packer.
+ * own (no ArrayBuffer per row for the collector to sweep), which the built snapshots use as they are (read-only).
  */
 const encoded = new WeakMap<RecordRow | PoolMemberRow, Uint8Array | string>();
 const encodedSlabs = new RdataPacker(false);
@@ -139,11 +139,10 @@ function encodedOnce(row: RecordRow | PoolMemberRow, type: string, content: stri
 }
 
 /** A member's answered address as RDATA, through the same codec as records; undefined when unusable. */
-function memberFromRow(m: PoolMemberRow, packer: RdataPacker): PoolMember | undefined {
+function memberFromRow(m: PoolMemberRow): PoolMember | undefined {
   const family = m.address.includes(':') ? 6 : 4;
-  const octets = encodedOnce(m, family === 6 ? 'AAAA' : 'A', m.address);
-  if (typeof octets === 'string') return undefined;
-  const rdata = packer.pack(octets);
+  const rdata = encodedOnce(m, family === 6 ? 'AAAA' : 'A', m.address);
+  if (typeof rdata === 'string') return undefined;
   if (!Number.isInteger(m.weight) || m.weight < 0 || !Number.isInteger(m.priority)) return undefined;
   return Object.freeze({
     id: m.id,
@@ -161,7 +160,27 @@ function memberFromRow(m: PoolMemberRow, packer: RdataPacker): PoolMember | unde
   });
 }
 
-function buildPool(p: PoolRow, zone: string, members: readonly PoolMemberRow[], skip: Skip, packer: RdataPacker): Pool | undefined {
+/**
+ * The pool last built from a pool row object, with the zone and the member row objects it was built from: built
+ * again from the same objects (a zone rebuilt for a record edit keeps its pools' rows: row-digests.ts), it is the same
+ * Pool, as the row objects are immutable. Its skipped rows are reported again.
+ */
+const builtPools = new WeakMap<PoolRow, { readonly zone: string; readonly members: readonly PoolMemberRow[]; readonly pool: Pool; readonly skipped: readonly [string, string, string][] }>();
+
+function buildPool(p: PoolRow, zone: string, members: readonly PoolMemberRow[], skip: Skip): Pool | undefined {
+  const had = builtPools.get(p);
+  if (had !== undefined && had.zone === zone && had.members.length === members.length && had.members.every((m, i) => m === members[i])) {
+    for (const [table, key, reason] of had.skipped) skip(table, key, reason);
+    return had.pool;
+  }
+  const skipped: [string, string, string][] = [];
+  const pool = buildPoolAnew(p, zone, members, (table, key, reason) => skipped.push([table, key, reason]));
+  for (const [table, key, reason] of skipped) skip(table, key, reason);
+  if (pool !== undefined) builtPools.set(p, { zone, members, pool, skipped });
+  return pool;
+}
+
+function buildPoolAnew(p: PoolRow, zone: string, members: readonly PoolMemberRow[], skip: Skip): Pool | undefined {
   const problem = poolProblem(p);
   if (problem) {
     skip('pools', `${p.id} ${p.name}`, problem);
@@ -169,7 +188,7 @@ function buildPool(p: PoolRow, zone: string, members: readonly PoolMemberRow[], 
   }
   const built: PoolMember[] = [];
   for (const m of members) {
-    const member = memberFromRow(m, packer);
+    const member = memberFromRow(m);
     if (member) built.push(member);
     else skip('pool_members', `${m.id} ${p.name} ${m.address}`, 'address, weight or priority unusable');
   }
@@ -245,12 +264,11 @@ function buildZone(
       skip(r, `type ${r.type} cannot be served from the records table`);
       continue;
     }
-    const octets = encodedOnce(r, r.type, r.content);
-    if (typeof octets === 'string') {
-      skip(r, octets);
+    const rdata = encodedOnce(r, r.type, r.content);
+    if (typeof rdata === 'string') {
+      skip(r, rdata);
       continue;
     }
-    const rdata = packer.pack(octets);
     let node = nodes.get(r.name);
     if (!node) nodes.set(r.name, (node = { name: r.name, rrsets: new Map(), pool: undefined }));
     let set = node.rrsets.get(type);
@@ -277,7 +295,7 @@ function buildZone(
       skipRow('pools', `${p.id} ${p.name}`, `name is outside zone ${z.name}`);
       continue;
     }
-    const pool = buildPool(p, z.name, membersOf(p.id), skipRow, packer);
+    const pool = buildPool(p, z.name, membersOf(p.id), skipRow);
     if (!pool) continue;
     let node = nodes.get(p.name);
     if (!node) nodes.set(p.name, (node = { name: p.name, rrsets: new Map(), pool: undefined }));

@@ -24,12 +24,15 @@ export function sameValue(a: unknown, b: unknown): boolean {
     for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
     return true;
   }
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) {
+  // for…in rather than Object.keys: no array per row (100,000 rows compared at each read of the records).
+  let count = 0;
+  for (const k in a) {
+    if (!Object.hasOwn(a, k)) continue;
+    count++;
     if (!Object.hasOwn(b, k) || !sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   }
-  return true;
+  for (const k in b) if (Object.hasOwn(b, k)) count--;
+  return count === 0;
 }
 
 interface Held<R> {
@@ -40,6 +43,8 @@ interface Held<R> {
 /** The rows of one table last taken, by key, each with its digest (made when first asked for). */
 export class RowDigests<R> {
   #held = new Map<number | string, Held<R>>();
+  /** The array take() returned last: given it again (a table not read again), there is nothing to look at. */
+  #taken: readonly R[] | undefined;
 
   constructor(
     private readonly keyOf: (row: R) => number | string,
@@ -52,6 +57,7 @@ export class RowDigests<R> {
    * in `rows` are forgotten. The same array back when every row was already held as the same object.
    */
   take(rows: readonly R[]): readonly R[] {
+    if (rows === this.#taken) return rows;
     const next = new Map<number | string, Held<R>>();
     let out: R[] | undefined;
     for (let i = 0; i < rows.length; i++) {
@@ -73,7 +79,8 @@ export class RowDigests<R> {
       out?.push(row);
     }
     this.#held = next;
-    return out === undefined ? rows : Object.freeze(out);
+    this.#taken = out === undefined ? rows : Object.freeze(out);
+    return this.#taken;
   }
 
   /** The digest of a row taken last (made now if it was not yet); a row not taken is digested but not kept. */

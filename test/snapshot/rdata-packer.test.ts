@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeRdata } from '../../src/records/content.js';
 import { buildSnapshot, RdataPacker } from '../../src/snapshot/build.js';
-import type { RecordRow, ZoneRow } from '../../src/store/rows.js';
+import type { PoolMemberRow, PoolRow, RecordRow, ZoneRow } from '../../src/store/rows.js';
 
 describe('RdataPacker', () => {
   it('returns views with the same bytes, sharing one view per distinct IPv4 address', () => {
@@ -61,5 +61,27 @@ describe('building from the same row objects again', () => {
     // A new row object with other content is encoded anew.
     const third = buildSnapshot({ version: 3, zones, records: [Object.freeze({ ...records[0], content: '192.0.2.8' })] });
     expect(rdata(third)).toEqual([192, 0, 2, 8]);
+  });
+
+  it('gives the same Pool for the same pool and member row objects, a new one when a member row is new', () => {
+    const zones: ZoneRow[] = [{ id: 1, name: 'memo.test', mname: 'ns1.memo.test', rname: 'h.memo.test', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 60, ttl: 300 }];
+    const pools: PoolRow[] = [Object.freeze({
+      id: 5, zoneId: 1, name: 'lb.memo.test', policy: 'wrr', ttl: 30, count: 1, allDown: 'open', checkKind: 'tcp', checkPort: 80, checkPath: '/', checkHost: null,
+      expectStatusMin: 200, expectStatusMax: 399, checkInsecure: false, timeoutMs: 1000, intervalMs: 5000, rise: 2, fall: 3,
+    } as PoolRow)];
+    const m = (id: number, address: string, weight = 1): PoolMemberRow =>
+      Object.freeze({ id, poolId: 5, address, probeAddress: null, weight, priority: 0, enabled: true, country: null, continent: null, region: null, latitude: null, longitude: null });
+    const members = [m(1, '192.0.2.1'), m(2, '192.0.2.999')];
+    const build = (ms: PoolMemberRow[]) => buildSnapshot({ version: 1, zones, records: [], pools, members: ms });
+    const a = build(members);
+    const b = build(members);
+    expect(b.snapshot.pools[0]).toBe(a.snapshot.pools[0]);
+    expect(a.snapshot.pools[0].members.map((x) => x.address)).toEqual(['192.0.2.1']);
+    // The unusable member is reported by every build, not only the first.
+    expect(a.skipped.map((x) => x.table)).toEqual(['pool_members']);
+    expect(b.skipped).toEqual(a.skipped);
+    const c = build([members[0], m(2, '192.0.2.2', 3)]);
+    expect(c.snapshot.pools[0]).not.toBe(a.snapshot.pools[0]);
+    expect(c.snapshot.pools[0].members.map((x) => [x.address, x.weight])).toEqual([['192.0.2.1', 1], ['192.0.2.2', 3]]);
   });
 });
