@@ -413,10 +413,21 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
     if (p === undefined || poolPrints.get(p) !== fp) throw new Error(`snapshot image lends pool ${id}, which the serving snapshot does not hold as built from the same rows`);
     return p;
   };
-  let zone: { head: Extract<Chunk, { t: 'zone' }>; nodes: Map<string, ZoneNode> } | undefined;
+  /**
+   * The zone being adopted. A zone `current` serves starts as a copy of its nodes Map (one allocation of the right
+   * size, where 1,000 sets grew a Map through every size on the way: ~60 KB of garbage a zone, at 100 zones a reload
+   * of a record in every zone), in which the image's new nodes replace theirs and names the image no longer lists are
+   * deleted at the end. `inOld`: image names found in `old`; `names`: the chunks' name lists, to find the deleted ones.
+   */
+  let zone: { head: Extract<Chunk, { t: 'zone' }>; nodes: Map<string, ZoneNode>; old: ReadonlyMap<string, ZoneNode> | undefined; inOld: number; names: (readonly string[])[] } | undefined;
   const finishZone = (): void => {
     if (!zone) return;
-    const { head, nodes } = zone;
+    const { head, nodes, old, inOld } = zone;
+    if (old !== undefined && inOld < old.size) {
+      const listed = new Set<string>();
+      for (const list of zone.names) for (const name of list) listed.add(name);
+      for (const name of old.keys()) if (!listed.has(name)) nodes.delete(name);
+    }
     const soa: RRset = { type: QTYPE.SOA, ttl: head.soaTtl, rdata: [head.soa], targets: [] };
     const dnssec = head.key ? { dnssec: Object.freeze({ ...head.key }) } : {};
     built.set(head.name, Object.freeze({ name: head.name, serial: head.serial, soa, negativeTtl: head.negativeTtl, nodes, emptyNonTerminals: new Set(head.ents), cuts: new Set(head.cuts), ...dnssec }));
@@ -433,13 +444,15 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
       restamped.add(chunk.name);
     } else if (chunk.t === 'zone') {
       finishZone();
-      zone = { head: chunk, nodes: new Map() };
+      const old = current.zones.get(chunk.name)?.nodes;
+      zone = { head: chunk, nodes: old === undefined ? new Map() : new Map(old), old, inOld: 0, names: [] };
     } else {
       if (!zone || zone.head.name !== chunk.zone) throw new Error(`snapshot image: nodes of ${chunk.zone} outside their zone`);
       const { meta, bytes, targets, names } = chunk;
       // The nodes `current` serves under these names are kept as they are when the image gives them the same RRsets
       // and pool (see sameNode); first which ones, and how many RDATA octets the others have.
-      const oldNodes = current.zones.get(chunk.zone)?.nodes;
+      const oldNodes = zone.old;
+      zone.names.push(names);
       const kept: (ZoneNode | undefined)[] = [];
       let fresh = 0;
       at.m = 0;
@@ -447,6 +460,7 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
       at.t = 0;
       for (const name of names) {
         const old = oldNodes?.get(name);
+        if (old !== undefined) zone.inOld++;
         if (old !== undefined && sameNode(old, meta, bytes, targets, pools)) {
           kept.push(old);
           continue;
@@ -467,9 +481,7 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
         const name = names[i];
         const old = kept[i];
         if (old !== undefined) {
-          // Keyed by the kept node's own name: the image's copy of it then dies young instead of being held (and
-          // copied by scavenges) as the key.
-          zone.nodes.set(old.name, old);
+          // Already in the copy of the old Map, under the kept node's own name (the image's copy of the name dies young).
           at.m = m;
           at.o = o;
           at.t = t;

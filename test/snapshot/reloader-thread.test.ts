@@ -102,12 +102,15 @@ describe('snapshot images from the build thread', () => {
     threads.push(thread);
     const first = contents(1, 4, 50);
     const adopted = await adoptImage((await thread.full(first)).image, EMPTY_SNAPSHOT);
-    // In z1: one address changes, one TTL changes, one name goes; the pools stay (lent).
+    // In z1: one address changes, one TTL changes, one name goes, one comes; the pools stay (lent).
     const edit = (c: StoreContents): StoreContents => ({
       ...c,
-      records: c.records
-        .filter((r) => r.name !== 'h7.z1.test')
-        .map((r) => (r.name === 'h5.z1.test' && r.type === 'A' ? { ...r, content: '10.9.9.9' } : r.name === 'h6.z1.test' ? { ...r, ttl: 301 } : r)),
+      records: [
+        ...c.records
+          .filter((r) => r.name !== 'h7.z1.test')
+          .map((r) => (r.name === 'h5.z1.test' && r.type === 'A' ? { ...r, content: '10.9.9.9' } : r.name === 'h6.z1.test' ? { ...r, ttl: 301 } : r)),
+        { id: 90_000, zoneId: 2, name: 'new.z1.test', type: 'A', ttl: null, content: '10.8.8.8' },
+      ],
     });
     const second = edit(contents(2, 4, 50));
     const next = await thread.full(second);
@@ -119,13 +122,15 @@ describe('snapshot images from the build thread', () => {
     for (const name of ['z1.test', 'ns1.z1.test', 'h0.z1.test', 'h10.z1.test', 'alias.z1.test', 'lb.z1.test']) expect(after.get(name), name).toBe(before.get(name));
     for (const name of ['h5.z1.test', 'h6.z1.test']) expect(after.get(name), name).not.toBe(before.get(name));
     expect(after.has('h7.z1.test')).toBe(false);
+    expect(after.get('new.z1.test')?.rrsets.get(1)?.rdata[0]).toEqual(Uint8Array.of(10, 8, 8, 8));
+    expect(after.size).toBe(before.size);
     // The new nodes' RDATA are copied out of their chunk: a kept chunk's octets are not held for them.
     const rdataOf = (nodes: typeof after, name: string) => nodes.get(name)!.rrsets.get(1)!.rdata[0];
-    expect(rdataOf(after, 'h5.z1.test').buffer.byteLength).toBeLessThanOrEqual(8);
+    expect(rdataOf(after, 'h5.z1.test').buffer.byteLength).toBeLessThanOrEqual(16);
     expect(rdataOf(after, 'h5.z1.test')).toEqual(Uint8Array.of(10, 9, 9, 9));
     expect(rdataOf(after, 'h0.z1.test').buffer.byteLength).toBeGreaterThan(100);
     const direct2 = buildSnapshot(second).snapshot;
-    for (const [name, t] of [...questions(4), ['h5.z1.test', 1], ['h6.z1.test', 1], ['h7.z1.test', 1]] as [string, number][]) {
+    for (const [name, t] of [...questions(4), ['h5.z1.test', 1], ['h6.z1.test', 1], ['h7.z1.test', 1], ['new.z1.test', 1]] as [string, number][]) {
       expect(reply(adopted2, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
     }
   });
