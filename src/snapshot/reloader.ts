@@ -338,26 +338,22 @@ export class Reloader {
    * build thread itself (storeInThread, the readiness told either way) or here through `load`.
    */
   async #readWhole(unless: number | undefined, stamp?: string): Promise<Built | undefined> {
-    if (this.#opts.storeInThread) {
-      try {
-        const read = await this.#thread.load(unless, stamp);
-        this.#opts.onStoreRead?.(true);
-        return read;
-      } catch (err) {
-        if (err instanceof LbdnsError && err.code === 'E_STORE') this.#opts.onStoreRead?.(false);
-        throw err;
-      }
-    }
+    if (this.#opts.storeInThread) return this.#toldStoreRead(this.#thread.load(unless, stamp));
     const contents = await this.#opts.load();
     return contents.version === unless && (stamp === undefined || contents.stamp === stamp) ? undefined : this.#thread.full(contents);
   }
 
   /** Only `tables` read again by the build thread, which keeps the others as it last read them. */
-  async #readTables(tables: readonly ContentsTable[]): Promise<Built> {
+  #readTables(tables: readonly ContentsTable[]): Promise<Built> {
+    return this.#toldStoreRead(this.#thread.loadTables(tables));
+  }
+
+  /** A read by the build thread, whose reaching the store or not (E_STORE) is told to onStoreRead. */
+  async #toldStoreRead<T>(read: Promise<T>): Promise<T> {
     try {
-      const read = await this.#thread.loadTables(tables);
+      const result = await read;
       this.#opts.onStoreRead?.(true);
-      return read;
+      return result;
     } catch (err) {
       if (err instanceof LbdnsError && err.code === 'E_STORE') this.#opts.onStoreRead?.(false);
       throw err;

@@ -45,27 +45,17 @@ export type ContentsTable = (typeof CONTENTS_TABLES)[number];
 /** Some tables of StoreContents read again in one transaction, at `version` (the others as they were). */
 export type ContentsPart = Pick<StoreContents, 'version' | 'stamp'> & { readonly [K in ContentsTable]?: StoreContents[K] };
 
-/**
- * The parts of StoreContents a change to `table` (as the change feed names it: migrations' lbdns_watch_table) can
- * alter; undefined for a table not listed here (or "*", a change seen by polling): any of them.
- */
-export function contentsTablesOf(table: string): readonly ContentsTable[] | undefined {
-  switch (table) {
-    case 'zones':
-      return ['zones'];
-    case 'records':
-      return ['records'];
-    case 'pools':
-      return ['pools'];
-    // Windows are read with the members they belong to (maintenance-queries.ts attachWindows).
-    case 'pool_members':
-    case 'maintenance_windows':
-      return ['members'];
-    case 'geo_networks':
-      return ['geoNetworks'];
-    case 'dnssec_keys':
-      return ['dnssecKeys'];
-    default:
-      return undefined;
-  }
-}
+/** The parts of StoreContents a change to each table (as the change feed names it: migrations' lbdns_watch_table) can alter. */
+const TABLE_PARTS: Readonly<Record<string, readonly ContentsTable[]>> = {
+  zones: ['zones'],
+  records: ['records'],
+  pools: ['pools'],
+  // Windows are read with the members they belong to (maintenance-queries.ts attachWindows).
+  pool_members: ['members'],
+  maintenance_windows: ['members'],
+  geo_networks: ['geoNetworks'],
+  dnssec_keys: ['dnssecKeys'],
+};
+
+/** TABLE_PARTS of `table`; undefined for a table not listed there (or "*", a change seen by polling): any of them. */
+export const contentsTablesOf = (table: string): readonly ContentsTable[] | undefined => (Object.hasOwn(TABLE_PARTS, table) ? TABLE_PARTS[table] : undefined);

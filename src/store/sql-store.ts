@@ -24,7 +24,7 @@ import { parsePattern } from './update-pattern.js';
 import type { DnssecAlgorithm } from '../dnssec/keys.js';
 import * as vantage from './vantage-queries.js';
 import type { VantageKind, VantageRow, VoteRow } from './vantage-queries.js';
-import type { ContentsPart, ContentsTable, PoolMemberRow, RecordRow, StoreContents, ZoneRow } from './rows.js';
+import { CONTENTS_TABLES, type ContentsPart, type ContentsTable, type PoolMemberRow, type RecordRow, type StoreContents, type ZoneRow } from './rows.js';
 import type { Database, ZonesTable } from './schema.js';
 import type {
   GeoNetworkSummary,
@@ -87,18 +87,22 @@ export async function readContents(db: Kysely<Database>, unlessVersion?: number,
     .execute(async (trx) => {
       const v = await trx.selectFrom('config_version').select(['version', sql<string>`xmin::text`.as('stamp')]).executeTakeFirstOrThrow();
       if (unlessVersion !== undefined && Number(v.version) === unlessVersion && (unlessStamp === undefined || unlessStamp === v.stamp)) return undefined;
-      const zones = await trx.selectFrom('zones').select(ZONE_COLUMNS).orderBy('name').execute();
-      const records = await trx.selectFrom('records').select(RECORD_COLUMNS).orderBy('id').execute();
-      const poolRows = await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute();
-      const members = await pools.selectMembers(trx).orderBy('m.id').execute();
-      const geo = await pools.selectGeoNetworks(trx).execute();
-      const keys = await dnssec.selectKeyRows(trx);
-      return Object.freeze({
-        ...(await shapeContents(trx, v.version, zones, records, poolRows, members, keys)),
-        stamp: v.stamp,
-        geoNetworks: Object.freeze(geo.map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g)))),
-      });
+      return Object.freeze({ version: Number(v.version), stamp: v.stamp, ...(await readTables(trx, ALL_TABLES)) }) as StoreContents;
     });
+}
+
+const ALL_TABLES: ReadonlySet<ContentsTable> = new Set(CONTENTS_TABLES);
+
+/** The named tables of StoreContents as it holds them (frozen, windows attached), read in `trx`. */
+async function readTables(trx: Transaction<Database>, tables: ReadonlySet<ContentsTable>): Promise<{ -readonly [K in ContentsTable]?: StoreContents[K] }> {
+  const part: { -readonly [K in ContentsTable]?: StoreContents[K] } = {};
+  if (tables.has('zones')) part.zones = Object.freeze((await trx.selectFrom('zones').select(ZONE_COLUMNS).orderBy('name').execute()).map(toZone));
+  if (tables.has('records')) part.records = Object.freeze((await trx.selectFrom('records').select(RECORD_COLUMNS).orderBy('id').execute()).map(toRecord));
+  if (tables.has('pools')) part.pools = Object.freeze((await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute()).map(pools.toPool));
+  if (tables.has('members')) part.members = Object.freeze(await windows.attachWindows(trx, (await pools.selectMembers(trx).orderBy('m.id').execute()).map(pools.toMember)));
+  if (tables.has('geoNetworks')) part.geoNetworks = Object.freeze((await pools.selectGeoNetworks(trx).execute()).map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g))));
+  if (tables.has('dnssecKeys')) part.dnssecKeys = await dnssec.selectKeyRows(trx);
+  return part;
 }
 
 /**
@@ -112,14 +116,7 @@ export async function readContentsPart(db: Kysely<Database>, tables: ReadonlySet
     .setIsolationLevel('repeatable read')
     .execute(async (trx) => {
       const v = await trx.selectFrom('config_version').select(['version', sql<string>`xmin::text`.as('stamp')]).executeTakeFirstOrThrow();
-      const part: { -readonly [K in ContentsTable]?: StoreContents[K] } = {};
-      if (tables.has('zones')) part.zones = Object.freeze((await trx.selectFrom('zones').select(ZONE_COLUMNS).orderBy('name').execute()).map(toZone));
-      if (tables.has('records')) part.records = Object.freeze((await trx.selectFrom('records').select(RECORD_COLUMNS).orderBy('id').execute()).map(toRecord));
-      if (tables.has('pools')) part.pools = Object.freeze((await trx.selectFrom('pools').select(pools.POOL_COLUMNS).orderBy('id').execute()).map(pools.toPool));
-      if (tables.has('members')) part.members = Object.freeze(await windows.attachWindows(trx, (await pools.selectMembers(trx).orderBy('m.id').execute()).map(pools.toMember)));
-      if (tables.has('geoNetworks')) part.geoNetworks = Object.freeze((await pools.selectGeoNetworks(trx).execute()).map((g) => pools.toGeoNetworkRow(pools.toGeoNetwork(g))));
-      if (tables.has('dnssecKeys')) part.dnssecKeys = await dnssec.selectKeyRows(trx);
-      return Object.freeze({ version: Number(v.version), stamp: v.stamp, ...part });
+      return Object.freeze({ version: Number(v.version), stamp: v.stamp, ...(await readTables(trx, tables)) });
     });
 }
 
