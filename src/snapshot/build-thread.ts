@@ -29,7 +29,7 @@ export type ToBuildThread =
   | { readonly op: 'hold'; readonly zones: SnapshotImage['zones']; readonly geoNetworks: readonly GeoNetworkRow[] };
 
 export type FromBuildThread =
-  | { readonly op: 'built'; readonly id: number; readonly image: SnapshotImage; readonly skipped: readonly SkippedRow[]; readonly rebuilt: number; readonly restamped: number; readonly ms: number }
+  | { readonly op: 'built'; readonly id: number; readonly image: SnapshotImage; readonly skipped: readonly SkippedRow[]; readonly rebuilt: number; readonly restamped: number; readonly patched: number; readonly ms: number }
   /** `store`: the store could not be read (not a build failure). */
   | { readonly op: 'failed'; readonly id: number; readonly error: string; readonly store?: boolean }
   /** A load found the store at the version it was told it still had. */
@@ -55,8 +55,10 @@ export interface BuildThreadOptions {
 export interface Built {
   readonly image: SnapshotImage;
   readonly skipped: readonly SkippedRow[];
-  /** Zones built anew (the others are lent by the serving snapshot). */
+  /** Zones built anew and sent whole (the others are lent by the serving snapshot, or patched). */
   readonly rebuilt: number;
+  /** Zones built anew and sent as the nodes that differ from what the receivers hold (image.ts, ZoneBase). */
+  readonly patched: number;
   /** Zones sent as their head only (SOA and serial; their nodes and pools lent by the serving snapshot). */
   readonly restamped: number;
   /** Time the build thread spent, in ms. */
@@ -97,7 +99,7 @@ export class BuildThread {
       else {
         const p = this.#pending.get(msg.id);
         this.#pending.delete(msg.id);
-        if (msg.op === 'built') p?.resolve({ image: msg.image, skipped: msg.skipped, rebuilt: msg.rebuilt, restamped: msg.restamped, ms: msg.ms });
+        if (msg.op === 'built') p?.resolve({ image: msg.image, skipped: msg.skipped, rebuilt: msg.rebuilt, restamped: msg.restamped, patched: msg.patched, ms: msg.ms });
         else if (msg.op === 'unchanged') p?.resolve(undefined);
         else p?.reject(msg.store ? new LbdnsError('E_STORE', msg.error) : new Error(msg.error));
       }

@@ -6,7 +6,7 @@ import { buildNetworkIndex } from '../geo/network-index.js';
 import type { Pool } from '../core/snapshot.js';
 import { CONTENTS_TABLES, type ContentsPart, type ContentsTable, type DnssecKeyRow, type GeoNetworkRow, type PoolMemberRow, type PoolRow, type RecordRow, type StoreContents, type ZoneRow } from '../store/rows.js';
 import { buildZones, zoneHead, type SkippedRow } from './build.js';
-import { bodyOf, encodeImage, imageBuffers, zoneFingerprint, type SnapshotImage, type ZoneHead } from './image.js';
+import { bodyOf, encodeImage, imageBuffers, zoneFingerprint, type SnapshotImage, type ZoneBase, type ZoneHead } from './image.js';
 import { encodeImageFile, imageFilePath, writeImageFile } from './image-file.js';
 import { mergeContents } from './partial.js';
 import { writeSnapshotFile } from './snapshot-file.js';
@@ -59,6 +59,12 @@ let heldGeo: string | undefined;
  * A receiver that lacks one refuses the image and the next carries everything (adoptImage).
  */
 let heldPools = new Map<number, string>();
+/**
+ * The nodes of each zone as the receivers hold them (the last built here and sent, whole or as a patch), at its body
+ * fingerprint: a zone rebuilt whose body the receivers hold here is sent as a patch against these (image.ts, ZoneBase).
+ * It keeps the built nodes of every zone on this thread (their RDATA are the memo's already: build.ts).
+ */
+let sent = new Map<string, ZoneBase>();
 
 const fingerprint = (value: unknown): string => digest(JSON.stringify(value));
 
@@ -153,7 +159,7 @@ function refingerprint(c: StoreContents, names?: ReadonlySet<string>): void {
 }
 
 /** Builds every zone whose fingerprint the receivers do not hold; `complete`: all of them, for a receiver with none. */
-function image(c: StoreContents, complete: boolean): { image: SnapshotImage; skipped: SkippedRow[]; rebuilt: number; restamped: number } {
+function image(c: StoreContents, complete: boolean): { image: SnapshotImage; skipped: SkippedRow[]; rebuilt: number; restamped: number; patched: number } {
   const skipped: SkippedRow[] = [];
   const order = c.zones.map((z) => [z.name, zoneFps.get(z.name)!] as const);
   const changed = complete ? c.zones : c.zones.filter((z) => held.get(z.name) !== zoneFps.get(z.name));
@@ -176,13 +182,25 @@ function image(c: StoreContents, complete: boolean): { image: SnapshotImage; ski
   const rebuilt = new Set(whole.map((z) => z.name));
   const served = order.filter(([name]) => built.zones.has(name) || !rebuilt.has(name));
   const of = (pool: Pool): string => poolFps.get(pool.id) ?? '';
-  const out = encodeImage({ version: c.version, builtAt: Date.now(), zones: built.zones, pools: built.pools }, served, geo, heads, { of, held: complete ? new Map() : heldPools });
+  // Patches against what the receivers hold, where this thread holds the same (never in a complete image).
+  const bases = new Map<string, ZoneBase>();
+  if (!complete) {
+    for (const name of built.zones.keys()) {
+      const had = held.get(name);
+      const base = sent.get(name);
+      if (had !== undefined && base !== undefined && base.body === bodyOf(had)) bases.set(name, base);
+    }
+  }
+  const out = encodeImage({ version: c.version, builtAt: Date.now(), zones: built.zones, pools: built.pools }, served, geo, heads, { of, held: complete ? new Map() : heldPools }, bases);
   if (!complete) {
     held = new Map(served);
     heldGeo = geoFp;
     for (const pool of built.pools) heldPools.set(pool.id, of(pool));
+    for (const name of rebuilt) sent.delete(name);
+    for (const [name, zone] of built.zones) sent.set(name, { body: bodyOf(zoneFps.get(name)!), nodes: zone.nodes });
+    for (const name of sent.keys()) if (!held.has(name)) sent.delete(name);
   }
-  return { image: out, skipped, rebuilt: built.zones.size, restamped: heads.length };
+  return { image: out, skipped, rebuilt: built.zones.size - bases.size, restamped: heads.length, patched: bases.size };
 }
 
 /** One write at a time; a value arriving while one is written replaces any still waiting (a burst writes the newest). */
@@ -267,8 +285,8 @@ async function loadAndBuild(id: number, unlessVersion: number | undefined, unles
     staging = emptyStaging();
     if (whole) takeWhole(read as StoreContents);
     else takePart(read);
-    const { image: out, skipped, rebuilt, restamped } = image(contents!, false);
-    postBuilt(id, out, skipped, rebuilt, restamped, performance.now() - started);
+    const { image: out, skipped, rebuilt, restamped, patched } = image(contents!, false);
+    postBuilt(id, out, skipped, { rebuilt, restamped, patched }, performance.now() - started);
     save();
   } catch (err) {
     post({ op: 'failed', id, error: (err as Error).message });
@@ -284,13 +302,13 @@ function post(msg: FromBuildThread, transfer: ArrayBuffer[] = []): void {
  * encoded for the image file first, and written after: what the next start adopts when the store is still at its
  * version (src/snapshot/image-file.ts). A failed write is one line in the log of the receiving side, nothing more.
  */
-function postBuilt(id: number, out: SnapshotImage, skipped: SkippedRow[], rebuilt: number, restamped: number, ms: number): void {
+function postBuilt(id: number, out: SnapshotImage, skipped: SkippedRow[], counts: { rebuilt: number; restamped: number; patched: number }, ms: number): void {
   // Rows without a stamp (never read from a store) give no image file: nothing could tell later whether it is current.
   const stamp = contents?.stamp;
-  const complete = setup.file !== undefined && stamp !== undefined && rebuilt === out.zones.length && out.geoNetworks !== null;
+  const complete = setup.file !== undefined && stamp !== undefined && counts.rebuilt === out.zones.length && out.geoNetworks !== null;
   // Encoded before the buffers are transferred away.
   const encoded = complete ? encodeImageFile(out, stamp) : undefined;
-  post({ op: 'built', id, image: out, skipped, rebuilt, restamped, ms }, imageBuffers(out));
+  post({ op: 'built', id, image: out, skipped, ...counts, ms }, imageBuffers(out));
   if (encoded) saveImage(encoded);
 }
 
@@ -310,6 +328,7 @@ port.on('message', (msg: ToBuildThread) => {
   }
   if (msg.op === 'forget') {
     held = new Map();
+    sent = new Map();
     heldGeo = undefined;
     heldPools = new Map();
     return;
@@ -317,6 +336,7 @@ port.on('message', (msg: ToBuildThread) => {
   if (msg.op === 'hold') {
     // The receivers adopted an image from the file: the next image leaves out what it holds, as after a build here.
     held = new Map(msg.zones);
+    sent = new Map();
     heldGeo = fingerprint(msg.geoNetworks);
     // The thread holds no rows (nor pool fingerprints) until its next full read: no pool is lent until then.
     heldPools = new Map();
@@ -340,8 +360,8 @@ port.on('message', (msg: ToBuildThread) => {
       }
     }
     if (!contents) throw new Error('no store contents loaded yet');
-    const { image: out, skipped, rebuilt, restamped } = image(contents, msg.op === 'complete');
-    postBuilt(msg.id, out, skipped, rebuilt, restamped, performance.now() - started);
+    const { image: out, skipped, rebuilt, restamped, patched } = image(contents, msg.op === 'complete');
+    postBuilt(msg.id, out, skipped, { rebuilt, restamped, patched }, performance.now() - started);
     if (msg.op === 'zones' || (msg.op === 'full' && msg.save)) save();
   } catch (err) {
     staging = emptyStaging();

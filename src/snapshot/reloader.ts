@@ -275,7 +275,7 @@ export class Reloader {
         if (read === undefined && saved !== undefined) {
           if (await this.#adoptSaved(saved.image)) {
             fromFile = true;
-            built = { image: saved.image, skipped: [], rebuilt: 0, restamped: 0, ms: 0 };
+            built = { image: saved.image, skipped: [], rebuilt: 0, restamped: 0, patched: 0, ms: 0 };
             loaded = { kind: 'full', image: saved.image };
           } else read = await this.#readWhole(undefined);
         }
@@ -314,6 +314,7 @@ export class Reloader {
           ...(fromFile ? { from: 'image file' } : {}),
           rebuiltZones: built.rebuilt,
           restampedZones: built.restamped,
+          patchedZones: built.patched,
           skipped: skipped.length,
           buildMs: Math.round(built.ms),
           imageBytes: imageBytes(built.image),

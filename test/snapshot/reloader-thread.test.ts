@@ -1,4 +1,5 @@
 // Reloads through the build thread: images answer as a direct build does, a failed reload keeps the old snapshot, a full reload never stops answers.
+import { deserialize } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AnswerContext } from '../../src/core/answer.js';
 import { respond } from '../../src/core/respond.js';
@@ -55,6 +56,18 @@ const questions = (zones: number): [string, number][] => {
   return out;
 };
 const reply = (s: Parameters<typeof respond>[0], name: string, qtype: number): string => respond(s, buildQuery({ name, qtype, edns: {} }), '127.0.0.1', false, ctx).reply!.toString('hex');
+
+/** The names an image's node chunks carry, and the names its patches list as gone. */
+function sentNodes(image: SnapshotImage): { names: string[]; gone: string[] } {
+  const names: string[] = [];
+  const gone: string[] = [];
+  for (const c of image.chunks) {
+    const chunk = deserialize(c) as { t: string; names?: string[]; gone?: string[] };
+    if (chunk.t === 'nodes') names.push(...chunk.names!);
+    if (chunk.t === 'zone') gone.push(...chunk.gone!);
+  }
+  return { names: names.sort(), gone: gone.sort() };
+}
 
 const threads: BuildThread[] = [];
 const reloaders: Reloader[] = [];
@@ -114,7 +127,12 @@ describe('snapshot images from the build thread', () => {
     });
     const second = edit(contents(2, 4, 50));
     const next = await thread.full(second);
-    expect(next.rebuilt).toBe(1);
+    // Sent as a patch: the three changed names (h5, h6, new), the one gone (h7); not the zone's other ~60 names.
+    expect({ rebuilt: next.rebuilt, patched: next.patched }).toEqual({ rebuilt: 0, patched: 1 });
+    expect(sentNodes(next.image)).toEqual({ names: ['h5.z1.test', 'h6.z1.test', 'new.z1.test'], gone: ['h7.z1.test'] });
+    // A receiver that holds z1 otherwise than the patch was made against (here: already edited) refuses it.
+    const edited = await adoptImage((await thread.complete()).image, EMPTY_SNAPSHOT);
+    await expect(adoptImage(next.image, edited)).rejects.toThrow(/patches zone z1.test/);
     const adopted2 = await adoptImage(next.image, adopted);
     const before = adopted.zones.get('z1.test')!.nodes;
     const after = adopted2.zones.get('z1.test')!.nodes;
@@ -124,15 +142,29 @@ describe('snapshot images from the build thread', () => {
     expect(after.has('h7.z1.test')).toBe(false);
     expect(after.get('new.z1.test')?.rrsets.get(1)?.rdata[0]).toEqual(Uint8Array.of(10, 8, 8, 8));
     expect(after.size).toBe(before.size);
-    // The new nodes' RDATA are copied out of their chunk: a kept chunk's octets are not held for them.
+    // A patch's chunk holds the changed nodes' octets only.
     const rdataOf = (nodes: typeof after, name: string) => nodes.get(name)!.rrsets.get(1)!.rdata[0];
-    expect(rdataOf(after, 'h5.z1.test').buffer.byteLength).toBeLessThanOrEqual(16);
+    expect(rdataOf(after, 'h5.z1.test').buffer.byteLength).toBeLessThan(1024);
     expect(rdataOf(after, 'h5.z1.test')).toEqual(Uint8Array.of(10, 9, 9, 9));
     expect(rdataOf(after, 'h0.z1.test').buffer.byteLength).toBeGreaterThan(100);
     const direct2 = buildSnapshot(second).snapshot;
     for (const [name, t] of [...questions(4), ['h5.z1.test', 1], ['h6.z1.test', 1], ['h7.z1.test', 1], ['new.z1.test', 1]] as [string, number][]) {
       expect(reply(adopted2, name, t), `${name} ${t}`).toBe(reply(direct2, name, t));
     }
+
+    // After a refused image the thread makes no patch (it cannot know what the receivers hold): z1 comes whole, and
+    // the receiver still keeps its unchanged nodes; the changed one's RDATA are copied out of the chunk it came in.
+    thread.forget();
+    const third = { ...second, version: 3, records: second.records.map((r) => (r.name === 'h5.z1.test' && r.type === 'A' ? { ...r, content: '10.7.7.7' } : r)) };
+    const whole = await thread.full(third);
+    expect({ rebuilt: whole.rebuilt, patched: whole.patched }).toEqual({ rebuilt: 4, patched: 0 });
+    const adopted3 = await adoptImage(whole.image, adopted2);
+    const nodes3 = adopted3.zones.get('z1.test')!.nodes;
+    expect(nodes3.get('h0.z1.test')).toBe(after.get('h0.z1.test'));
+    expect(rdataOf(nodes3, 'h5.z1.test')).toEqual(Uint8Array.of(10, 7, 7, 7));
+    expect(rdataOf(nodes3, 'h5.z1.test').buffer.byteLength).toBeLessThanOrEqual(16);
+    const direct3 = buildSnapshot(third).snapshot;
+    for (const [name, t] of [...questions(4), ['h5.z1.test', 1], ['new.z1.test', 1]] as [string, number][]) expect(reply(adopted3, name, t), `${name} ${t}`).toBe(reply(direct3, name, t));
   });
 
   it('sends a zone whose SOA fields alone changed as its head: nodes and pools kept, answers as a build in place', async () => {
@@ -172,7 +204,7 @@ describe('snapshot images from the build thread', () => {
     const skippedZones: string[] = [];
     const after = await thread.full(third);
     for (const s of after.skipped) if (s.table === 'zones') skippedZones.push(s.key);
-    expect({ rebuilt: after.rebuilt, restamped: after.restamped, skippedZones }).toEqual({ rebuilt: 2, restamped: 9, skippedZones: ['z7.test'] });
+    expect({ patched: after.patched, restamped: after.restamped, skippedZones }).toEqual({ patched: 2, restamped: 9, skippedZones: ['z7.test'] });
     const adopted3 = await adoptImage(after.image, adopted2);
     const direct3 = buildSnapshot(third).snapshot;
     expect(adopted3.zones.has('z7.test')).toBe(false);
@@ -200,7 +232,7 @@ describe('snapshot images from the build thread', () => {
       members: first.members!.map((m) => (m.poolId === 3 && m.address.endsWith('.9') ? { ...m, weight: 5 } : m)),
     };
     const next = await thread.full(second);
-    expect(next.rebuilt).toBe(12);
+    expect({ rebuilt: next.rebuilt, patched: next.patched }).toEqual({ rebuilt: 0, patched: 12 });
     const direct = buildSnapshot(second).snapshot;
     for (const receiver of [adopted, worker]) {
       const after = await adoptImage(next.image, receiver);
