@@ -31,7 +31,7 @@ import { TransitionHistory } from './health/transition-history.js';
 import { OverrideWatch } from './pools/override-watch.js';
 import { ZoneTransfers } from './xfr/zone-transfers.js';
 import { UpdateService } from './xfr/update-service.js';
-import { tuneHeapForServing } from './serving-heap.js';
+import { lowerHelperThreads, tuneHeapForServing } from './serving-heap.js';
 
 export interface Running {
   /** The DNS sockets: served here, or by worker processes (LBDNS_WORKERS > 1 under `serve`). */
@@ -313,7 +313,7 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
     });
     // Last: an API write is answered from a snapshot that is already served (fastify is loaded only when asked for).
     if (config.api) api = await (await import('./api/api-server.js')).startApi({ ...config.api, store, explain, log: log.child({ component: 'api' }) });
-    log.info({ addresses: dns.addresses }, 'dns listening');
+    log.info({ addresses: dns.addresses, helperThreadsLowered: lowerHelperThreads() }, 'dns listening');
     // Serving: the members resumed from the previous run's votes are probed now (held back while the start-up ran).
     monitor.probeResumed();
     log.info({ port: http.port, host: config.http.listen.host }, 'ops http listening');
@@ -361,6 +361,8 @@ export async function start(config: Config, log: Logger = createLogger(config.lo
 /** `lbdns serve`: runs until SIGINT/SIGTERM. A worker process (forked by the primary) only answers DNS. */
 export async function serve(config: Config): Promise<void> {
   tuneHeapForServing();
+  // Every thread but this one at nice 19 (again once listening, for those started since: serving-heap.ts).
+  lowerHelperThreads();
   if (cluster.isWorker) {
     const log = createLogger(config.log.level).child({ component: 'dns', worker: cluster.worker?.id });
     return runWorker(config, config.dns.workers, log);

@@ -1,4 +1,6 @@
-// V8 settings for a process that answers DNS (lbdns serve, its DNS workers), set once before it loads anything.
+// V8 settings and thread priorities for a process that answers DNS (lbdns serve, its DNS workers).
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import v8 from 'node:v8';
 
 /**
@@ -22,4 +24,42 @@ import v8 from 'node:v8';
  */
 export function tuneHeapForServing(): void {
   v8.setFlagsFromString('--no-allocation-site-pretenuring');
+}
+
+/** The lowest CPU priority (nice 19) for one thread of this process, by its Linux thread id; false where not possible. */
+export function lowerThread(tid: number): boolean {
+  try {
+    setPriority(tid, 19);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Lowers every thread of this process but the main one (the one that answers DNS) to nice 19, on Linux (elsewhere
+ * nothing; a nice value is per thread there, set through the thread id). Those threads are V8's platform workers,
+ * which run the parallel and concurrent parts of every isolate's garbage collection, the build thread's included
+ * (src/snapshot/build-worker.ts, which lowers itself), and libuv's pool. The build thread's own work ran at nice 19
+ * already, but the collections of what it allocates (hundreds of MB for a reload of a record in every zone at
+ * --scale) ran on the platform workers at the process's priority: ~3 s of CPU in such a reload phase of the
+ * benchmark, taken from the answering thread on a busy core (answer p99 13.7 ms; with them at nice 19, 4.6-4.8 ms:
+ * docs/performance.md). The answering thread's own collections use these threads too; where a core is free they
+ * run at once whatever their nice value, and on a busy one the answering thread's work comes first, which is the point.
+ * Threads made later by a lowered thread inherit its value; the libuv pool, started on first use, is lowered by the
+ * second call, once the server listens. Returns how many threads were lowered.
+ */
+export function lowerHelperThreads(): number {
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return 0;
+  }
+  let lowered = 0;
+  for (const tid of tids) {
+    const id = Number(tid);
+    if (id !== process.pid && Number.isInteger(id) && lowerThread(id)) lowered++;
+  }
+  return lowered;
 }

@@ -10,6 +10,7 @@ import { EMPTY_HEALTH, freezeView, type HealthView } from '../health/health-view
 import type { Logger } from '../obs/log.js';
 import { createMetrics } from '../obs/metrics.js';
 import { startDnsServer } from '../server/dns-server.js';
+import { lowerHelperThreads } from '../serving-heap.js';
 import { ResponseRateLimiter } from '../server/rrl.js';
 import { adoptImage, imageBytes, type SnapshotImage } from '../snapshot/image.js';
 import type { FromWorker, ToWorker } from './messages.js';
@@ -94,6 +95,8 @@ export async function runWorker(config: Config, workers: number, log: Logger): P
       tsig: transfers.tsig,
       update: updates.update,
     });
+    // Threads started since serve() lowered the others (libuv's pool) go to nice 19 too: serving-heap.ts.
+    lowerHelperThreads();
     send({ type: 'ready', addresses: dns.addresses });
     // Serve until told to stop; the CLI exits when serve() returns.
     await new Promise<void>((resolve) => process.once('SIGTERM', () => void dns.close().then(resolve)));

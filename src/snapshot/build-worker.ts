@@ -1,6 +1,5 @@
 // The build thread: holds the newest store rows, builds the zones that changed into a SnapshotImage, writes the snapshot file.
 import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildNetworkIndex } from '../geo/network-index.js';
 import type { Pool } from '../core/snapshot.js';
@@ -13,6 +12,7 @@ import { writeSnapshotFile } from './snapshot-file.js';
 import { contentsReader, type ContentsReader } from '../store/store.js';
 import { digest, RowDigests } from './row-digests.js';
 import { toStoreError } from '../store/store-error.js';
+import { lowerThread } from '../serving-heap.js';
 import type { FromBuildThread, ToBuildThread } from './build-thread.js';
 
 interface Setup {
@@ -28,17 +28,15 @@ const port = parentPort!;
  * thread id). Reading, fingerprinting and building the whole store and writing the snapshot file take seconds of
  * CPU; on a machine with as many busy threads as cores, the scheduler otherwise gives it slices of several ms while
  * a query waits on the answering thread. At nice 19 a waking answering thread takes the core at once, and the
- * build uses what answering leaves. Elsewhere (no /proc/thread-self, or not allowed) it keeps the process's priority.
+ * build uses what answering leaves (its collections' helper threads too: serving-heap.ts, lowerHelperThreads).
+ * Elsewhere (no /proc/thread-self, or not allowed) it keeps the process's priority.
  */
-function lowerPriority(): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
-  } catch {
-    // Not Linux, or not permitted: the build runs at the process's priority.
-  }
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) lowerThread(tid);
+} catch {
+  // Not Linux: the build runs at the process's priority.
 }
-lowerPriority();
 
 type Staging = { -readonly [K in ContentsTable]: unknown[] };
 const emptyStaging = (): Staging => ({ zones: [], records: [], pools: [], members: [], geoNetworks: [], dnssecKeys: [] });

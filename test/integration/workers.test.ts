@@ -1,5 +1,6 @@
 // LBDNS_WORKERS > 1: worker processes share the sockets, each gets every edit, and a dead worker is replaced.
 import dgram from 'node:dgram';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -47,7 +48,33 @@ async function burst(name: string, n: number): Promise<string[]> {
   return answers;
 }
 
+/** Each thread's nice value in a process (field 19 of /proc/<pid>/task/<tid>/stat), by thread id. */
+function threadNices(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+  }
+  return out;
+}
+
 describe('DNS workers', () => {
+  it('keeps each process\'s main thread at its own priority and every other thread at nice 19', async (ctx) => {
+    if (!existsSync('/proc/self/task')) return ctx.skip('no /proc/self/task: thread priorities are Linux only');
+    const listening = server.logs.find((l) => l.msg === 'dns listening');
+    expect(listening.helperThreadsLowered).toBeGreaterThan(0);
+    const own = threadNices(process.pid).get(process.pid)!;
+    const pids = [server.child.pid!, ...((await ready()).workers.pids as number[])];
+    for (const pid of pids) {
+      const nices = threadNices(pid);
+      // V8's platform workers, libuv's pool, the primary's build thread: more than the main thread in every process.
+      expect(nices.size, `threads of ${pid}`).toBeGreaterThan(3);
+      expect(nices.get(pid), `main thread of ${pid}`).toBe(own);
+      for (const [tid, nice] of nices) if (tid !== pid) expect(nice, `thread ${tid} of ${pid}`).toBe(19);
+    }
+  });
+
+
   it('runs the asked number of workers and answers from them', async () => {
     const r = await ready();
     expect(r.ready).toBe(true);
