@@ -464,7 +464,7 @@ async function measureScale(dir: string, databaseUrl: string, probePort: number)
     // SOA fields only (what the pool serials do when a member shared by every zone changes): heads sent, bodies kept.
     await measureReloads(databaseUrl, big, 'every zone\'s SOA edited (heads only)', (c) => c.query(`update zones set refresh = refresh + 1 where name like '%.scale.test'`)),
     // A record of every zone: every zone built and adopted again, pools included (the worst case).
-    await measureReloads(databaseUrl, big, 'a record in every zone (all rebuilt)', (c) =>
+    await measureReloads(databaseUrl, big, 'a record in every zone (each zone patched)', (c) =>
       c.query(
         `update records set ttl = coalesce(ttl, 300) + 1
           where id in (select min(r.id) from records r join zones z on z.id = r.zone_id where z.name like '%.scale.test' group by r.zone_id)`,
@@ -523,6 +523,8 @@ interface ChurnRun {
   readonly runQueueWaitSeconds: number;
   readonly gc: { readonly maxPauseMs: number; readonly minor: { readonly count: number; readonly maxMs: number }; readonly major: { readonly count: number; readonly maxMs: number } };
   readonly heapUsedMbAtEnd: number;
+  /** The same thread's clock-only loop after the run: the machine's own gaps (dnssec-churn.ts, clockLoop). */
+  readonly machine: { readonly seconds: number; readonly worstGapMs: number; readonly gapsOver1Ms: number; readonly gapsOver5Ms: number };
 }
 
 interface ChurnRow {
@@ -537,6 +539,7 @@ interface ChurnRow {
     answersPerSecond: number;
     runQueueWaitSeconds: number;
     seconds: number;
+    machineWorstGapMs: number;
   };
   readonly worstOfRunsMs: number;
   readonly runs: ChurnRun[];
@@ -560,7 +563,7 @@ async function measureChurn(): Promise<ChurnRow[]> {
       const forget = onCleanup('dnssec churn', () => void running.child.kill('SIGKILL'));
       const { stdout } = await running.finally(forget);
       const result = JSON.parse(stdout.trim().split('\n').pop()!) as ChurnRun;
-      log(`  worst gap ${fmt(result.worstGapMs, 2)} ms (CPU within a gap at most ${fmt(result.worstCpuInGapMs, 2)} ms), ${fmt(result.answersPerSecond, 0)} answers/s, waited ${fmt(result.runQueueWaitSeconds, 1)} s for a CPU`);
+      log(`  worst gap ${fmt(result.worstGapMs, 2)} ms (CPU within a gap at most ${fmt(result.worstCpuInGapMs, 2)} ms), ${fmt(result.answersPerSecond, 0)} answers/s, waited ${fmt(result.runQueueWaitSeconds, 1)} s for a CPU; the machine's own worst gap ${fmt(result.machine.worstGapMs, 2)} ms`);
       runs.get(mb)!.push(result);
     }
   }
@@ -579,6 +582,7 @@ async function measureChurn(): Promise<ChurnRow[]> {
         answersPerSecond: m((r) => r.answersPerSecond),
         runQueueWaitSeconds: m((r) => r.runQueueWaitSeconds),
         seconds: m((r) => r.seconds),
+        machineWorstGapMs: m((r) => r.machine.worstGapMs),
       },
       worstOfRunsMs: Math.max(...rs.map((r) => r.worstGapMs)),
       runs: rs,
@@ -593,7 +597,7 @@ function printChurn(rows: readonly ChurnRow[]): void {
   );
   console.log(
     table(
-      ['cache', 'worst gap ms', 'p99.99 gap ms', 'gaps > 10 ms', 'worst CPU in a gap ms', 'worst GC pause ms', 'answers/s', 'waited for CPU s', 'worst of runs ms'],
+      ['cache', 'worst gap ms', 'p99.99 gap ms', 'gaps > 10 ms', 'worst CPU in a gap ms', 'worst GC pause ms', 'answers/s', 'waited for CPU s', 'worst of runs ms', 'machine worst gap ms'],
       rows.map((r) => [
         `${r.cacheMb} MiB`,
         fmt(r.median.worstGapMs, 2),
@@ -604,11 +608,13 @@ function printChurn(rows: readonly ChurnRow[]): void {
         fmt(r.median.answersPerSecond, 0),
         fmt(r.median.runQueueWaitSeconds, 1),
         fmt(r.worstOfRunsMs, 2),
+        fmt(r.median.machineWorstGapMs, 2),
       ]),
     ),
   );
   const worst = Math.max(...rows.map((r) => r.median.worstGapMs));
   console.log(`\n  worst gap between answers (median of runs) ${fmt(worst, 2)} ms   (target ≤ 10 ms: ${worst <= 10 ? 'met' : 'MISSED'})`);
+  console.log('  machine worst gap: a loop on the same thread that only reads the clock, as long as the answering ran (the machine\'s own gaps, in every figure above)');
 }
 
 async function main(): Promise<number> {
