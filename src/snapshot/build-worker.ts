@@ -2,7 +2,7 @@
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildNetworkIndex } from '../geo/network-index.js';
-import type { Pool } from '../core/snapshot.js';
+import { poolsByZone, type Pool } from '../core/snapshot.js';
 import { CONTENTS_TABLES, type ContentsPart, type ContentsTable, type DnssecKeyRow, type GeoNetworkRow, type PoolMemberRow, type PoolRow, type RecordRow, type StoreContents, type ZoneRow } from '../store/rows.js';
 import { buildZones, zoneHead, type SkippedRow } from './build.js';
 import { bodyOf, encodeImage, imageBuffers, zoneFingerprint, type SnapshotImage, type ZoneBase, type ZoneHead } from './image.js';
@@ -195,7 +195,8 @@ function image(c: StoreContents, complete: boolean): { image: SnapshotImage; ski
     heldGeo = geoFp;
     for (const pool of built.pools) heldPools.set(pool.id, of(pool));
     for (const name of rebuilt) sent.delete(name);
-    for (const [name, zone] of built.zones) sent.set(name, { body: bodyOf(zoneFps.get(name)!), nodes: zone.nodes });
+    const builtPools = poolsByZone(built.pools);
+    for (const [name, zone] of built.zones) sent.set(name, { body: bodyOf(zoneFps.get(name)!), nodes: zone.nodes, poolIds: (builtPools.get(name) ?? []).map((p) => p.id) });
     for (const name of sent.keys()) if (!held.has(name)) sent.delete(name);
   }
   return { image: out, skipped, rebuilt: built.zones.size - bases.size, restamped: heads.length, patched: bases.size };

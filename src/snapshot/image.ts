@@ -56,6 +56,8 @@ export interface PoolPrints {
 export interface ZoneBase {
   readonly body: string;
   readonly nodes: ReadonlyMap<string, ZoneNode>;
+  /** The ids of the zone's pools, in order: a patch whose pools are these, all lent, sends none of them but those its nodes point at. */
+  readonly poolIds: readonly number[];
 }
 
 /** The fingerprint each adopted pool was built from: what a later image may lend. */
@@ -121,8 +123,9 @@ type Chunk =
   /**
    * `key`: the signed zone's key, private part still sealed; null: unsigned. `base`: null, the zone's nodes follow in full; otherwise the body fingerprint of the zone as the receiver holds it,
    * and only the nodes that differ from it follow, with `gone` the names it no longer has (a patch; see ZoneBase).
+   * `poolsKept`: the zone's pools are the ones the receiver holds for it (a patch only; see encodeImage).
    */
-  | { readonly t: 'zone'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number; readonly ents: readonly string[]; readonly cuts: readonly string[]; readonly key: ZoneKey | null; readonly base: string | null; readonly gone: readonly string[] }
+  | { readonly t: 'zone'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number; readonly ents: readonly string[]; readonly cuts: readonly string[]; readonly key: ZoneKey | null; readonly base: string | null; readonly gone: readonly string[]; readonly poolsKept: boolean }
   /** A zone whose body the receiver holds: its new SOA and serial (ZoneHead). */
   | { readonly t: 'head'; readonly name: string; readonly serial: number; readonly soaTtl: number; readonly soa: Uint8Array; readonly negativeTtl: number }
   /** Per node: pool index (-1: none), set count; per set: type, ttl, rdata count, target count, each rdata's length. */
@@ -199,8 +202,37 @@ export function encodeImage(
 ): SnapshotImage {
   const snapshot = built;
   const chunks: Uint8Array[] = [];
-  const poolIndex = new Map<Pool, number>();
   const lentPools = new Set<Pool>();
+  const isLent = (pool: Pool): boolean => {
+    const fp = pools?.of(pool) ?? '';
+    return fp !== '' && pools?.held.get(pool.id) === fp;
+  };
+  for (const pool of snapshot.pools) if (isLent(pool)) lentPools.add(pool);
+  // First what each zone sends: all its nodes, or (a patch) those that differ from what the receiver holds. A patched
+  // zone whose pools are the receiver's (the same ids in order, every one lent) keeps them there: only the pools its
+  // sent nodes point at are listed (lent), not 100 pools a zone at --scale read back for each reload of a record.
+  const byZone = poolsByZone(snapshot.pools);
+  const plans: { zone: Zone; base: ZoneBase | undefined; nodes: ZoneNode[]; gone: string[]; poolsKept: boolean }[] = [];
+  const skipPools = new Set<Pool>();
+  const pointedAt = new Set<Pool>();
+  for (const zone of snapshot.zones.values()) {
+    const base = bases.get(zone.name);
+    const gone: string[] = [];
+    const nodes: ZoneNode[] = [];
+    if (base) for (const name of base.nodes.keys()) if (!zone.nodes.has(name)) gone.push(name);
+    for (const node of zone.nodes.values()) {
+      const old = base?.nodes.get(node.name);
+      if (old !== undefined && sameBuilt(old, node, lentPools)) continue;
+      nodes.push(node);
+      if (node.pool) pointedAt.add(node.pool);
+    }
+    const zonePools = byZone.get(zone.name) ?? [];
+    const poolsKept =
+      base !== undefined && zonePools.length === base.poolIds.length && zonePools.every((p, i) => p.id === base.poolIds[i] && lentPools.has(p));
+    if (poolsKept) for (const p of zonePools) skipPools.add(p);
+    plans.push({ zone, base, nodes, gone, poolsKept });
+  }
+  const poolIndex = new Map<Pool, number>();
   const bytes = new Bytes();
   let batch = poolColumns();
   const flushPools = (): void => {
@@ -209,12 +241,12 @@ export function encodeImage(
     batch = poolColumns();
   };
   for (const pool of snapshot.pools) {
+    if (skipPools.has(pool) && !pointedAt.has(pool)) continue;
     poolIndex.set(pool, poolIndex.size);
     const b = batch;
     const fp = pools?.of(pool) ?? '';
     // Lent: the receiver serves this pool built from the same rows (members -1: no member columns follow).
-    const lent = fp !== '' && pools?.held.get(pool.id) === fp;
-    if (lent) lentPools.add(pool);
+    const lent = lentPools.has(pool);
     b.id.push(pool.id);
     b.fp.push(fp);
     b.name.push(pool.name);
@@ -246,14 +278,11 @@ export function encodeImage(
     if (b.id.length >= POOLS_PER_CHUNK) flushPools();
   }
   flushPools();
-  for (const zone of snapshot.zones.values()) {
-    const base = bases.get(zone.name);
-    const gone: string[] = [];
-    if (base) for (const name of base.nodes.keys()) if (!zone.nodes.has(name)) gone.push(name);
+  for (const { zone, base, nodes, gone, poolsKept } of plans) {
     chunks.push(
       pack({
         t: 'zone', name: zone.name, serial: zone.serial, soaTtl: zone.soa.ttl, soa: new Uint8Array(zone.soa.rdata[0]), negativeTtl: zone.negativeTtl,
-        ents: [...zone.emptyNonTerminals], cuts: [...zone.cuts], key: keyOf(zone), base: base?.body ?? null, gone,
+        ents: [...zone.emptyNonTerminals], cuts: [...zone.cuts], key: keyOf(zone), base: base?.body ?? null, gone, poolsKept,
       }),
     );
     let names: string[] = [];
@@ -266,9 +295,7 @@ export function encodeImage(
       meta = [];
       targets = [];
     };
-    for (const node of zone.nodes.values()) {
-      const old = base?.nodes.get(node.name);
-      if (old !== undefined && sameBuilt(old, node, lentPools)) continue;
+    for (const node of nodes) {
       names.push(node.name);
       meta.push(node.pool ? poolIndex.get(node.pool)! : -1, node.rrsets.size);
       for (const set of node.rrsets.values()) {
@@ -458,6 +485,8 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
   const built = new Map<string, Zone>();
   /** Zones built here from a head and the body `current` serves: their pools are `current`'s. */
   const restamped = new Set<string>();
+  /** Patched zones whose pools are the ones `current` holds for them (their Pool objects kept, in order). */
+  const poolsKept = new Set<string>();
   // A pool the image lends: `current`'s, built from the same rows (found by id once the first one is asked for).
   let currentPools: Map<number, Pool> | undefined;
   const lend = (id: number, fp: string): Pool => {
@@ -507,6 +536,7 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
           throw new Error(`snapshot image patches zone ${chunk.name}, which the serving snapshot does not hold as the patch was made against`);
         }
       }
+      if (chunk.poolsKept) poolsKept.add(chunk.name);
       zone = { head: chunk, nodes: old === undefined ? new Map() : new Map(old), old, inOld: 0, names: [] };
     } else {
       if (!zone || zone.head.name !== chunk.zone) throw new Error(`snapshot image: nodes of ${chunk.zone} outside their zone`);
@@ -579,13 +609,13 @@ export async function adoptImage(image: SnapshotImage, current: Snapshot, pause:
   finishZone();
   // Pools in zone order, as build.ts lists them: each zone's from the image or, for a lent zone, from `current`.
   const newPools = poolsByZone(pools);
-  const oldPools = built.size === image.zones.length && restamped.size === 0 ? new Map<string, Pool[]>() : poolsByZone(current.pools);
+  const oldPools = built.size === image.zones.length && restamped.size === 0 && poolsKept.size === 0 ? new Map<string, Pool[]>() : poolsByZone(current.pools);
   const zones = new Map<string, Zone>();
   const allPools: Pool[] = [];
   const fps = new Map<string, string>();
   for (const [name, fp] of image.zones) {
     let z = built.get(name);
-    let zonePools = restamped.has(name) ? oldPools.get(name) : newPools.get(name);
+    let zonePools = restamped.has(name) || poolsKept.has(name) ? oldPools.get(name) : newPools.get(name);
     if (z === undefined) {
       z = current.zones.get(name);
       if (z === undefined || held.get(name) !== fp) throw new Error(`snapshot image needs zone ${name}, which the serving snapshot does not hold`);

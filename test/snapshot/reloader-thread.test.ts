@@ -69,6 +69,16 @@ function sentNodes(image: SnapshotImage): { names: string[]; gone: string[] } {
   return { names: names.sort(), gone: gone.sort() };
 }
 
+/** The ids of the pools an image lists. */
+function sentPools(image: SnapshotImage): number[] {
+  const ids: number[] = [];
+  for (const c of image.chunks) {
+    const chunk = deserialize(c) as { t: string; pools?: { id: number[] } };
+    if (chunk.t === 'pools') ids.push(...chunk.pools!.id);
+  }
+  return ids.sort((a, b) => a - b);
+}
+
 const threads: BuildThread[] = [];
 const reloaders: Reloader[] = [];
 afterEach(async () => {
@@ -233,6 +243,9 @@ describe('snapshot images from the build thread', () => {
     };
     const next = await thread.full(second);
     expect({ rebuilt: next.rebuilt, patched: next.patched }).toEqual({ rebuilt: 0, patched: 12 });
+    // The patches keep the receivers' pools: only the changed one is listed, with the one node that points at it.
+    expect(sentPools(next.image)).toEqual([3]);
+    expect(sentNodes(next.image).names.filter((n) => n.startsWith('lb.'))).toEqual(['lb.z2.test']);
     const direct = buildSnapshot(second).snapshot;
     for (const receiver of [adopted, worker]) {
       const after = await adoptImage(next.image, receiver);
@@ -244,9 +257,25 @@ describe('snapshot images from the build thread', () => {
       expect(after.zones.get('z5.test')).not.toBe(receiver.zones.get('z5.test'));
     }
     // A receiver that does not hold them refuses the image (and is sent a complete one).
-    await expect(adoptImage(next.image, EMPTY_SNAPSHOT)).rejects.toThrow(/lends pool/);
+    await expect(adoptImage(next.image, EMPTY_SNAPSHOT)).rejects.toThrow(/patches zone z0.test, which the serving snapshot does not hold/);
     const fresh = await adoptImage((await thread.complete()).image, EMPTY_SNAPSHOT);
     for (const [name, t] of questions(12)) expect(reply(fresh, name, t), `${name} ${t}`).toBe(reply(direct, name, t));
+
+    // A record at a pool's name: the node is sent and points at the pool, lent (listed without its members).
+    const third: StoreContents = { ...second, version: 3, records: [...second.records, { id: 95_000, zoneId: 6, name: 'lb.z5.test', type: 'TXT', ttl: null, content: '"pool"' }] };
+    const withTxt = await thread.full(third);
+    expect(sentPools(withTxt.image)).toEqual([6]);
+    expect(sentNodes(withTxt.image).names).toEqual(['lb.z5.test']);
+    const serving = await adoptImage(next.image, adopted);
+    const after3 = await adoptImage(withTxt.image, serving);
+    const lb = after3.zones.get('z5.test')!.nodes.get('lb.z5.test')!;
+    expect(lb.pool).toBe(serving.pools.find((p) => p.id === 6));
+    expect(lb.rrsets.has(16)).toBe(true);
+    after3.pools.forEach((p, i) => expect(p).toBe(serving.pools[i]));
+    const direct3 = buildSnapshot(third).snapshot;
+    for (const [name, t] of [...questions(12), ['lb.z5.test', 16]] as [string, number][]) expect(reply(after3, name, t), `${name} ${t}`).toBe(reply(direct3, name, t));
+    // A receiver that lacks the pool refuses the image at once.
+    await expect(adoptImage(withTxt.image, EMPTY_SNAPSHOT)).rejects.toThrow(/lends pool 6/);
   });
 
   it('hands a starting DNS worker the first load itself, and a new complete image only once a reload lent zones', async () => {
